@@ -1,0 +1,76 @@
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+
+/** One commit as stored: its stream sequence, subject and bytes. */
+export interface StoredCommit {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+}
+
+/** A running subscription to a stream; `stop()` ends it. */
+export interface Follower {
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads every message on one subject with sequence >= `fromSeq`, in order.
+ * A direct get of the subject's last message bounds the read, so an empty
+ * subject costs one round trip and no consumer.
+ */
+export async function readSubject(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  stream: string,
+  subject: string,
+  fromSeq = 1,
+  readTimeoutMs = 10_000,
+): Promise<StoredCommit[]> {
+  const last = await jsm.direct.getMessage(stream, { last_by_subj: subject });
+  if (last === null || last.seq < fromSeq) return [];
+  if (last.seq === fromSeq) return [{ seq: last.seq, subject, data: last.data }];
+  const out: StoredCommit[] = [];
+  const lastSeq = last.seq;
+  let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  const timer = setTimeout(
+    () => settle?.reject(new Error(`reading ${subject} timed out after ${readTimeoutMs} ms`)),
+    readTimeoutMs,
+  );
+  const following = follow(js, stream, subject, fromSeq, (m) => {
+    if (m.seq > lastSeq) return;
+    out.push({ seq: m.seq, subject: m.subject, data: m.data });
+    if (m.seq === lastSeq) settle?.resolve();
+  });
+  try {
+    await Promise.all([following, done]);
+  } finally {
+    clearTimeout(timer);
+    // The consumer is stopped whether the read completed or failed.
+    await following.then((f) => f.stop(), () => undefined);
+  }
+  return out;
+}
+
+/**
+ * Follows a stream with an ordered consumer from `fromSeq` (1 = everything),
+ * calling `onMessage` for each message in stream order, until stopped. The
+ * consumer is recreated by the client after a gap or a reconnect.
+ */
+export async function follow(
+  js: JetStreamClient,
+  stream: string,
+  filterSubject: string,
+  fromSeq: number,
+  onMessage: (msg: JsMsg) => void,
+): Promise<Follower> {
+  const consumer = await js.consumers.get(stream, {
+    filter_subjects: filterSubject,
+    ...(fromSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : {}),
+  });
+  const messages = await consumer.consume({ callback: onMessage, max_messages: 4096 });
+  return {
+    stop: async () => {
+      await messages.close();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { create, toBinary, fromBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import {
+  CommitSchema,
+  EventRecordSchema,
+  type Commit,
+  type CommandMeta,
+  type EventRecord,
+} from '@cim/proto/cim/common/v1/envelope_pb';
+
+/** Length of a commit hash in bytes (SHA-256). */
+export const HASH_BYTES = 32;
+
+/** The prev_hash of an aggregate's first commit. */
+export const GENESIS_HASH: Uint8Array = new Uint8Array(HASH_BYTES);
+
+// The hash is field 13, written last: tag (13 << 3 | LEN) and a length of 32.
+// protobuf-es writes fields in number order, so a sealed commit is exactly its
+// unsealed encoding followed by these two bytes and the hash; verifiers hash
+// the stored bytes without re-encoding anything.
+const HASH_FIELD_PREFIX = Uint8Array.of((13 << 3) | 2, HASH_BYTES);
+const HASH_SUFFIX_BYTES = HASH_FIELD_PREFIX.length + HASH_BYTES;
+
+/** What a command handler knows when it turns decided events into a commit. */
+export interface CommitDraft {
+  readonly commitId: string;
+  readonly domain: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  /** Aggregate version after the commit. */
+  readonly version: bigint;
+  readonly events: readonly EventRecord[];
+  readonly meta: CommandMeta;
+  readonly occurredAtMs: number;
+  readonly prevHash: Uint8Array;
+}
+
+/** A commit ready to append: its encoded bytes (with hash) and the hash that the next commit chains to. */
+export interface SealedCommit {
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+}
+
+/** Builds one event record; the payload is the domain's encoded <Domain>Event. */
+export function eventRecord(eventId: string, eventType: string, payload: Uint8Array): EventRecord {
+  return create(EventRecordSchema, { eventId, eventType, payload });
+}
+
+/**
+ * Encodes a commit and seals it into its aggregate's hash chain:
+ * `hash = SHA-256(prevHash ‖ commit bytes without hash)`.
+ */
+export function sealCommit(draft: CommitDraft): SealedCommit {
+  const unsealed = toBinary(
+    CommitSchema,
+    create(CommitSchema, {
+      commitId: draft.commitId,
+      commandId: draft.meta.commandId,
+      domain: draft.domain,
+      aggregateType: draft.aggregateType,
+      aggregateId: draft.aggregateId,
+      version: draft.version,
+      events: draft.events as EventRecord[],
+      actor: draft.meta.actor,
+      correlationId: draft.meta.correlationId,
+      causationId: draft.meta.causationId,
+      occurredAt: timestampFromMs(draft.occurredAtMs),
+      prevHash: draft.prevHash,
+    }),
+  );
+  const hash = chainHash(draft.prevHash, unsealed);
+  const bytes = new Uint8Array(unsealed.length + HASH_SUFFIX_BYTES);
+  bytes.set(unsealed, 0);
+  bytes.set(HASH_FIELD_PREFIX, unsealed.length);
+  bytes.set(hash, unsealed.length + HASH_FIELD_PREFIX.length);
+  return { bytes, hash };
+}
+
+/** SHA-256(prevHash ‖ unsealed). */
+export function chainHash(prevHash: Uint8Array, unsealed: Uint8Array): Uint8Array {
+  return createHash('sha256').update(prevHash).update(unsealed).digest();
+}
+
+/**
+ * Splits stored commit bytes into the unsealed part and the hash it carries,
+ * or returns undefined when the bytes do not end with a hash field.
+ */
+export function splitSealed(bytes: Uint8Array): { unsealed: Uint8Array; hash: Uint8Array } | undefined {
+  const at = bytes.length - HASH_SUFFIX_BYTES;
+  if (at < 0 || bytes[at] !== HASH_FIELD_PREFIX[0] || bytes[at + 1] !== HASH_FIELD_PREFIX[1]) {
+    return undefined;
+  }
+  return { unsealed: bytes.subarray(0, at), hash: bytes.subarray(at + HASH_FIELD_PREFIX.length) };
+}
+
+/** Decodes stored commit bytes; throws on malformed bytes. */
+export function decodeCommit(bytes: Uint8Array): Commit {
+  return fromBinary(CommitSchema, bytes);
+}
+
+/** True when two hashes are byte-for-byte equal. */
+export function sameHash(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

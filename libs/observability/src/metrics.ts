@@ -1,0 +1,67 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Latency buckets in seconds, from 50 µs to 5 s. */
+const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** The standard metrics of a CIM process, in its own registry (never the global one). */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Commands handled, by command name and outcome (`accepted`, `rejected`, error code). */
+  readonly commands: Counter<'command' | 'outcome'>;
+  readonly commandSeconds: Histogram<'command'>;
+  /** Queries answered, by query name and outcome. */
+  readonly queries: Counter<'query' | 'outcome'>;
+  readonly querySeconds: Histogram<'query'>;
+  /** Commits appended, by outcome (`ok`, `duplicate`, `conflict`, `error`). */
+  readonly appends: Counter<'outcome'>;
+  readonly appendSeconds: Histogram;
+}
+
+/** Creates the standard metrics plus Node's default process metrics, labelled with the service name. */
+export function createMetrics(service: string): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    commands: new Counter({
+      name: 'cim_commands_total',
+      help: 'Commands handled, by command and outcome',
+      labelNames: ['command', 'outcome'],
+      registers,
+    }),
+    commandSeconds: new Histogram({
+      name: 'cim_command_duration_seconds',
+      help: 'Time from receiving a command to its reply',
+      labelNames: ['command'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    queries: new Counter({
+      name: 'cim_queries_total',
+      help: 'Queries answered, by query and outcome',
+      labelNames: ['query', 'outcome'],
+      registers,
+    }),
+    querySeconds: new Histogram({
+      name: 'cim_query_duration_seconds',
+      help: 'Time from receiving a query to its reply',
+      labelNames: ['query'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    appends: new Counter({
+      name: 'cim_appends_total',
+      help: 'Commits appended to JetStream, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    appendSeconds: new Histogram({
+      name: 'cim_append_duration_seconds',
+      help: 'Time from publishing a commit to its JetStream ack',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,348 @@
+import { create, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
+import { AppendFailure, type Ack, type AppendError, type EventStore } from '@cim/eventstore';
+import {
+  DomainError,
+  ErrorCode,
+  GENESIS_HASH,
+  eventRecord,
+  sealCommit,
+  uuidv7,
+  type Decider,
+} from '@cim/kernel';
+import { UnavailableError } from '@cim/messaging';
+import type { Logger, Metrics } from '@cim/observability';
+import {
+  CommandResultSchema,
+  type CommandMeta,
+  type CommandResult,
+  type Commit,
+} from '@cim/proto/cim/common/v1/envelope_pb';
+import type { AggregateLoader, AggregateState } from './aggregate-loader.js';
+import type { CommandMessage, EventMessage } from './definition.js';
+import { Lru } from './lru.js';
+
+/** Where the outcome of one command goes. */
+export interface CommandReply {
+  ok(result: CommandResult): void;
+  fail(error: unknown): void;
+}
+
+interface Entry<State> extends AggregateState<State> {
+  /** A command is being decided or appended: others wait in `queue`. */
+  busy: boolean;
+  /** Loaded from the stream (false while the first load runs). */
+  loaded: boolean;
+  /** An append's outcome is unknown: catch up from the stream before the next decide. */
+  stale: boolean;
+  readonly queue: Array<(entry: Entry<State>) => void>;
+}
+
+/** Tuning of command handling. */
+export interface CommandHandlerOptions {
+  /** Aggregates kept in memory; default 10,000. */
+  readonly cacheSize?: number;
+  /** Command results remembered for idempotent replies; default 100,000. */
+  readonly resultCacheSize?: number;
+  /** Decide attempts when the aggregate moved on concurrently; default 4. */
+  readonly maxAttempts?: number;
+  /** Write an aggregate snapshot every this many versions; default 500. */
+  readonly snapshotEvery?: number;
+}
+
+/**
+ * Handles commands once for every domain: (1) load the aggregate and its last
+ * subject sequence (cache, or snapshot + tail); (2) decide; (3) no events →
+ * answer without appending; (4) append one sealed commit with
+ * `Nats-Expected-Last-Subject-Sequence` and `Nats-Msg-Id` = command id;
+ * (5) on a wrong last sequence, catch up and decide again, a bounded number of
+ * times, then answer CONCURRENCY_CONFLICT. Commands to one aggregate run one
+ * at a time in arrival order; commands to different aggregates are pipelined.
+ */
+export class CommandHandler<State, Command extends CommandMessage, Event extends EventMessage> {
+  private readonly cache: Lru<string, Entry<State>>;
+  private readonly results: Lru<string, CommandResult>;
+  private readonly maxAttempts: number;
+  private readonly snapshotEvery: bigint;
+  private readonly eventTypes = new Map<string, string>();
+
+  constructor(
+    private readonly domain: string,
+    private readonly aggregateType: string,
+    private readonly decider: Decider<State, Command, Event>,
+    private readonly eventSchema: DescMessage,
+    private readonly store: EventStore,
+    private readonly loader: AggregateLoader<State, Event>,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    options: CommandHandlerOptions = {},
+  ) {
+    this.cache = new Lru(options.cacheSize ?? 10_000, (entry) => !entry.busy);
+    this.results = new Lru(options.resultCacheSize ?? 100_000);
+    this.maxAttempts = options.maxAttempts ?? 4;
+    this.snapshotEvery = BigInt(options.snapshotEvery ?? 500);
+  }
+
+  /** Remembers the result of a stored commit, so a retry of its command is answered with it. */
+  remember(commit: Commit, seq: number): void {
+    this.results.set(commit.commandId, resultOf(commit, seq));
+  }
+
+  /** Handles one command for `aggregateId`; `reply` is called exactly once. */
+  handle(aggregateId: string, command: Command, meta: CommandMeta, reply: CommandReply): void {
+    const known = this.results.get(meta.commandId);
+    if (known !== undefined) {
+      reply.ok(known);
+      return;
+    }
+    this.withEntry(aggregateId, (entry) => this.attempt(aggregateId, command, meta, reply, entry, 1));
+  }
+
+  /** Drops every cached aggregate (tests and reconnects use it). */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  private withEntry(aggregateId: string, job: (entry: Entry<State>) => void): void {
+    let entry = this.cache.get(aggregateId);
+    if (entry === undefined) {
+      entry = {
+        state: this.decider.initialState(),
+        version: 0n,
+        lastSeq: 0,
+        lastHash: GENESIS_HASH,
+        busy: true,
+        loaded: false,
+        stale: false,
+        queue: [],
+      };
+      this.cache.set(aggregateId, entry);
+      this.refresh(aggregateId, entry, job);
+      return;
+    }
+    if (entry.busy) {
+      entry.queue.push(job);
+      return;
+    }
+    entry.busy = true;
+    if (entry.stale) this.refresh(aggregateId, entry, job);
+    else job(entry);
+  }
+
+  /**
+   * Loads or catches up an entry it holds, then runs `job`. When that fails
+   * the entry is dropped, and `job` and everything queued behind it run on an
+   * unloaded stand-in, which they answer as unavailable.
+   */
+  private refresh(aggregateId: string, entry: Entry<State>, job: (entry: Entry<State>) => void): void {
+    const remember = (commit: Commit, seq: number) => this.remember(commit, seq);
+    const loading = entry.loaded
+      ? this.loader.catchUp(aggregateId, entry, remember)
+      : this.loader.load(aggregateId, remember).then((loaded) => Object.assign(entry, loaded));
+    loading.then(
+      () => {
+        entry.loaded = true;
+        entry.stale = false;
+        job(entry);
+      },
+      (error: unknown) => {
+        this.log.error({ err: error, aggregateId }, 'cannot load aggregate');
+        this.cache.delete(aggregateId);
+        const standIn: Entry<State> = { ...entry, loaded: false, stale: true, busy: true, queue: [] };
+        for (const waiting of [job, ...entry.queue.splice(0)]) waiting(standIn);
+      },
+    );
+  }
+
+  private release(aggregateId: string, entry: Entry<State>): void {
+    const next = entry.queue.shift();
+    if (next === undefined) {
+      entry.busy = false;
+    } else if (entry.stale) {
+      this.refresh(aggregateId, entry, next);
+    } else {
+      next(entry);
+    }
+  }
+
+  private attempt(
+    aggregateId: string,
+    command: Command,
+    meta: CommandMeta,
+    reply: CommandReply,
+    entry: Entry<State>,
+    attempt: number,
+  ): void {
+    // A retried command whose first attempt landed is answered with its first result.
+    const known = this.results.get(meta.commandId);
+    if (known !== undefined) {
+      reply.ok(known);
+      this.release(aggregateId, entry);
+      return;
+    }
+    if (!entry.loaded) {
+      // The load this command waited for failed (logged by refresh); a retry may succeed.
+      reply.fail(new UnavailableError(`cannot load ${this.domain} ${aggregateId}`));
+      return;
+    }
+    if (meta.expectedVersion > 0n && meta.expectedVersion !== entry.version) {
+      reply.fail(
+        new DomainError(
+          ErrorCode.CONCURRENCY_CONFLICT,
+          `expected version ${meta.expectedVersion} of ${aggregateId}, found ${entry.version}`,
+          { details: { expected: String(meta.expectedVersion), current: String(entry.version) } },
+        ),
+      );
+      this.release(aggregateId, entry);
+      return;
+    }
+    let events: readonly Event[];
+    try {
+      events = this.decider.decide(command, entry.state);
+    } catch (error) {
+      reply.fail(error);
+      this.release(aggregateId, entry);
+      return;
+    }
+    if (events.length === 0) {
+      reply.ok(
+        create(CommandResultSchema, { commandId: meta.commandId, aggregateId, version: entry.version }),
+      );
+      this.release(aggregateId, entry);
+      return;
+    }
+    const now = Date.now();
+    const records = events.map((event) =>
+      eventRecord(uuidv7(now), this.eventType(event), toBinary(this.eventSchema, event)),
+    );
+    const version = entry.version + BigInt(events.length);
+    const sealed = sealCommit({
+      commitId: uuidv7(now),
+      domain: this.domain,
+      aggregateType: this.aggregateType,
+      aggregateId,
+      version,
+      events: records,
+      meta,
+      occurredAtMs: now,
+      prevHash: entry.lastHash,
+    });
+    const started = performance.now();
+    this.store.append(aggregateId, entry.lastSeq, meta.commandId, sealed.bytes, (error, ack) => {
+      this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
+      if (error === undefined) {
+        this.appended(aggregateId, entry, meta, reply, ack!, events, records.map((r) => r.eventId), version, sealed.hash);
+      } else {
+        this.failed(aggregateId, command, meta, reply, entry, attempt, error);
+      }
+    });
+  }
+
+  private appended(
+    aggregateId: string,
+    entry: Entry<State>,
+    meta: CommandMeta,
+    reply: CommandReply,
+    ack: Ack,
+    events: readonly Event[],
+    eventIds: string[],
+    version: bigint,
+    hash: Uint8Array,
+  ): void {
+    if (ack.duplicate) {
+      // Stored by an earlier attempt of this command: catch up and answer with that commit's result.
+      this.metrics.appends.inc({ outcome: 'duplicate' });
+      entry.stale = true;
+      this.refresh(aggregateId, entry, (current) => {
+        const first = this.results.get(meta.commandId);
+        if (first !== undefined) reply.ok(first);
+        else reply.fail(new UnavailableError(`command ${meta.commandId} was stored but its commit is not readable yet`));
+        this.release(aggregateId, current);
+      });
+      return;
+    }
+    this.metrics.appends.inc({ outcome: 'ok' });
+    let { state } = entry;
+    for (const event of events) state = this.decider.evolve(state, event);
+    const previousVersion = entry.version;
+    entry.state = state;
+    entry.version = version;
+    entry.lastSeq = ack.seq;
+    entry.lastHash = hash;
+    const result = create(CommandResultSchema, {
+      commandId: meta.commandId,
+      aggregateId,
+      version,
+      eventIds,
+      streamSequence: BigInt(ack.seq),
+    });
+    this.results.set(meta.commandId, result);
+    reply.ok(result);
+    if (version / this.snapshotEvery > previousVersion / this.snapshotEvery) {
+      const snapshot = { state, version, lastSeq: ack.seq, lastHash: hash };
+      this.loader.saveSnapshot(aggregateId, snapshot).catch((err: unknown) => {
+        this.log.warn({ err, aggregateId }, 'aggregate snapshot not written');
+      });
+    }
+    this.release(aggregateId, entry);
+  }
+
+  private failed(
+    aggregateId: string,
+    command: Command,
+    meta: CommandMeta,
+    reply: CommandReply,
+    entry: Entry<State>,
+    attempt: number,
+    error: AppendError,
+  ): void {
+    entry.stale = true;
+    if (error.failure === AppendFailure.wrongLastSequence) {
+      this.metrics.appends.inc({ outcome: 'conflict' });
+      if (attempt < this.maxAttempts) {
+        this.refresh(aggregateId, entry, (fresh) =>
+          this.attempt(aggregateId, command, meta, reply, fresh, attempt + 1),
+        );
+        return;
+      }
+      reply.fail(
+        new DomainError(
+          ErrorCode.CONCURRENCY_CONFLICT,
+          `${aggregateId} kept changing concurrently; gave up after ${attempt} attempts`,
+        ),
+      );
+    } else if (error.failure === AppendFailure.unavailable) {
+      this.metrics.appends.inc({ outcome: 'error' });
+      reply.fail(new UnavailableError(`${this.domain} event store unavailable: ${error.message}`, { cause: error }));
+    } else {
+      this.metrics.appends.inc({ outcome: 'error' });
+      this.log.error({ err: error, aggregateId, commandId: meta.commandId }, 'append rejected');
+      reply.fail(
+        /maximum|size|payload/i.test(error.message)
+          ? new DomainError(ErrorCode.VALIDATION_FAILED, `commit too large for the ${this.domain} stream`)
+          : error,
+      );
+    }
+    this.release(aggregateId, entry);
+  }
+
+  private eventType(event: Event): string {
+    const typeName = (event.body.value as Message | undefined)?.$typeName ?? event.$typeName;
+    let short = this.eventTypes.get(typeName);
+    if (short === undefined) {
+      short = typeName.slice(typeName.lastIndexOf('.') + 1);
+      this.eventTypes.set(typeName, short);
+    }
+    return short;
+  }
+}
+
+/** The CommandResult a stored commit stands for. */
+export function resultOf(commit: Commit, seq: number): CommandResult {
+  return create(CommandResultSchema, {
+    commandId: commit.commandId,
+    aggregateId: commit.aggregateId,
+    version: commit.version,
+    eventIds: commit.events.map((e) => e.eventId),
+    streamSequence: BigInt(seq),
+  });
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { LOG_LEVELS, type LogLevel, type TraceExporter } from '@cim/observability';
+
+/** How durable an acknowledged commit is; see README "Durability". */
+export type Durability = 'strict' | 'fast';
+
+/** A process's configuration, read from the environment and validated at start-up. */
+export interface ServiceConfig {
+  /** CIM_NATS_URL; default: the URL `npm start` recorded in `<data dir>/nats.url`. */
+  readonly natsUrl: string;
+  /** CIM_HTTP_PORT: /metrics, /healthz, /readyz; default 0 (any free port). */
+  readonly httpPort: number;
+  /** CIM_GRPC_PORT: the gateway's gRPC port; default 50051. */
+  readonly grpcPort: number;
+  /** CIM_DATA_DIR: keys and runtime files; default `.data` in the working directory. */
+  readonly dataDir: string;
+  /** LOG_LEVEL; default info. */
+  readonly logLevel: LogLevel;
+  /** CIM_DURABILITY: strict (default) or fast. */
+  readonly durability: Durability;
+  /** CIM_REPLICAS: stream replicas; 1 (default) on one server, 3 on a cluster. */
+  readonly replicas: number;
+  /** CIM_OTEL_EXPORTER: none (default) or otlp. */
+  readonly traceExporter: TraceExporter;
+}
+
+/** A configuration value that cannot be used; start-up stops with this message. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and validates the configuration; throws ConfigError naming the variable and what it accepts. */
+export function loadConfig(env: Env = process.env): ServiceConfig {
+  const dataDir = resolve(env['CIM_DATA_DIR'] ?? '.data');
+  return {
+    natsUrl: natsUrl(env['CIM_NATS_URL'], dataDir),
+    httpPort: port(env, 'CIM_HTTP_PORT', 0),
+    grpcPort: port(env, 'CIM_GRPC_PORT', 50051),
+    dataDir,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    durability: oneOf(env, 'CIM_DURABILITY', ['strict', 'fast'] as const, 'strict'),
+    replicas: integer(env, 'CIM_REPLICAS', 1, 1, 5),
+    traceExporter: oneOf(env, 'CIM_OTEL_EXPORTER', ['none', 'otlp'] as const, 'none'),
+  };
+}
+
+/** The file in which `npm start` records the URL of the NATS server it runs. */
+export function natsUrlFile(dataDir: string): string {
+  return join(dataDir, 'nats.url');
+}
+
+function natsUrl(value: string | undefined, dataDir: string): string {
+  if (value !== undefined && value !== '') {
+    for (const url of value.split(',')) {
+      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/.test(url.trim())) {
+        throw new ConfigError(`CIM_NATS_URL must be nats://host:port (comma-separated for several), got ${JSON.stringify(value)}`);
+      }
+    }
+    return value;
+  }
+  try {
+    return readFileSync(natsUrlFile(dataDir), 'utf8').trim();
+  } catch {
+    throw new ConfigError(
+      `CIM_NATS_URL is not set and ${natsUrlFile(dataDir)} does not exist: run \`npm start\` or set CIM_NATS_URL=nats://host:port`,
+    );
+  }
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  return integer(env, name, fallback, 0, 65535);
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}

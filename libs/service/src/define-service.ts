@@ -1,0 +1,301 @@
+import { create, toBinary, type DescService, type Message } from '@bufbuild/protobuf';
+import { EventStore } from '@cim/eventstore';
+import { DomainError, assertDomainName, queueGroup, type Decider } from '@cim/kernel';
+import { UnavailableError, connectNats } from '@cim/messaging';
+import {
+  createLogger,
+  createMetrics,
+  startHttpEndpoint,
+  type HttpEndpoint,
+  type Logger,
+  type Metrics,
+} from '@cim/observability';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
+import { AggregateLoader } from './aggregate-loader.js';
+import {
+  aggregateIdOf,
+  commandMeta,
+  commandRoutes,
+  decodeRequest,
+  encodeResult,
+  isInfrastructureError,
+  queryRoutes,
+  respondError,
+  type CommandRoute,
+  type QueryRoute,
+} from './bindings.js';
+import { CommandHandler, type CommandHandlerOptions } from './command-handler.js';
+import type { Durability } from './config.js';
+import type { CommandMessage, EventMessage, ServiceSpec } from './definition.js';
+import { ProjectionRunner, type ProjectionOptions } from './projection-runner.js';
+import type { QueryContext } from './types.js';
+
+/** How one instance of a service runs. Everything has a default except where to find NATS. */
+export interface StartOptions extends CommandHandlerOptions, ProjectionOptions {
+  /** An open connection (tests share one), or a URL to connect to. */
+  readonly nc?: NatsConnection;
+  readonly natsUrl?: string;
+  /** Port for /metrics, /healthz, /readyz; 0 = any free port; undefined = no HTTP endpoint. */
+  readonly httpPort?: number;
+  readonly log?: Logger;
+  readonly durability?: Durability;
+  /** Stream and KV replicas: 1 on one server, 3 on a cluster. */
+  readonly replicas?: number;
+  /** How long a query waits for `min_version`, ms; default 5000. */
+  readonly minVersionTimeoutMs?: number;
+  /** Service version reported by `$SRV` INFO; default 0.1.0. */
+  readonly version?: string;
+}
+
+/** A started service instance. */
+export interface RunningService {
+  readonly domain: string;
+  /** The bound HTTP port, when one was asked for. */
+  readonly httpPort: number | undefined;
+  readonly store: EventStore;
+  readonly metrics: Metrics;
+  /** Stops taking requests, lets in-flight ones finish, and closes everything it opened. */
+  stop(): Promise<void>;
+}
+
+/** A domain service ready to start any number of times (tests start several in one process). */
+export interface ServiceDefinition {
+  readonly domain: string;
+  start(options: StartOptions): Promise<RunningService>;
+}
+
+/**
+ * Turns a domain's decider, projection and queries into a service: commands
+ * on `cim.<domain>.cmd.<Name>` and queries on `cim.<domain>.qry.<Name>` in
+ * the queue group `cim-<domain>`, registered as a NATS micro service. Defining
+ * has no side effects; `start()` connects, replays and serves.
+ */
+export function defineService<State, Command extends CommandMessage, Event extends EventMessage, Row, Q extends DescService>(
+  spec: ServiceSpec<State, Command, Event, Row, Q>,
+): ServiceDefinition {
+  assertDomainName(spec.domain);
+  const commands = commandRoutes(spec.domain, spec.schemas.command);
+  const queries = queryRoutes(spec.domain, spec.queries.service);
+  const aggregateType = spec.schemas.command.name.replace(/Command$/, '');
+  return {
+    domain: spec.domain,
+    start: (options) => startService(spec, commands, queries, aggregateType, options),
+  };
+}
+
+async function startService<State, Command extends CommandMessage, Event extends EventMessage, Row, Q extends DescService>(
+  spec: ServiceSpec<State, Command, Event, Row, Q>,
+  commands: readonly CommandRoute[],
+  queries: readonly QueryRoute[],
+  aggregateType: string,
+  options: StartOptions,
+): Promise<RunningService> {
+  const { domain } = spec;
+  const serviceName = `cim-${domain}`;
+  const log = (options.log ?? createLogger({ service: serviceName })).child({ domain });
+  const metrics = createMetrics(serviceName);
+  const ownsConnection = options.nc === undefined;
+  const nc = options.nc ?? (await connectNats({ url: requireUrl(options), name: serviceName }));
+  const snapshotVersion = spec.snapshotVersion ?? 1;
+
+  // (1) Storage: the stream, the snapshot bucket, and the server's features.
+  const store = await EventStore.open(nc, { domain, replicas: options.replicas ?? 1 });
+  if (!store.features.current) {
+    log.warn(
+      { serverVersion: store.features.version },
+      'nats-server is older than 2.12: no atomic batches or sync_interval; acknowledged writes may be lost on power failure',
+    );
+  }
+  const decider = spec.decider as Decider<State, Command, Event>;
+  const loader = new AggregateLoader<State, Event>(
+    store,
+    decider as Decider<State, unknown, Event>,
+    spec.schemas.event,
+    snapshotVersion,
+  );
+  const handler = new CommandHandler<State, Command, Event>(
+    domain,
+    aggregateType,
+    decider,
+    spec.schemas.event,
+    store,
+    loader,
+    log,
+    metrics,
+    options,
+  );
+
+  // (2) The read model, caught up before any query is answered.
+  const projection = new ProjectionRunner<Event, Row>(
+    store,
+    spec.projection,
+    spec.schemas.event,
+    snapshotVersion,
+    log,
+    (commit, seq) => handler.remember(commit, seq),
+    options,
+  );
+  await projection.start();
+  const handlers = spec.queries.handlers(projection) as Record<
+    string,
+    (request: Message, context: QueryContext) => unknown
+  >;
+
+  // (3) Requests, as a NATS micro service.
+  const service: Service = await new Svcm(nc).add({
+    name: serviceName,
+    version: options.version ?? '0.1.0',
+    description: `CIM ${domain} domain service`,
+    queue: queueGroup(domain),
+    metadata: { domain, stream: store.stream },
+  });
+  const actor = `external:nats`;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const done = () => {
+    if (--inFlight === 0) drained?.();
+  };
+
+  for (const route of commands) {
+    const counter = metrics.commands;
+    const timer = metrics.commandSeconds.labels(route.name);
+    service.addEndpoint(route.name, {
+      subject: route.subject,
+      handler: (error, msg) => {
+        if (error !== null) return; // the endpoint is closing
+        inFlight++;
+        const stopTimer = timer.startTimer();
+        const reply = {
+          ok: (result: Parameters<typeof encodeResult>[0]) => {
+            msg.respond(encodeResult(result));
+            counter.inc({ command: route.name, outcome: 'accepted' });
+            stopTimer();
+            done();
+          },
+          fail: (failure: unknown) => {
+            answerError(msg, failure, log, { command: route.name });
+            counter.inc({ command: route.name, outcome: outcomeOf(failure) });
+            stopTimer();
+            done();
+          },
+        };
+        try {
+          const meta = commandMeta(msg.headers, actor);
+          const body = decodeRequest<Record<string, unknown> & Message>(route.input, msg.data);
+          const aggregateId = aggregateIdOf(body, route.idField, meta);
+          const command = create(spec.schemas.command, {
+            meta,
+            body: { case: route.caseName, value: body },
+          }) as unknown as Command;
+          handler.handle(aggregateId, command, meta, reply);
+        } catch (failure) {
+          reply.fail(failure);
+        }
+      },
+    });
+  }
+
+  const waitTimeout = options.minVersionTimeoutMs ?? 5000;
+  for (const route of queries) {
+    const handle = handlers[route.localName];
+    if (handle === undefined) throw new Error(`no handler for query ${route.name}`);
+    const timer = metrics.querySeconds.labels(route.name);
+    service.addEndpoint(route.name, {
+      subject: route.subject,
+      handler: (error, msg) => {
+        if (error !== null) return;
+        inFlight++;
+        const stopTimer = timer.startTimer();
+        answerQuery(route, handle, msg, projection, waitTimeout).then(
+          () => metrics.queries.inc({ query: route.name, outcome: 'ok' }),
+          (failure: unknown) => {
+            answerError(msg, failure, log, { query: route.name });
+            metrics.queries.inc({ query: route.name, outcome: outcomeOf(failure) });
+          },
+        ).finally(() => {
+          stopTimer();
+          done();
+        });
+      },
+    });
+  }
+
+  // (4) Probes and metrics.
+  let http: HttpEndpoint | undefined;
+  if (options.httpPort !== undefined) {
+    http = await startHttpEndpoint({
+      port: options.httpPort,
+      registry: metrics.registry,
+      readiness: () =>
+        nc.isClosed()
+          ? { ready: false, reason: 'NATS connection closed' }
+          : projection.caughtUp
+            ? { ready: true }
+            : { ready: false, reason: 'projection catching up' },
+    });
+  }
+  log.info(
+    { stream: store.stream, position: projection.position, httpPort: http?.port, serverVersion: store.features.version },
+    'service started',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    domain,
+    httpPort: http?.port,
+    store,
+    metrics,
+    stop: () =>
+      (stopping ??= (async () => {
+        // Stop taking new requests, let the ones in flight answer, then close.
+        await service.stop();
+        if (inFlight > 0) {
+          await new Promise<void>((resolve) => {
+            drained = resolve;
+            setTimeout(resolve, 10_000).unref();
+          });
+        }
+        await projection.stop();
+        store.close();
+        await http?.close();
+        if (ownsConnection) await nc.drain();
+        log.info('service stopped');
+      })()),
+  };
+}
+
+async function answerQuery(
+  route: QueryRoute,
+  handle: (request: Message, context: QueryContext) => unknown,
+  msg: ServiceMsg,
+  projection: { readonly position: number; waitFor(id: string, version: bigint, timeoutMs: number): Promise<void> },
+  waitTimeoutMs: number,
+): Promise<void> {
+  const request = decodeRequest<Message & Record<string, unknown>>(route.method.input, msg.data);
+  const minVersion = route.hasMinVersion ? (request['minVersion'] as bigint) : 0n;
+  if (minVersion > 0n && route.idField !== undefined) {
+    const aggregateId = request[route.idField] as string;
+    await projection.waitFor(aggregateId, minVersion, waitTimeoutMs).catch((cause: unknown) => {
+      throw new UnavailableError(`read model has not reached version ${minVersion} of ${aggregateId}`, { cause });
+    });
+  }
+  const result = await handle(request, { position: BigInt(projection.position) });
+  msg.respond(toBinary(route.method.output, create(route.method.output, result as never)));
+}
+
+function answerError(msg: ServiceMsg, failure: unknown, log: Logger, context: Record<string, string>): void {
+  if (isInfrastructureError(failure)) log.error({ err: failure, ...context }, 'request failed');
+  respondError(msg, failure);
+}
+
+function outcomeOf(failure: unknown): string {
+  if (DomainError.is(failure)) return 'rejected';
+  if (UnavailableError.is(failure)) return 'unavailable';
+  return 'error';
+}
+
+function requireUrl(options: StartOptions): string {
+  if (options.natsUrl === undefined) throw new Error('start() needs either nc or natsUrl');
+  return options.natsUrl;
+}

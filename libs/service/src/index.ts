@@ -1,0 +1,8 @@
+export type { CommitMeta, Projection, QueryContext, QueryHandlers, Rows } from './types.js';
+export { defineService } from './define-service.js';
+export type { RunningService, ServiceDefinition, StartOptions } from './define-service.js';
+export type { CommandMessage, EventMessage, ServiceSpec } from './definition.js';
+export { ConfigError, loadConfig, natsUrlFile } from './config.js';
+export type { Durability, ServiceConfig } from './config.js';
+export { IntegrityError } from './aggregate-loader.js';
+export { runMain } from './run-main.js';

@@ -1,0 +1,50 @@
+import { createLogger, startTracing } from '@cim/observability';
+import { ConfigError, loadConfig } from './config.js';
+import type { ServiceDefinition } from './define-service.js';
+
+/**
+ * The process entry of a service: reads and validates configuration from the
+ * environment, starts tracing, the logger and the service, and turns SIGTERM
+ * or SIGINT into a draining stop. A bad configuration or a failed start-up
+ * exits non-zero with the reason.
+ */
+export async function runMain(definition: ServiceDefinition): Promise<void> {
+  const service = `cim-${definition.domain}`;
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${service}: ${error.message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger({ service, level: config.logLevel });
+  try {
+    const tracing = await startTracing({ service, exporter: config.traceExporter });
+    const running = await definition.start({
+      natsUrl: config.natsUrl,
+      httpPort: config.httpPort,
+      log,
+      durability: config.durability,
+      replicas: config.replicas,
+    });
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      running
+        .stop()
+        .then(() => tracing.shutdown())
+        .then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'unclean stop');
+            process.exit(1);
+          },
+        );
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
+}
