@@ -2,7 +2,14 @@
 // transpiled file by file by ts-jest (type-checking runs before jest, per
 // package); @cim/* imports resolve through package exports to built dist/.
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false, tsconfig: '<rootDir>/tsconfig.base.json' }],
+  '^.+\\.ts$': [
+    'ts-jest',
+    {
+      useESM: true,
+      diagnostics: false,
+      tsconfig: '<rootDir>/tsconfig.base.json',
+    },
+  ],
 };
 const common = {
   testEnvironment: 'node',
@@ -16,8 +23,20 @@ export default {
   // Integration tests start real servers; no test asserts on timing.
   testTimeout: 60_000,
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{libs,services,tools}/*/test/**/*.unit.test.ts'] },
-    { ...common, displayName: 'int', testMatch: ['<rootDir>/{libs,services,tools}/*/test/**/*.int.test.ts'] },
-    { ...common, displayName: 'fleet', testMatch: ['<rootDir>/test/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{libs,services,tools}/*/test/**/*.unit.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'int',
+      testMatch: ['<rootDir>/{libs,services,tools}/*/test/**/*.int.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'fleet',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+    },
   ],
 };

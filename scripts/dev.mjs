@@ -3,7 +3,15 @@
 // only Node and npm: it installs dependencies with the pinned pnpm, builds,
 // finds (or fetches) a current nats-server, and then does what was asked.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  readdirSync,
+  mkdtempSync,
+  rmSync,
+} from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +24,11 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 const log = (line) => process.stderr.write(`${line}\n`);
 
 function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    ...options,
+  });
   if (result.error) throw result.error;
   return result.status ?? 1;
 }
@@ -34,7 +46,8 @@ function pnpm(args) {
 function ensureInstalled() {
   const marker = join(root, 'node_modules', '.cim-installed');
   const lock = join(root, 'pnpm-lock.yaml');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs)
+    return;
   log(`installing dependencies with ${pnpmSpec}`);
   pnpm(['install', '--frozen-lockfile', '--reporter=silent']);
   writeFileSync(marker, new Date().toISOString());
@@ -47,14 +60,16 @@ function build() {
 /** Type-checks every package's sources and tests (tsconfig.json: src + test, no emit). */
 function typecheck() {
   for (const dir of packageDirs()) {
-    if (existsSync(join(root, dir, 'tsconfig.json'))) must(bin('tsc'), ['-p', join(dir, 'tsconfig.json')]);
+    if (existsSync(join(root, dir, 'tsconfig.json')))
+      must(bin('tsc'), ['-p', join(dir, 'tsconfig.json')]);
   }
 }
 
 function packageDirs() {
   const dirs = [];
   for (const group of ['libs', 'services', 'tools']) {
-    for (const name of readdirSync(join(root, group))) dirs.push(join(group, name));
+    for (const name of readdirSync(join(root, group)))
+      dirs.push(join(group, name));
   }
   return [...dirs, 'deploy/local', 'test'];
 }
@@ -74,7 +89,10 @@ function exec(command, args, env) {
 }
 
 function generate(outDir) {
-  const env = { ...process.env, PATH: `${join(root, 'libs/proto/node_modules/.bin')}:${process.env.PATH}` };
+  const env = {
+    ...process.env,
+    PATH: `${join(root, 'libs/proto/node_modules/.bin')}:${process.env.PATH}`,
+  };
   const args = outDir === undefined ? ['generate'] : ['generate', '-o', outDir];
   must('buf', args, { cwd: join(root, 'proto'), env });
 }
@@ -91,7 +109,11 @@ switch (command) {
   case 'start': {
     ensureInstalled();
     build();
-    exec(process.execPath, [join(root, 'deploy/local/dist/main.js'), ...rest], await natsEnv());
+    exec(
+      process.execPath,
+      [join(root, 'deploy/local/dist/main.js'), ...rest],
+      await natsEnv(),
+    );
     break;
   }
   case 'test': {
@@ -101,7 +123,12 @@ switch (command) {
     const env = await natsEnv();
     exec(
       process.execPath,
-      ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', bin('jest').replace(/\.bin\/jest$/, 'jest/bin/jest.js'), ...rest],
+      [
+        '--experimental-vm-modules',
+        '--no-warnings=ExperimentalWarning',
+        bin('jest').replace(/\.bin\/jest$/, 'jest/bin/jest.js'),
+        ...rest,
+      ],
       env,
     );
     break;
@@ -109,7 +136,11 @@ switch (command) {
   case 'bench': {
     ensureInstalled();
     build();
-    exec(process.execPath, [join(root, 'test/dist/bench/run.js'), ...rest], await natsEnv());
+    exec(
+      process.execPath,
+      [join(root, 'test/dist/bench/run.js'), ...rest],
+      await natsEnv(),
+    );
     break;
   }
   case 'lint':
@@ -125,18 +156,32 @@ switch (command) {
   case 'proto:check': {
     // Regenerates into a scratch copy and compares it with the committed code.
     ensureInstalled();
-    must(join(root, 'libs/proto/node_modules/.bin/buf'), ['lint'], { cwd: join(root, 'proto') });
+    must(join(root, 'libs/proto/node_modules/.bin/buf'), ['lint'], {
+      cwd: join(root, 'proto'),
+    });
     const scratch = mkdtempSync(join(tmpdir(), 'cim-proto-'));
     try {
-      const env = { ...process.env, PATH: `${join(root, 'libs/proto/node_modules/.bin')}:${process.env.PATH}` };
-      const template = readFileSync(join(root, 'proto/buf.gen.yaml'), 'utf8').replace(
-        'out: ../libs/proto/src/gen',
-        `out: ${join(scratch, 'gen')}`,
-      );
-      must('buf', ['generate', '--template', template], { cwd: join(root, 'proto'), env });
-      const status = run('diff', ['-r', join(scratch, 'gen'), join(root, 'libs/proto/src/gen')]);
+      const env = {
+        ...process.env,
+        PATH: `${join(root, 'libs/proto/node_modules/.bin')}:${process.env.PATH}`,
+      };
+      const template = readFileSync(
+        join(root, 'proto/buf.gen.yaml'),
+        'utf8',
+      ).replace('out: ../libs/proto/src/gen', `out: ${join(scratch, 'gen')}`);
+      must('buf', ['generate', '--template', template], {
+        cwd: join(root, 'proto'),
+        env,
+      });
+      const status = run('diff', [
+        '-r',
+        join(scratch, 'gen'),
+        join(root, 'libs/proto/src/gen'),
+      ]);
       if (status !== 0) {
-        log('libs/proto/src/gen is stale: run `npm run generate` and commit the result');
+        log(
+          'libs/proto/src/gen is stale: run `npm run generate` and commit the result',
+        );
         process.exit(1);
       }
       log('generated code is up to date');
@@ -148,9 +193,15 @@ switch (command) {
   case 'cim':
     ensureInstalled();
     build();
-    exec(process.execPath, [join(root, 'tools/cli/bin/cim.js'), ...rest], await natsEnv());
+    exec(
+      process.execPath,
+      [join(root, 'tools/cli/bin/cim.js'), ...rest],
+      await natsEnv(),
+    );
     break;
   default:
-    log('usage: node scripts/dev.mjs install|build|start|test|bench|lint|generate|proto:check|cim [args]');
+    log(
+      'usage: node scripts/dev.mjs install|build|start|test|bench|lint|generate|proto:check|cim [args]',
+    );
     process.exit(command === 'help' ? 0 : 2);
 }

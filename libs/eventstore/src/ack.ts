@@ -1,5 +1,9 @@
 import type { Msg } from '@nats-io/nats-core';
-import { AppendError, AppendFailure, JS_WRONG_LAST_SEQUENCE } from './errors.js';
+import {
+  AppendError,
+  AppendFailure,
+  JS_WRONG_LAST_SEQUENCE,
+} from './errors.js';
 
 /** What JetStream acknowledged for one stored message. */
 export interface Ack {
@@ -12,7 +16,11 @@ export interface Ack {
 interface PubAckJson {
   readonly seq?: number;
   readonly duplicate?: boolean;
-  readonly error?: { readonly code?: number; readonly err_code?: number; readonly description?: string };
+  readonly error?: {
+    readonly code?: number;
+    readonly err_code?: number;
+    readonly description?: string;
+  };
 }
 
 const decoder = new TextDecoder();
@@ -31,18 +39,28 @@ export function parseAck(msg: Msg): Ack | AppendError {
   try {
     body = JSON.parse(decoder.decode(msg.data)) as PubAckJson;
   } catch (cause) {
-    return new AppendError(AppendFailure.rejected, 'append answered with an unreadable ack', 0, { cause });
+    return new AppendError(
+      AppendFailure.rejected,
+      'append answered with an unreadable ack',
+      0,
+      { cause },
+    );
   }
   if (body.error !== undefined) {
     const apiCode = body.error.err_code ?? 0;
     return new AppendError(
-      apiCode === JS_WRONG_LAST_SEQUENCE ? AppendFailure.wrongLastSequence : AppendFailure.rejected,
+      apiCode === JS_WRONG_LAST_SEQUENCE
+        ? AppendFailure.wrongLastSequence
+        : AppendFailure.rejected,
       body.error.description ?? 'append rejected',
       apiCode,
     );
   }
   if (typeof body.seq !== 'number') {
-    return new AppendError(AppendFailure.rejected, 'append ack carries no sequence');
+    return new AppendError(
+      AppendFailure.rejected,
+      'append ack carries no sequence',
+    );
   }
   return { seq: body.seq, duplicate: body.duplicate === true };
 }

@@ -28,7 +28,11 @@ export class AppendError extends Error {
   }
 
   static is(value: unknown): value is AppendError {
-    return value instanceof Error && value.name === 'AppendError' && 'failure' in value;
+    return (
+      value instanceof Error &&
+      value.name === 'AppendError' &&
+      'failure' in value
+    );
   }
 }
 

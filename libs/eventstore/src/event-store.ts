@@ -1,10 +1,24 @@
 import { eventSubject, eventWildcard, streamName } from '@cim/kernel';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/nats-core';
 import type { Ack } from './ack.js';
-import { AppendError } from './errors.js';
-import { PipelinedAppender, type AppendCallback } from './pipelined-appender.js';
-import { follow, readSubject, type Follower, type StoredCommit } from './reader.js';
+import { type AppendError } from './errors.js';
+import {
+  PipelinedAppender,
+  type AppendCallback,
+} from './pipelined-appender.js';
+import {
+  follow,
+  readSubject,
+  type Follower,
+  type StoredCommit,
+} from './reader.js';
 import { serverFeatures, type ServerFeatures } from './server-features.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { ensureStream, type StreamOptions } from './stream.js';
@@ -39,11 +53,18 @@ export class EventStore {
   }
 
   /** Creates or updates the domain's stream and snapshot bucket, and opens the store. */
-  static async open(nc: NatsConnection, options: EventStoreOptions): Promise<EventStore> {
+  static async open(
+    nc: NatsConnection,
+    options: EventStoreOptions,
+  ): Promise<EventStore> {
     const features = serverFeatures(nc);
     const jsm = await jetstreamManager(nc);
     await ensureStream(jsm, options, features);
-    const snapshots = await SnapshotStore.open(nc, options.domain, options.replicas);
+    const snapshots = await SnapshotStore.open(
+      nc,
+      options.domain,
+      options.replicas,
+    );
     return new EventStore(
       options.domain,
       streamName(options.domain),
@@ -67,37 +88,73 @@ export class EventStore {
    * command id. `callback` runs once with the ack (`duplicate` when the
    * command id was already stored) or an AppendError.
    */
-  append(aggregateId: string, expectedSeq: number, msgId: string, commit: Uint8Array, callback: AppendCallback): void {
+  append(
+    aggregateId: string,
+    expectedSeq: number,
+    msgId: string,
+    commit: Uint8Array,
+    callback: AppendCallback,
+  ): void {
     const h = headers();
     h.set('Nats-Msg-Id', msgId);
     h.set('Nats-Expected-Last-Subject-Sequence', String(expectedSeq));
-    this.appender.append(eventSubject(this.domain, aggregateId), commit, h, callback);
+    this.appender.append(
+      eventSubject(this.domain, aggregateId),
+      commit,
+      h,
+      callback,
+    );
   }
 
   /** `append` as a promise, for callers off the hot path. */
-  appendAsync(aggregateId: string, expectedSeq: number, msgId: string, commit: Uint8Array): Promise<Ack> {
+  appendAsync(
+    aggregateId: string,
+    expectedSeq: number,
+    msgId: string,
+    commit: Uint8Array,
+  ): Promise<Ack> {
     return new Promise((resolve, reject) => {
-      this.append(aggregateId, expectedSeq, msgId, commit, (error: AppendError | undefined, ack) => {
-        if (error !== undefined) reject(error);
-        else resolve(ack!);
-      });
+      this.append(
+        aggregateId,
+        expectedSeq,
+        msgId,
+        commit,
+        (error: AppendError | undefined, ack) => {
+          if (error !== undefined) reject(error);
+          else resolve(ack!);
+        },
+      );
     });
   }
 
   /** The aggregate's commits with stream sequence >= `fromSeq`, in order. */
   read(aggregateId: string, fromSeq = 1): Promise<StoredCommit[]> {
-    return readSubject(this.js, this.jsm, this.stream, eventSubject(this.domain, aggregateId), fromSeq);
+    return readSubject(
+      this.js,
+      this.jsm,
+      this.stream,
+      eventSubject(this.domain, aggregateId),
+      fromSeq,
+    );
   }
 
   /** The stored message at one stream sequence, or undefined. */
   async get(seq: number): Promise<StoredCommit | undefined> {
     const msg = await this.jsm.direct.getMessage(this.stream, { seq });
-    return msg === null ? undefined : { seq: msg.seq, subject: msg.subject, data: msg.data };
+    return msg === null
+      ? undefined
+      : { seq: msg.seq, subject: msg.subject, data: msg.data };
   }
 
   /** Follows every commit of the domain from `fromSeq` in stream order until stopped. */
   follow(fromSeq: number, onMessage: (msg: JsMsg) => void): Promise<Follower> {
-    return follow(this.js, this.stream, eventWildcard(this.domain), fromSeq, onMessage);
+    return follow(
+      this.js,
+      this.stream,
+      eventWildcard(this.domain),
+      fromSeq,
+      onMessage,
+    );
   }
 
   /** The stream's last sequence (0 when empty). */

@@ -1,6 +1,10 @@
 export { EventStore } from './event-store.js';
 export type { EventStoreOptions } from './event-store.js';
-export { AppendError, AppendFailure, JS_WRONG_LAST_SEQUENCE } from './errors.js';
+export {
+  AppendError,
+  AppendFailure,
+  JS_WRONG_LAST_SEQUENCE,
+} from './errors.js';
 export type { Ack } from './ack.js';
 export type { AppendCallback } from './pipelined-appender.js';
 export type { Follower, StoredCommit } from './reader.js';

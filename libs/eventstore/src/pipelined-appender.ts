@@ -1,9 +1,17 @@
-import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import {
+  createInbox,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/nats-core';
 import { parseAck, type Ack } from './ack.js';
 import { AppendError, AppendFailure } from './errors.js';
 
 /** Receives the outcome of one append: an error, or the ack. */
-export type AppendCallback = (error: AppendError | undefined, ack: Ack | undefined) => void;
+export type AppendCallback = (
+  error: AppendError | undefined,
+  ack: Ack | undefined,
+) => void;
 
 interface Pending {
   readonly id: number;
@@ -38,10 +46,16 @@ export class PipelinedAppender {
     this.subscription = nc.subscribe(`${this.prefix}.*`, {
       callback: (error, msg) => {
         if (error !== null) return; // the subscription closed: sweep fails whatever is left
-        this.settle(Number(msg.subject.slice(this.prefix.length + 1)), parseAck(msg));
+        this.settle(
+          Number(msg.subject.slice(this.prefix.length + 1)),
+          parseAck(msg),
+        );
       },
     });
-    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(250, ackTimeoutMs)).unref();
+    this.sweeper = setInterval(
+      () => this.sweep(Date.now()),
+      Math.min(250, ackTimeoutMs),
+    ).unref();
   }
 
   /** Appends waiting for their ack. */
@@ -50,13 +64,34 @@ export class PipelinedAppender {
   }
 
   /** Publishes one message; `callback` runs once, with the ack or the reason it failed. */
-  append(subject: string, payload: Uint8Array, headers: MsgHdrs, callback: AppendCallback): void {
+  append(
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs,
+    callback: AppendCallback,
+  ): void {
     const id = ++this.nextId;
-    this.queue.push({ id, deadline: Date.now() + this.ackTimeoutMs, callback, done: false });
+    this.queue.push({
+      id,
+      deadline: Date.now() + this.ackTimeoutMs,
+      callback,
+      done: false,
+    });
     try {
-      this.nc.publish(subject, payload, { reply: `${this.prefix}.${id}`, headers });
+      this.nc.publish(subject, payload, {
+        reply: `${this.prefix}.${id}`,
+        headers,
+      });
     } catch (cause) {
-      this.settle(id, new AppendError(AppendFailure.unavailable, 'cannot publish: connection closed', 0, { cause }));
+      this.settle(
+        id,
+        new AppendError(
+          AppendFailure.unavailable,
+          'cannot publish: connection closed',
+          0,
+          { cause },
+        ),
+      );
     }
   }
 
@@ -68,7 +103,11 @@ export class PipelinedAppender {
     this.queue = [];
     this.head = 0;
     for (const p of left) {
-      if (!p.done) p.callback(new AppendError(AppendFailure.unavailable, 'event store closed'), undefined);
+      if (!p.done)
+        p.callback(
+          new AppendError(AppendFailure.unavailable, 'event store closed'),
+          undefined,
+        );
     }
   }
 
@@ -96,7 +135,10 @@ export class PipelinedAppender {
         if (p.deadline > now) break;
         p.done = true;
         p.callback(
-          new AppendError(AppendFailure.unavailable, `no ack within ${this.ackTimeoutMs} ms; outcome unknown`),
+          new AppendError(
+            AppendFailure.unavailable,
+            `no ack within ${this.ackTimeoutMs} ms; outcome unknown`,
+          ),
           undefined,
         );
       }

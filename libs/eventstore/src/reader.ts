@@ -1,4 +1,9 @@
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 
 /** One commit as stored: its stream sequence, subject and bytes. */
 export interface StoredCommit {
@@ -27,13 +32,19 @@ export async function readSubject(
 ): Promise<StoredCommit[]> {
   const last = await jsm.direct.getMessage(stream, { last_by_subj: subject });
   if (last === null || last.seq < fromSeq) return [];
-  if (last.seq === fromSeq) return [{ seq: last.seq, subject, data: last.data }];
+  if (last.seq === fromSeq)
+    return [{ seq: last.seq, subject, data: last.data }];
   const out: StoredCommit[] = [];
   const lastSeq = last.seq;
   let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  const done = new Promise<void>(
+    (resolve, reject) => (settle = { resolve, reject }),
+  );
   const timer = setTimeout(
-    () => settle?.reject(new Error(`reading ${subject} timed out after ${readTimeoutMs} ms`)),
+    () =>
+      settle?.reject(
+        new Error(`reading ${subject} timed out after ${readTimeoutMs} ms`),
+      ),
     readTimeoutMs,
   );
   const following = follow(js, stream, subject, fromSeq, (m) => {
@@ -46,7 +57,10 @@ export async function readSubject(
   } finally {
     clearTimeout(timer);
     // The consumer is stopped whether the read completed or failed.
-    await following.then((f) => f.stop(), () => undefined);
+    await following.then(
+      (f) => f.stop(),
+      () => undefined,
+    );
   }
   return out;
 }
@@ -65,9 +79,14 @@ export async function follow(
 ): Promise<Follower> {
   const consumer = await js.consumers.get(stream, {
     filter_subjects: filterSubject,
-    ...(fromSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : {}),
+    ...(fromSeq > 1
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
+      : {}),
   });
-  const messages = await consumer.consume({ callback: onMessage, max_messages: 4096 });
+  const messages = await consumer.consume({
+    callback: onMessage,
+    max_messages: 4096,
+  });
   return {
     stop: async () => {
       await messages.close();

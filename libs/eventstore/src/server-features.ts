@@ -12,7 +12,10 @@ export interface ServerFeatures {
 /** Reads the server version from the connection's INFO and derives the features the event store may use. */
 export function serverFeatures(nc: NatsConnection): ServerFeatures {
   const version = nc.info?.version ?? '0.0.0';
-  const [major = 0, minor = 0] = version.split('.').map((n) => Number.parseInt(n, 10));
-  const atLeast = (ma: number, mi: number) => major > ma || (major === ma && minor >= mi);
+  const [major = 0, minor = 0] = version
+    .split('.')
+    .map((n) => Number.parseInt(n, 10));
+  const atLeast = (ma: number, mi: number) =>
+    major > ma || (major === ma && minor >= mi);
   return { version, atomicBatch: atLeast(2, 12), current: atLeast(2, 12) };
 }

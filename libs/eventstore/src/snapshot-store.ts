@@ -14,8 +14,15 @@ export class SnapshotStore {
   private constructor(private readonly kv: KV) {}
 
   /** Opens (or creates) the bucket `cim_<domain>_snapshots`. */
-  static async open(nc: NatsConnection, domain: string, replicas = 1): Promise<SnapshotStore> {
-    const kv = await new Kvm(nc).create(`cim_${domain}_snapshots`, { history: 1, replicas });
+  static async open(
+    nc: NatsConnection,
+    domain: string,
+    replicas = 1,
+  ): Promise<SnapshotStore> {
+    const kv = await new Kvm(nc).create(`cim_${domain}_snapshots`, {
+      history: 1,
+      replicas,
+    });
     return new SnapshotStore(kv);
   }
 
@@ -25,11 +32,18 @@ export class SnapshotStore {
     const generation = (previous?.generation ?? 0) + 1;
     const chunks = Math.max(1, Math.ceil(value.length / CHUNK_BYTES));
     for (let i = 0; i < chunks; i++) {
-      await this.kv.put(chunkKey(key, generation, i), value.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+      await this.kv.put(
+        chunkKey(key, generation, i),
+        value.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES),
+      );
     }
-    await this.kv.put(key, new TextEncoder().encode(`${generation}:${chunks}:${value.length}`));
+    await this.kv.put(
+      key,
+      new TextEncoder().encode(`${generation}:${chunks}:${value.length}`),
+    );
     if (previous !== undefined) {
-      for (let i = 0; i < previous.chunks; i++) await this.kv.delete(chunkKey(key, previous.generation, i));
+      for (let i = 0; i < previous.chunks; i++)
+        await this.kv.delete(chunkKey(key, previous.generation, i));
     }
   }
 
@@ -48,11 +62,23 @@ export class SnapshotStore {
     return offset === head.length ? out : undefined;
   }
 
-  private async head(key: string): Promise<{ generation: number; chunks: number; length: number } | undefined> {
+  private async head(
+    key: string,
+  ): Promise<
+    { generation: number; chunks: number; length: number } | undefined
+  > {
     const entry = await this.kv.get(key);
     if (entry === null || entry.operation !== 'PUT') return undefined;
-    const [generation, chunks, length] = new TextDecoder().decode(entry.value).split(':').map(Number);
-    if (!Number.isInteger(generation) || !Number.isInteger(chunks) || !Number.isInteger(length)) return undefined;
+    const [generation, chunks, length] = new TextDecoder()
+      .decode(entry.value)
+      .split(':')
+      .map(Number);
+    if (
+      !Number.isInteger(generation) ||
+      !Number.isInteger(chunks) ||
+      !Number.isInteger(length)
+    )
+      return undefined;
     return { generation: generation!, chunks: chunks!, length: length! };
   }
 }

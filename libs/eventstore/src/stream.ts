@@ -27,10 +27,16 @@ export interface StreamOptions {
  * kept forever, deletes and purges refused, direct gets on, atomic batches
  * allowed where the server has them (2.12+).
  */
-export function streamConfig(options: StreamOptions, features: ServerFeatures): Partial<StreamConfig> & { name: string } {
+export function streamConfig(
+  options: StreamOptions,
+  features: ServerFeatures,
+): Partial<StreamConfig> & { name: string } {
   return {
     name: streamName(options.domain),
-    subjects: [eventWildcard(options.domain), checkpointSubject(options.domain)],
+    subjects: [
+      eventWildcard(options.domain),
+      checkpointSubject(options.domain),
+    ],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.New,
@@ -56,7 +62,8 @@ export async function ensureStream(
     const { name, ...update } = config;
     return await jsm.streams.update(name, { ...info.config, ...update });
   } catch (error) {
-    if (!(error instanceof JetStreamApiError) || error.code !== 10059) throw error; // 10059: stream not found
+    if (!(error instanceof JetStreamApiError) || error.code !== 10059)
+      throw error; // 10059: stream not found
   }
   return await jsm.streams.add(config);
 }

@@ -1,15 +1,27 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AppendError, AppendFailure, EventStore, type Ack } from '@cim/eventstore';
+import {
+  AppendError,
+  AppendFailure,
+  EventStore,
+  type Ack,
+} from '@cim/eventstore';
 import { uuidv7 } from '@cim/kernel';
-import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@cim/testing';
+import {
+  natsServerBinary,
+  startNatsServer,
+  type NatsServerHandle,
+} from '@cim/testing';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 
 const SYSTEM_SERVER = '/usr/sbin/nats-server';
-const binaries: Array<[string, string]> = [['the current nats-server', natsServerBinary()]];
+const binaries: Array<[string, string]> = [
+  ['the current nats-server', natsServerBinary()],
+];
 // Issue 9: the store must keep working on Debian stable's 2.9.x, without the features it lacks.
-if (existsSync(SYSTEM_SERVER) && SYSTEM_SERVER !== natsServerBinary()) binaries.push(['nats-server 2.9 (system)', SYSTEM_SERVER]);
+if (existsSync(SYSTEM_SERVER) && SYSTEM_SERVER !== natsServerBinary())
+  binaries.push(['nats-server 2.9 (system)', SYSTEM_SERVER]);
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -37,7 +49,9 @@ describe.each(binaries)('event store on %s', (_label, binary) => {
 
   it('pipelines appends to many aggregates and acks each with its own sequence', async () => {
     const ids = Array.from({ length: 500 }, () => uuidv7());
-    const acks = await Promise.all(ids.map((id) => store.appendAsync(id, 0, uuidv7(), bytes(id))));
+    const acks = await Promise.all(
+      ids.map((id) => store.appendAsync(id, 0, uuidv7(), bytes(id))),
+    );
     const seqs = acks.map((a) => a.seq);
     expect(new Set(seqs).size).toBe(ids.length);
     expect(acks.every((a) => !a.duplicate)).toBe(true);
@@ -52,11 +66,15 @@ describe.each(binaries)('event store on %s', (_label, binary) => {
         store.appendAsync(id, 0, uuidv7(), bytes('b')),
       ]);
       const won = outcomes.filter((o) => o.status === 'fulfilled');
-      const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+      const lost = outcomes.filter(
+        (o): o is PromiseRejectedResult => o.status === 'rejected',
+      );
       expect(won).toHaveLength(1);
       expect(lost).toHaveLength(1);
       expect(AppendError.is(lost[0]!.reason)).toBe(true);
-      expect((lost[0]!.reason as AppendError).failure).toBe(AppendFailure.wrongLastSequence);
+      expect((lost[0]!.reason as AppendError).failure).toBe(
+        AppendFailure.wrongLastSequence,
+      );
       expect(await store.read(id)).toHaveLength(1);
     });
   });
@@ -66,7 +84,12 @@ describe.each(binaries)('event store on %s', (_label, binary) => {
       const id = uuidv7();
       const msgId = uuidv7();
       const first = await store.appendAsync(id, 0, msgId, bytes('once'));
-      const again: Ack = await store.appendAsync(id, first.seq, msgId, bytes('once'));
+      const again: Ack = await store.appendAsync(
+        id,
+        first.seq,
+        msgId,
+        bytes('once'),
+      );
       expect(again).toEqual({ seq: first.seq, duplicate: true });
       expect(await store.read(id)).toHaveLength(1);
     });
@@ -76,8 +99,11 @@ describe.each(binaries)('event store on %s', (_label, binary) => {
       const msgId = uuidv7();
       const first = await store.appendAsync(id, 0, msgId, bytes('once'));
       // 2.9 answers with the duplicate; newer servers check the expectation first and refuse.
-      const again = await store.appendAsync(id, 0, msgId, bytes('once')).catch((e: unknown) => e);
-      if (AppendError.is(again)) expect(again.failure).toBe(AppendFailure.wrongLastSequence);
+      const again = await store
+        .appendAsync(id, 0, msgId, bytes('once'))
+        .catch((e: unknown) => e);
+      if (AppendError.is(again))
+        expect(again.failure).toBe(AppendFailure.wrongLastSequence);
       else expect(again).toEqual({ seq: first.seq, duplicate: true });
       expect(await store.read(id)).toHaveLength(1);
     });
@@ -86,9 +112,16 @@ describe.each(binaries)('event store on %s', (_label, binary) => {
   it('reads an aggregate in order, and from a sequence onwards', async () => {
     const id = uuidv7();
     let last = 0;
-    for (let i = 0; i < 5; i++) last = (await store.appendAsync(id, last, uuidv7(), bytes(`c${i}`))).seq;
+    for (let i = 0; i < 5; i++)
+      last = (await store.appendAsync(id, last, uuidv7(), bytes(`c${i}`))).seq;
     const all = await store.read(id);
-    expect(all.map((c) => new TextDecoder().decode(c.data))).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+    expect(all.map((c) => new TextDecoder().decode(c.data))).toEqual([
+      'c0',
+      'c1',
+      'c2',
+      'c3',
+      'c4',
+    ]);
     const tail = await store.read(id, all[3]!.seq);
     expect(tail.map((c) => c.seq)).toEqual([all[3]!.seq, all[4]!.seq]);
     expect(await store.read(uuidv7())).toEqual([]);
@@ -121,7 +154,9 @@ describe.each(binaries)('event store on %s', (_label, binary) => {
     await store.snapshots.save('agg/x', big);
     expect(await store.snapshots.load('agg/x')).toEqual(big);
     await store.snapshots.save('agg/x', bytes('small again'));
-    expect(new TextDecoder().decode(await store.snapshots.load('agg/x'))).toBe('small again');
+    expect(new TextDecoder().decode(await store.snapshots.load('agg/x'))).toBe(
+      'small again',
+    );
     expect(await store.snapshots.load('agg/none')).toBeUndefined();
   });
 });

@@ -43,7 +43,11 @@ export interface SealedCommit {
 }
 
 /** Builds one event record; the payload is the domain's encoded <Domain>Event. */
-export function eventRecord(eventId: string, eventType: string, payload: Uint8Array): EventRecord {
+export function eventRecord(
+  eventId: string,
+  eventType: string,
+  payload: Uint8Array,
+): EventRecord {
   return create(EventRecordSchema, { eventId, eventType, payload });
 }
 
@@ -78,7 +82,10 @@ export function sealCommit(draft: CommitDraft): SealedCommit {
 }
 
 /** SHA-256(prevHash ‖ unsealed). */
-export function chainHash(prevHash: Uint8Array, unsealed: Uint8Array): Uint8Array {
+export function chainHash(
+  prevHash: Uint8Array,
+  unsealed: Uint8Array,
+): Uint8Array {
   return createHash('sha256').update(prevHash).update(unsealed).digest();
 }
 
@@ -86,12 +93,21 @@ export function chainHash(prevHash: Uint8Array, unsealed: Uint8Array): Uint8Arra
  * Splits stored commit bytes into the unsealed part and the hash it carries,
  * or returns undefined when the bytes do not end with a hash field.
  */
-export function splitSealed(bytes: Uint8Array): { unsealed: Uint8Array; hash: Uint8Array } | undefined {
+export function splitSealed(
+  bytes: Uint8Array,
+): { unsealed: Uint8Array; hash: Uint8Array } | undefined {
   const at = bytes.length - HASH_SUFFIX_BYTES;
-  if (at < 0 || bytes[at] !== HASH_FIELD_PREFIX[0] || bytes[at + 1] !== HASH_FIELD_PREFIX[1]) {
+  if (
+    at < 0 ||
+    bytes[at] !== HASH_FIELD_PREFIX[0] ||
+    bytes[at + 1] !== HASH_FIELD_PREFIX[1]
+  ) {
     return undefined;
   }
-  return { unsealed: bytes.subarray(0, at), hash: bytes.subarray(at + HASH_FIELD_PREFIX.length) };
+  return {
+    unsealed: bytes.subarray(0, at),
+    hash: bytes.subarray(at + HASH_FIELD_PREFIX.length),
+  };
 }
 
 /** Decodes stored commit bytes; throws on malformed bytes. */

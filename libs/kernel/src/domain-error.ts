@@ -28,7 +28,9 @@ export class DomainError extends Error {
 
   /** Checks shape, so it holds for errors rebuilt from a reply or from another module copy. */
   static is(value: unknown): value is DomainError {
-    return value instanceof Error && value.name === 'DomainError' && 'code' in value;
+    return (
+      value instanceof Error && value.name === 'DomainError' && 'code' in value
+    );
   }
 }
 

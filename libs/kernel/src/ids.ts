@@ -2,7 +2,9 @@ import { randomFillSync } from 'node:crypto';
 
 const pool = new Uint8Array(16 * 256);
 let poolOffset = pool.length;
-const hex: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const hex: string[] = Array.from({ length: 256 }, (_, i) =>
+  i.toString(16).padStart(2, '0'),
+);
 
 /**
  * A new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness, so

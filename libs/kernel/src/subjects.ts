@@ -45,16 +45,22 @@ export function aggregateIdOf(subject: string): string | undefined {
   return parts.length === 4 && parts[2] === 'evt' ? parts[3] : undefined;
 }
 
-const SERVICE_NAME = /^cim\.([a-z][a-z0-9]*)\.v\d+\.[A-Za-z]+(Command|Query)Service$/;
+const SERVICE_NAME =
+  /^cim\.([a-z][a-z0-9]*)\.v\d+\.[A-Za-z]+(Command|Query)Service$/;
 
 /**
  * Derives domain and kind from a generated service descriptor
  * (`cim.graph.v1.GraphCommandService` → graph, cmd). Subjects are never typed by hand.
  */
-export function serviceRoute(service: DescService): { domain: string; kind: RequestKind } {
+export function serviceRoute(service: DescService): {
+  domain: string;
+  kind: RequestKind;
+} {
   const match = SERVICE_NAME.exec(service.typeName);
   if (match === null) {
-    throw new Error(`${service.typeName} is not a cim.<domain>.v<n>.<X>CommandService or QueryService`);
+    throw new Error(
+      `${service.typeName} is not a cim.<domain>.v<n>.<X>CommandService or QueryService`,
+    );
   }
   return { domain: match[1]!, kind: match[2] === 'Command' ? 'cmd' : 'qry' };
 }
@@ -62,12 +68,16 @@ export function serviceRoute(service: DescService): { domain: string; kind: Requ
 /** The NATS subject that serves one RPC of a command or query service. */
 export function methodSubject(method: DescMethod): string {
   const { domain, kind } = serviceRoute(method.parent);
-  return kind === 'cmd' ? commandSubject(domain, method.name) : querySubject(domain, method.name);
+  return kind === 'cmd'
+    ? commandSubject(domain, method.name)
+    : querySubject(domain, method.name);
 }
 
 /** Checks a domain name before it is used in subjects and stream names. */
 export function assertDomainName(domain: string): void {
   if (!/^[a-z][a-z0-9]*$/.test(domain) || !isSubjectToken(domain)) {
-    throw new Error(`domain name must be lower-case letters and digits: ${JSON.stringify(domain)}`);
+    throw new Error(
+      `domain name must be lower-case letters and digits: ${JSON.stringify(domain)}`,
+    );
   }
 }

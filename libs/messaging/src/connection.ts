@@ -14,7 +14,9 @@ export interface NatsOptions {
  * restarting server and resumes by itself. Fails fast when no server answers
  * the first attempt, so a wrong URL stops start-up with a clear message.
  */
-export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
+export async function connectNats(
+  options: NatsOptions,
+): Promise<NatsConnection> {
   try {
     return await connect({
       servers: options.url.split(',').map((s) => s.trim()),
@@ -25,6 +27,9 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
       pingInterval: 10_000,
     });
   } catch (cause) {
-    throw new Error(`cannot connect to NATS at ${options.url}: ${(cause as Error).message}`, { cause });
+    throw new Error(
+      `cannot connect to NATS at ${options.url}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }

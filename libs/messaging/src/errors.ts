@@ -1,7 +1,11 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { DomainError, ErrorCode, errorCodeName } from '@cim/kernel';
 import { ErrorSchema } from '@cim/proto/cim/common/v1/errors_pb';
-import { headers as natsHeaders, type Msg, type MsgHdrs } from '@nats-io/nats-core';
+import {
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+} from '@nats-io/nats-core';
 import { Header } from './headers.js';
 
 /**
@@ -30,11 +34,21 @@ export interface ErrorReply {
  * `Nats-Service-Error` (`<CODE_NAME>: <message>`), as a micro service's
  * `respondError` writes them.
  */
-export function errorReply(code: ErrorCode, message: string, details: Record<string, string> = {}): ErrorReply {
+export function errorReply(
+  code: ErrorCode,
+  message: string,
+  details: Record<string, string> = {},
+): ErrorReply {
   const headers = natsHeaders();
   headers.set(Header.errorCode, String(code));
   headers.set(Header.errorMessage, errorLine(code, message));
-  return { headers, body: toBinary(ErrorSchema, create(ErrorSchema, { code, message, details })) };
+  return {
+    headers,
+    body: toBinary(
+      ErrorSchema,
+      create(ErrorSchema, { code, message, details }),
+    ),
+  };
 }
 
 /** The one-line description an error reply's `Nats-Service-Error` header carries. */
@@ -44,8 +58,10 @@ export function errorLine(code: ErrorCode, message: string): string {
 
 /** Encodes the answer for any error: a DomainError keeps its code; everything else is INTERNAL with a generic message. */
 export function errorReplyFor(error: unknown): ErrorReply {
-  if (DomainError.is(error)) return errorReply(error.code, error.message, { ...error.details });
-  if (UnavailableError.is(error)) return errorReply(ErrorCode.UNAVAILABLE, error.message);
+  if (DomainError.is(error))
+    return errorReply(error.code, error.message, { ...error.details });
+  if (UnavailableError.is(error))
+    return errorReply(ErrorCode.UNAVAILABLE, error.message);
   return errorReply(ErrorCode.INTERNAL, 'internal error');
 }
 
@@ -72,7 +88,10 @@ export function errorFromReply(msg: Msg): Error {
   }
   if (code === ErrorCode.UNAVAILABLE) return new UnavailableError(message);
   if (code === ErrorCode.INTERNAL || code === ErrorCode.UNSPECIFIED) {
-    return Object.assign(new Error(message), { name: 'RemoteError', code: ErrorCode.INTERNAL });
+    return Object.assign(new Error(message), {
+      name: 'RemoteError',
+      code: ErrorCode.INTERNAL,
+    });
   }
   return new DomainError(code, message, { details });
 }

@@ -13,7 +13,14 @@ export {
 } from '@cim/kernel';
 export type { RequestKind } from '@cim/kernel';
 export { Header } from './headers.js';
-export { UnavailableError, errorFromReply, errorLine, errorReply, errorReplyFor, isErrorReply } from './errors.js';
+export {
+  UnavailableError,
+  errorFromReply,
+  errorLine,
+  errorReply,
+  errorReplyFor,
+  isErrorReply,
+} from './errors.js';
 export type { ErrorReply } from './errors.js';
 export { request } from './request.js';
 export type { RequestOptions } from './request.js';

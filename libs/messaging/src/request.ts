@@ -1,4 +1,8 @@
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import {
+  headers as natsHeaders,
+  type MsgHdrs,
+  type NatsConnection,
+} from '@nats-io/nats-core';
 import { errorFromReply, isErrorReply, UnavailableError } from './errors.js';
 
 /** Options of one request. */
@@ -22,7 +26,11 @@ export async function request(
   const headers = toHeaders(options.headers);
   const timeout = options.timeoutMs ?? 5000;
   const reply = await nc
-    .request(subject, payload, headers === undefined ? { timeout } : { timeout, headers })
+    .request(
+      subject,
+      payload,
+      headers === undefined ? { timeout } : { timeout, headers },
+    )
     .catch((cause: unknown) => {
       throw unavailable(subject, cause);
     });
@@ -38,12 +46,16 @@ function toHeaders(value: RequestOptions['headers']): MsgHdrs | undefined {
 }
 
 function isMsgHdrs(value: object): value is MsgHdrs {
-  return typeof (value as MsgHdrs).keys === 'function' && typeof (value as MsgHdrs).set === 'function';
+  return (
+    typeof (value as MsgHdrs).keys === 'function' &&
+    typeof (value as MsgHdrs).set === 'function'
+  );
 }
 
 function unavailable(subject: string, cause: unknown): UnavailableError {
   const reason =
-    cause instanceof Error && /no responders/i.test(`${cause.message} ${String(cause.cause)}`)
+    cause instanceof Error &&
+    /no responders/i.test(`${cause.message} ${String(cause.cause)}`)
       ? 'no service is answering'
       : cause instanceof Error && cause.name === 'TimeoutError'
         ? 'the service did not answer in time'

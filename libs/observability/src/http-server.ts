@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 /** The answer of a readiness check: ready, or why not. */
-export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+export type Readiness =
+  { readonly ready: true } | { readonly ready: false; readonly reason: string };
 
 /** A running HTTP endpoint for probes and scraping. */
 export interface HttpEndpoint {
@@ -28,7 +29,10 @@ export async function startHttpEndpoint(options: {
       res.writeHead(405).end();
     } else if (path === '/metrics') {
       options.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text),
+        (text) =>
+          res
+            .writeHead(200, { 'content-type': options.registry.contentType })
+            .end(text),
         () => res.writeHead(500).end('metrics unavailable\n'),
       );
     } else if (path === '/healthz') {

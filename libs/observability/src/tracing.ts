@@ -11,10 +11,14 @@ export interface Tracing {
  * loaded only then, so a process with tracing off pays nothing for it. The
  * OTLP endpoint comes from the standard OTEL_EXPORTER_OTLP_ENDPOINT variable.
  */
-export async function startTracing(options: { service: string; exporter: TraceExporter }): Promise<Tracing> {
+export async function startTracing(options: {
+  service: string;
+  exporter: TraceExporter;
+}): Promise<Tracing> {
   if (options.exporter === 'none') return { shutdown: () => Promise.resolve() };
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+  const { OTLPTraceExporter } =
+    await import('@opentelemetry/exporter-trace-otlp-http');
   const traceExporter = new OTLPTraceExporter();
   const sdk = new NodeSDK({ serviceName: options.service, traceExporter });
   sdk.start();

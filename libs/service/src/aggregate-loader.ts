@@ -1,7 +1,14 @@
 import { deserialize, serialize } from 'node:v8';
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import type { EventStore, StoredCommit } from '@cim/eventstore';
-import { GENESIS_HASH, chainHash, decodeCommit, sameHash, splitSealed, type Decider } from '@cim/kernel';
+import {
+  GENESIS_HASH,
+  chainHash,
+  decodeCommit,
+  sameHash,
+  splitSealed,
+  type Decider,
+} from '@cim/kernel';
 import type { Commit } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { EventMessage } from './definition.js';
 
@@ -39,10 +46,15 @@ export class AggregateLoader<State, Event extends EventMessage> {
     private readonly decider: Decider<State, unknown, Event>,
     private readonly eventSchema: DescMessage,
     private readonly snapshotVersion: number,
+    private readonly revive: (cloned: unknown) => State = (cloned) =>
+      cloned as State,
   ) {}
 
   /** The aggregate from its latest snapshot and the commits after it. */
-  async load(aggregateId: string, onCommit: (commit: Commit, seq: number) => void): Promise<AggregateState<State>> {
+  async load(
+    aggregateId: string,
+    onCommit: (commit: Commit, seq: number) => void,
+  ): Promise<AggregateState<State>> {
     const start = (await this.loadSnapshot(aggregateId)) ?? {
       state: this.decider.initialState(),
       version: 0n,
@@ -58,11 +70,17 @@ export class AggregateLoader<State, Event extends EventMessage> {
     current: AggregateState<State>,
     onCommit: (commit: Commit, seq: number) => void,
   ): Promise<AggregateState<State>> {
-    for (const stored of await this.store.read(aggregateId, current.lastSeq + 1)) {
+    for (const stored of await this.store.read(
+      aggregateId,
+      current.lastSeq + 1,
+    )) {
       const commit = this.verify(aggregateId, stored, current.lastHash);
       let { state } = current;
       for (const record of commit.events) {
-        state = this.decider.evolve(state, fromBinary(this.eventSchema, record.payload) as Event);
+        state = this.decider.evolve(
+          state,
+          fromBinary(this.eventSchema, record.payload) as Event,
+        );
       }
       current.state = state;
       current.version = commit.version;
@@ -74,28 +92,58 @@ export class AggregateLoader<State, Event extends EventMessage> {
   }
 
   /** Writes a snapshot of the aggregate; the caller decides how often. */
-  async saveSnapshot(aggregateId: string, current: AggregateState<State>): Promise<void> {
-    const record: SnapshotRecord<State> = { snapshotVersion: this.snapshotVersion, ...current };
-    await this.store.snapshots.save(snapshotKey(aggregateId), serialize(record));
+  async saveSnapshot(
+    aggregateId: string,
+    current: AggregateState<State>,
+  ): Promise<void> {
+    const record: SnapshotRecord<State> = {
+      snapshotVersion: this.snapshotVersion,
+      ...current,
+    };
+    await this.store.snapshots.save(
+      snapshotKey(aggregateId),
+      serialize(record),
+    );
   }
 
-  private async loadSnapshot(aggregateId: string): Promise<AggregateState<State> | undefined> {
+  private async loadSnapshot(
+    aggregateId: string,
+  ): Promise<AggregateState<State> | undefined> {
     const bytes = await this.store.snapshots.load(snapshotKey(aggregateId));
     if (bytes === undefined) return undefined;
     const record = deserialize(bytes) as SnapshotRecord<State>;
     if (record.snapshotVersion !== this.snapshotVersion) return undefined;
-    return { state: record.state, version: record.version, lastSeq: record.lastSeq, lastHash: record.lastHash };
+    return {
+      state: this.revive(record.state),
+      version: record.version,
+      lastSeq: record.lastSeq,
+      lastHash: record.lastHash,
+    };
   }
 
-  private verify(aggregateId: string, stored: StoredCommit, prevHash: Uint8Array): Commit {
+  private verify(
+    aggregateId: string,
+    stored: StoredCommit,
+    prevHash: Uint8Array,
+  ): Commit {
     const sealed = splitSealed(stored.data);
-    if (sealed === undefined) throw new IntegrityError(`commit ${stored.seq} of ${aggregateId} carries no hash`);
+    if (sealed === undefined)
+      throw new IntegrityError(
+        `commit ${stored.seq} of ${aggregateId} carries no hash`,
+      );
     if (!sameHash(chainHash(prevHash, sealed.unsealed), sealed.hash)) {
-      throw new IntegrityError(`commit ${stored.seq} of ${aggregateId} breaks the hash chain`);
+      throw new IntegrityError(
+        `commit ${stored.seq} of ${aggregateId} breaks the hash chain`,
+      );
     }
     const commit = decodeCommit(stored.data);
-    if (!sameHash(commit.prevHash, prevHash) || commit.aggregateId !== aggregateId) {
-      throw new IntegrityError(`commit ${stored.seq} of ${aggregateId} does not follow its predecessor`);
+    if (
+      !sameHash(commit.prevHash, prevHash) ||
+      commit.aggregateId !== aggregateId
+    ) {
+      throw new IntegrityError(
+        `commit ${stored.seq} of ${aggregateId} does not follow its predecessor`,
+      );
     }
     return commit;
   }

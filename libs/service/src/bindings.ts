@@ -8,9 +8,25 @@ import {
   type DescMethod,
   type DescService,
 } from '@bufbuild/protobuf';
-import { DomainError, ErrorCode, isSubjectToken, isUuid, methodSubject, uuidv7 } from '@cim/kernel';
-import { Header, UnavailableError, errorLine, errorReplyFor } from '@cim/messaging';
-import { CommandMetaSchema, CommandResultSchema, type CommandMeta } from '@cim/proto/cim/common/v1/envelope_pb';
+import {
+  DomainError,
+  ErrorCode,
+  isSubjectToken,
+  isUuid,
+  methodSubject,
+  uuidv7,
+} from '@cim/kernel';
+import {
+  Header,
+  UnavailableError,
+  errorLine,
+  errorReplyFor,
+} from '@cim/messaging';
+import {
+  CommandMetaSchema,
+  CommandResultSchema,
+  type CommandMeta,
+} from '@cim/proto/cim/common/v1/envelope_pb';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import type { ServiceMsg } from '@nats-io/services';
 
@@ -38,26 +54,48 @@ export interface QueryRoute {
  * `<Domain>Command` oneof: every RPC's input must be a case of the oneof and
  * carry a string `<domain>_id` field. Throws at definition time otherwise.
  */
-export function commandRoutes(domain: string, commandSchema: DescMessage): CommandRoute[] {
-  const service = commandSchema.file.services.find((s) => s.name.endsWith('CommandService'));
-  if (service === undefined) throw new Error(`${commandSchema.file.name} defines no CommandService`);
+export function commandRoutes(
+  domain: string,
+  commandSchema: DescMessage,
+): CommandRoute[] {
+  const service = commandSchema.file.services.find((s) =>
+    s.name.endsWith('CommandService'),
+  );
+  if (service === undefined)
+    throw new Error(`${commandSchema.file.name} defines no CommandService`);
   const body = commandSchema.oneofs.find((o) => o.name === 'body');
-  if (body === undefined) throw new Error(`${commandSchema.typeName} has no oneof body`);
+  if (body === undefined)
+    throw new Error(`${commandSchema.typeName} has no oneof body`);
   const idField = `${domain}Id`;
   return service.methods.map((method) => {
-    const field = body.fields.find((f) => f.message?.typeName === method.input.typeName);
+    const field = body.fields.find(
+      (f) => f.message?.typeName === method.input.typeName,
+    );
     if (field === undefined) {
-      throw new Error(`${method.input.typeName} is not a case of ${commandSchema.typeName}.body`);
+      throw new Error(
+        `${method.input.typeName} is not a case of ${commandSchema.typeName}.body`,
+      );
     }
     if (!isStringField(method.input, idField)) {
-      throw new Error(`${method.input.typeName} has no string ${idField} field`);
+      throw new Error(
+        `${method.input.typeName} has no string ${idField} field`,
+      );
     }
-    return { name: method.name, subject: methodSubject(method), input: method.input, caseName: field.localName, idField };
+    return {
+      name: method.name,
+      subject: methodSubject(method),
+      input: method.input,
+      caseName: field.localName,
+      idField,
+    };
   });
 }
 
 /** Derives the query routes of a query service. */
-export function queryRoutes(domain: string, service: DescService): QueryRoute[] {
+export function queryRoutes(
+  domain: string,
+  service: DescService,
+): QueryRoute[] {
   const idField = `${domain}Id`;
   return service.methods.map((method) => ({
     name: method.name,
@@ -65,12 +103,16 @@ export function queryRoutes(domain: string, service: DescService): QueryRoute[] 
     subject: methodSubject(method),
     method,
     idField: isStringField(method.input, idField) ? idField : undefined,
-    hasMinVersion: method.input.fields.some((f) => f.localName === 'minVersion'),
+    hasMinVersion: method.input.fields.some(
+      (f) => f.localName === 'minVersion',
+    ),
   }));
 }
 
 function isStringField(message: DescMessage, localName: string): boolean {
-  const field: DescField | undefined = message.fields.find((f) => f.localName === localName);
+  const field: DescField | undefined = message.fields.find(
+    (f) => f.localName === localName,
+  );
   return field?.fieldKind === 'scalar' && field.scalar === ScalarType.STRING;
 }
 
@@ -79,9 +121,13 @@ export function decodeRequest<T>(schema: DescMessage, data: Uint8Array): T {
   try {
     return fromBinary(schema, data) as T;
   } catch (cause) {
-    throw new DomainError(ErrorCode.VALIDATION_FAILED, `malformed ${schema.name}: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      `malformed ${schema.name}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -90,15 +136,24 @@ export function decodeRequest<T>(schema: DescMessage, data: Uint8Array): T {
  * a fresh UUIDv7 (such a command cannot be retried idempotently); a malformed
  * one is refused.
  */
-export function commandMeta(headers: MsgHdrs | undefined, defaultActor: string): CommandMeta {
+export function commandMeta(
+  headers: MsgHdrs | undefined,
+  defaultActor: string,
+): CommandMeta {
   const commandId = headers?.get(Header.commandId) ?? '';
   if (commandId !== '' && !isUuid(commandId)) {
-    throw new DomainError(ErrorCode.VALIDATION_FAILED, `${Header.commandId} must be a UUID, got ${JSON.stringify(commandId)}`);
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      `${Header.commandId} must be a UUID, got ${JSON.stringify(commandId)}`,
+    );
   }
   const id = commandId === '' ? uuidv7() : commandId;
   const expected = headers?.get(Header.expectedVersion) ?? '';
   if (expected !== '' && !/^\d{1,19}$/.test(expected)) {
-    throw new DomainError(ErrorCode.VALIDATION_FAILED, `${Header.expectedVersion} must be a version number`);
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      `${Header.expectedVersion} must be a version number`,
+    );
   }
   return create(CommandMetaSchema, {
     commandId: id,
@@ -110,14 +165,21 @@ export function commandMeta(headers: MsgHdrs | undefined, defaultActor: string):
 }
 
 /** Reads and checks the aggregate id of a command; an empty id on a command becomes the command id (a new aggregate). */
-export function aggregateIdOf(body: Record<string, unknown>, idField: string, meta: CommandMeta): string {
+export function aggregateIdOf(
+  body: Record<string, unknown>,
+  idField: string,
+  meta: CommandMeta,
+): string {
   const id = body[idField];
   if (typeof id !== 'string' || id === '') {
     body[idField] = meta.commandId;
     return meta.commandId;
   }
   if (!isSubjectToken(id)) {
-    throw new DomainError(ErrorCode.VALIDATION_FAILED, `${idField} must be 1-128 letters, digits, '-' or '_'`);
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      `${idField} must be 1-128 letters, digits, '-' or '_'`,
+    );
   }
   return id;
 }
@@ -129,7 +191,9 @@ export function respondError(msg: ServiceMsg, error: unknown): void {
 }
 
 /** The reply for an accepted command. */
-export function encodeResult(result: Parameters<typeof toBinary<typeof CommandResultSchema>>[1]): Uint8Array {
+export function encodeResult(
+  result: Parameters<typeof toBinary<typeof CommandResultSchema>>[1],
+): Uint8Array {
   return toBinary(CommandResultSchema, result);
 }
 

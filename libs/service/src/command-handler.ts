@@ -1,5 +1,15 @@
-import { create, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
-import { AppendFailure, type Ack, type AppendError, type EventStore } from '@cim/eventstore';
+import {
+  create,
+  toBinary,
+  type DescMessage,
+  type Message,
+} from '@bufbuild/protobuf';
+import {
+  AppendFailure,
+  type Ack,
+  type AppendError,
+  type EventStore,
+} from '@cim/eventstore';
 import {
   DomainError,
   ErrorCode,
@@ -58,7 +68,11 @@ export interface CommandHandlerOptions {
  * times, then answer CONCURRENCY_CONFLICT. Commands to one aggregate run one
  * at a time in arrival order; commands to different aggregates are pipelined.
  */
-export class CommandHandler<State, Command extends CommandMessage, Event extends EventMessage> {
+export class CommandHandler<
+  State,
+  Command extends CommandMessage,
+  Event extends EventMessage,
+> {
   private readonly cache: Lru<string, Entry<State>>;
   private readonly results: Lru<string, CommandResult>;
   private readonly maxAttempts: number;
@@ -88,13 +102,20 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
   }
 
   /** Handles one command for `aggregateId`; `reply` is called exactly once. */
-  handle(aggregateId: string, command: Command, meta: CommandMeta, reply: CommandReply): void {
+  handle(
+    aggregateId: string,
+    command: Command,
+    meta: CommandMeta,
+    reply: CommandReply,
+  ): void {
     const known = this.results.get(meta.commandId);
     if (known !== undefined) {
       reply.ok(known);
       return;
     }
-    this.withEntry(aggregateId, (entry) => this.attempt(aggregateId, command, meta, reply, entry, 1));
+    this.withEntry(aggregateId, (entry) =>
+      this.attempt(aggregateId, command, meta, reply, entry, 1),
+    );
   }
 
   /** Drops every cached aggregate (tests and reconnects use it). */
@@ -102,7 +123,10 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
     this.cache.clear();
   }
 
-  private withEntry(aggregateId: string, job: (entry: Entry<State>) => void): void {
+  private withEntry(
+    aggregateId: string,
+    job: (entry: Entry<State>) => void,
+  ): void {
     let entry = this.cache.get(aggregateId);
     if (entry === undefined) {
       entry = {
@@ -133,11 +157,18 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
    * the entry is dropped, and `job` and everything queued behind it run on an
    * unloaded stand-in, which they answer as unavailable.
    */
-  private refresh(aggregateId: string, entry: Entry<State>, job: (entry: Entry<State>) => void): void {
-    const remember = (commit: Commit, seq: number) => this.remember(commit, seq);
+  private refresh(
+    aggregateId: string,
+    entry: Entry<State>,
+    job: (entry: Entry<State>) => void,
+  ): void {
+    const remember = (commit: Commit, seq: number) =>
+      this.remember(commit, seq);
     const loading = entry.loaded
       ? this.loader.catchUp(aggregateId, entry, remember)
-      : this.loader.load(aggregateId, remember).then((loaded) => Object.assign(entry, loaded));
+      : this.loader
+          .load(aggregateId, remember)
+          .then((loaded) => Object.assign(entry, loaded));
     loading.then(
       () => {
         entry.loaded = true;
@@ -147,7 +178,13 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
       (error: unknown) => {
         this.log.error({ err: error, aggregateId }, 'cannot load aggregate');
         this.cache.delete(aggregateId);
-        const standIn: Entry<State> = { ...entry, loaded: false, stale: true, busy: true, queue: [] };
+        const standIn: Entry<State> = {
+          ...entry,
+          loaded: false,
+          stale: true,
+          busy: true,
+          queue: [],
+        };
         for (const waiting of [job, ...entry.queue.splice(0)]) waiting(standIn);
       },
     );
@@ -181,7 +218,9 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
     }
     if (!entry.loaded) {
       // The load this command waited for failed (logged by refresh); a retry may succeed.
-      reply.fail(new UnavailableError(`cannot load ${this.domain} ${aggregateId}`));
+      reply.fail(
+        new UnavailableError(`cannot load ${this.domain} ${aggregateId}`),
+      );
       return;
     }
     if (meta.expectedVersion > 0n && meta.expectedVersion !== entry.version) {
@@ -189,7 +228,12 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
         new DomainError(
           ErrorCode.CONCURRENCY_CONFLICT,
           `expected version ${meta.expectedVersion} of ${aggregateId}, found ${entry.version}`,
-          { details: { expected: String(meta.expectedVersion), current: String(entry.version) } },
+          {
+            details: {
+              expected: String(meta.expectedVersion),
+              current: String(entry.version),
+            },
+          },
         ),
       );
       this.release(aggregateId, entry);
@@ -205,14 +249,22 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
     }
     if (events.length === 0) {
       reply.ok(
-        create(CommandResultSchema, { commandId: meta.commandId, aggregateId, version: entry.version }),
+        create(CommandResultSchema, {
+          commandId: meta.commandId,
+          aggregateId,
+          version: entry.version,
+        }),
       );
       this.release(aggregateId, entry);
       return;
     }
     const now = Date.now();
     const records = events.map((event) =>
-      eventRecord(uuidv7(now), this.eventType(event), toBinary(this.eventSchema, event)),
+      eventRecord(
+        uuidv7(now),
+        this.eventType(event),
+        toBinary(this.eventSchema, event),
+      ),
     );
     const version = entry.version + BigInt(events.length);
     const sealed = sealCommit({
@@ -227,14 +279,32 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
       prevHash: entry.lastHash,
     });
     const started = performance.now();
-    this.store.append(aggregateId, entry.lastSeq, meta.commandId, sealed.bytes, (error, ack) => {
-      this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
-      if (error === undefined) {
-        this.appended(aggregateId, entry, meta, reply, ack!, events, records.map((r) => r.eventId), version, sealed.hash);
-      } else {
-        this.failed(aggregateId, command, meta, reply, entry, attempt, error);
-      }
-    });
+    this.store.append(
+      aggregateId,
+      entry.lastSeq,
+      meta.commandId,
+      sealed.bytes,
+      (error, ack) => {
+        this.metrics.appendSeconds.observe(
+          (performance.now() - started) / 1000,
+        );
+        if (error === undefined) {
+          this.appended(
+            aggregateId,
+            entry,
+            meta,
+            reply,
+            ack!,
+            events,
+            records.map((r) => r.eventId),
+            version,
+            sealed.hash,
+          );
+        } else {
+          this.failed(aggregateId, command, meta, reply, entry, attempt, error);
+        }
+      },
+    );
   }
 
   private appended(
@@ -255,7 +325,12 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
       this.refresh(aggregateId, entry, (current) => {
         const first = this.results.get(meta.commandId);
         if (first !== undefined) reply.ok(first);
-        else reply.fail(new UnavailableError(`command ${meta.commandId} was stored but its commit is not readable yet`));
+        else
+          reply.fail(
+            new UnavailableError(
+              `command ${meta.commandId} was stored but its commit is not readable yet`,
+            ),
+          );
         this.release(aggregateId, current);
       });
       return;
@@ -312,13 +387,24 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
       );
     } else if (error.failure === AppendFailure.unavailable) {
       this.metrics.appends.inc({ outcome: 'error' });
-      reply.fail(new UnavailableError(`${this.domain} event store unavailable: ${error.message}`, { cause: error }));
+      reply.fail(
+        new UnavailableError(
+          `${this.domain} event store unavailable: ${error.message}`,
+          { cause: error },
+        ),
+      );
     } else {
       this.metrics.appends.inc({ outcome: 'error' });
-      this.log.error({ err: error, aggregateId, commandId: meta.commandId }, 'append rejected');
+      this.log.error(
+        { err: error, aggregateId, commandId: meta.commandId },
+        'append rejected',
+      );
       reply.fail(
         /maximum|size|payload/i.test(error.message)
-          ? new DomainError(ErrorCode.VALIDATION_FAILED, `commit too large for the ${this.domain} stream`)
+          ? new DomainError(
+              ErrorCode.VALIDATION_FAILED,
+              `commit too large for the ${this.domain} stream`,
+            )
           : error,
       );
     }
@@ -326,7 +412,8 @@ export class CommandHandler<State, Command extends CommandMessage, Event extends
   }
 
   private eventType(event: Event): string {
-    const typeName = (event.body.value as Message | undefined)?.$typeName ?? event.$typeName;
+    const typeName =
+      (event.body.value as Message | undefined)?.$typeName ?? event.$typeName;
     let short = this.eventTypes.get(typeName);
     if (short === undefined) {
       short = typeName.slice(typeName.lastIndexOf('.') + 1);

@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { LOG_LEVELS, type LogLevel, type TraceExporter } from '@cim/observability';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import {
+  LOG_LEVELS,
+  type LogLevel,
+  type TraceExporter,
+} from '@cim/observability';
 
 /** How durable an acknowledged commit is; see README "Durability". */
 export type Durability = 'strict' | 'fast';
@@ -13,7 +17,7 @@ export interface ServiceConfig {
   readonly httpPort: number;
   /** CIM_GRPC_PORT: the gateway's gRPC port; default 50051. */
   readonly grpcPort: number;
-  /** CIM_DATA_DIR: keys and runtime files; default `.data` in the working directory. */
+  /** CIM_DATA_DIR: keys and runtime files; default `.data` in the workspace root (or the working directory). */
   readonly dataDir: string;
   /** LOG_LEVEL; default info. */
   readonly logLevel: LogLevel;
@@ -34,16 +38,26 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads and validates the configuration; throws ConfigError naming the variable and what it accepts. */
 export function loadConfig(env: Env = process.env): ServiceConfig {
-  const dataDir = resolve(env['CIM_DATA_DIR'] ?? '.data');
+  const dataDir = resolve(env['CIM_DATA_DIR'] || defaultDataDir());
   return {
     natsUrl: natsUrl(env['CIM_NATS_URL'], dataDir),
     httpPort: port(env, 'CIM_HTTP_PORT', 0),
     grpcPort: port(env, 'CIM_GRPC_PORT', 50051),
     dataDir,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    durability: oneOf(env, 'CIM_DURABILITY', ['strict', 'fast'] as const, 'strict'),
+    durability: oneOf(
+      env,
+      'CIM_DURABILITY',
+      ['strict', 'fast'] as const,
+      'strict',
+    ),
     replicas: integer(env, 'CIM_REPLICAS', 1, 1, 5),
-    traceExporter: oneOf(env, 'CIM_OTEL_EXPORTER', ['none', 'otlp'] as const, 'none'),
+    traceExporter: oneOf(
+      env,
+      'CIM_OTEL_EXPORTER',
+      ['none', 'otlp'] as const,
+      'none',
+    ),
   };
 }
 
@@ -56,7 +70,9 @@ function natsUrl(value: string | undefined, dataDir: string): string {
   if (value !== undefined && value !== '') {
     for (const url of value.split(',')) {
       if (!/^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/.test(url.trim())) {
-        throw new ConfigError(`CIM_NATS_URL must be nats://host:port (comma-separated for several), got ${JSON.stringify(value)}`);
+        throw new ConfigError(
+          `CIM_NATS_URL must be nats://host:port (comma-separated for several), got ${JSON.stringify(value)}`,
+        );
       }
     }
     return value;
@@ -74,21 +90,44 @@ function port(env: Env, name: string, fallback: number): number {
   return integer(env, name, fallback, 0, 65535);
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
   }
   return value;
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(
+      `${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`,
+    );
   }
   return raw as T;
+}
+
+/** `.data` beside the nearest pnpm-workspace.yaml above the working directory, else in the working directory. */
+export function defaultDataDir(from: string = process.cwd()): string {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return join(dir, '.data');
+    if (dirname(dir) === dir) return join(resolve(from), '.data');
+  }
 }

@@ -1,6 +1,16 @@
-import { create, toBinary, type DescService, type Message } from '@bufbuild/protobuf';
+import {
+  create,
+  toBinary,
+  type DescService,
+  type Message,
+} from '@bufbuild/protobuf';
 import { EventStore } from '@cim/eventstore';
-import { DomainError, assertDomainName, queueGroup, type Decider } from '@cim/kernel';
+import {
+  DomainError,
+  assertDomainName,
+  queueGroup,
+  type Decider,
+} from '@cim/kernel';
 import { UnavailableError, connectNats } from '@cim/messaging';
 import {
   createLogger,
@@ -25,10 +35,20 @@ import {
   type CommandRoute,
   type QueryRoute,
 } from './bindings.js';
-import { CommandHandler, type CommandHandlerOptions } from './command-handler.js';
+import {
+  CommandHandler,
+  type CommandHandlerOptions,
+} from './command-handler.js';
 import type { Durability } from './config.js';
-import type { CommandMessage, EventMessage, ServiceSpec } from './definition.js';
-import { ProjectionRunner, type ProjectionOptions } from './projection-runner.js';
+import type {
+  CommandMessage,
+  EventMessage,
+  ServiceSpec,
+} from './definition.js';
+import {
+  ProjectionRunner,
+  type ProjectionOptions,
+} from './projection-runner.js';
 import type { QueryContext } from './types.js';
 
 /** How one instance of a service runs. Everything has a default except where to find NATS. */
@@ -71,20 +91,31 @@ export interface ServiceDefinition {
  * the queue group `cim-<domain>`, registered as a NATS micro service. Defining
  * has no side effects; `start()` connects, replays and serves.
  */
-export function defineService<State, Command extends CommandMessage, Event extends EventMessage, Row, Q extends DescService>(
-  spec: ServiceSpec<State, Command, Event, Row, Q>,
-): ServiceDefinition {
+export function defineService<
+  State,
+  Command extends CommandMessage,
+  Event extends EventMessage,
+  Row,
+  Q extends DescService,
+>(spec: ServiceSpec<State, Command, Event, Row, Q>): ServiceDefinition {
   assertDomainName(spec.domain);
   const commands = commandRoutes(spec.domain, spec.schemas.command);
   const queries = queryRoutes(spec.domain, spec.queries.service);
   const aggregateType = spec.schemas.command.name.replace(/Command$/, '');
   return {
     domain: spec.domain,
-    start: (options) => startService(spec, commands, queries, aggregateType, options),
+    start: (options) =>
+      startService(spec, commands, queries, aggregateType, options),
   };
 }
 
-async function startService<State, Command extends CommandMessage, Event extends EventMessage, Row, Q extends DescService>(
+async function startService<
+  State,
+  Command extends CommandMessage,
+  Event extends EventMessage,
+  Row,
+  Q extends DescService,
+>(
   spec: ServiceSpec<State, Command, Event, Row, Q>,
   commands: readonly CommandRoute[],
   queries: readonly QueryRoute[],
@@ -93,26 +124,34 @@ async function startService<State, Command extends CommandMessage, Event extends
 ): Promise<RunningService> {
   const { domain } = spec;
   const serviceName = `cim-${domain}`;
-  const log = (options.log ?? createLogger({ service: serviceName })).child({ domain });
+  const log = (options.log ?? createLogger({ service: serviceName })).child({
+    domain,
+  });
   const metrics = createMetrics(serviceName);
   const ownsConnection = options.nc === undefined;
-  const nc = options.nc ?? (await connectNats({ url: requireUrl(options), name: serviceName }));
+  const nc =
+    options.nc ??
+    (await connectNats({ url: requireUrl(options), name: serviceName }));
   const snapshotVersion = spec.snapshotVersion ?? 1;
 
   // (1) Storage: the stream, the snapshot bucket, and the server's features.
-  const store = await EventStore.open(nc, { domain, replicas: options.replicas ?? 1 });
+  const store = await EventStore.open(nc, {
+    domain,
+    replicas: options.replicas ?? 1,
+  });
   if (!store.features.current) {
     log.warn(
       { serverVersion: store.features.version },
       'nats-server is older than 2.12: no atomic batches or sync_interval; acknowledged writes may be lost on power failure',
     );
   }
-  const decider = spec.decider as Decider<State, Command, Event>;
+  const { decider } = spec;
   const loader = new AggregateLoader<State, Event>(
     store,
     decider as Decider<State, unknown, Event>,
     spec.schemas.event,
     snapshotVersion,
+    spec.revive?.state,
   );
   const handler = new CommandHandler<State, Command, Event>(
     domain,
@@ -135,6 +174,7 @@ async function startService<State, Command extends CommandMessage, Event extends
     log,
     (commit, seq) => handler.remember(commit, seq),
     options,
+    spec.revive?.row,
   );
   await projection.start();
   const handlers = spec.queries.handlers(projection) as Record<
@@ -182,7 +222,10 @@ async function startService<State, Command extends CommandMessage, Event extends
         };
         try {
           const meta = commandMeta(msg.headers, actor);
-          const body = decodeRequest<Record<string, unknown> & Message>(route.input, msg.data);
+          const body = decodeRequest<Record<string, unknown> & Message>(
+            route.input,
+            msg.data,
+          );
           const aggregateId = aggregateIdOf(body, route.idField, meta);
           const command = create(spec.schemas.command, {
             meta,
@@ -199,7 +242,8 @@ async function startService<State, Command extends CommandMessage, Event extends
   const waitTimeout = options.minVersionTimeoutMs ?? 5000;
   for (const route of queries) {
     const handle = handlers[route.localName];
-    if (handle === undefined) throw new Error(`no handler for query ${route.name}`);
+    if (handle === undefined)
+      throw new Error(`no handler for query ${route.name}`);
     const timer = metrics.querySeconds.labels(route.name);
     service.addEndpoint(route.name, {
       subject: route.subject,
@@ -207,16 +251,21 @@ async function startService<State, Command extends CommandMessage, Event extends
         if (error !== null) return;
         inFlight++;
         const stopTimer = timer.startTimer();
-        answerQuery(route, handle, msg, projection, waitTimeout).then(
-          () => metrics.queries.inc({ query: route.name, outcome: 'ok' }),
-          (failure: unknown) => {
-            answerError(msg, failure, log, { query: route.name });
-            metrics.queries.inc({ query: route.name, outcome: outcomeOf(failure) });
-          },
-        ).finally(() => {
-          stopTimer();
-          done();
-        });
+        answerQuery(route, handle, msg, projection, waitTimeout)
+          .then(
+            () => metrics.queries.inc({ query: route.name, outcome: 'ok' }),
+            (failure: unknown) => {
+              answerError(msg, failure, log, { query: route.name });
+              metrics.queries.inc({
+                query: route.name,
+                outcome: outcomeOf(failure),
+              });
+            },
+          )
+          .finally(() => {
+            stopTimer();
+            done();
+          });
       },
     });
   }
@@ -236,7 +285,12 @@ async function startService<State, Command extends CommandMessage, Event extends
     });
   }
   log.info(
-    { stream: store.stream, position: projection.position, httpPort: http?.port, serverVersion: store.features.version },
+    {
+      stream: store.stream,
+      position: projection.position,
+      httpPort: http?.port,
+      serverVersion: store.features.version,
+    },
     'service started',
   );
 
@@ -269,23 +323,46 @@ async function answerQuery(
   route: QueryRoute,
   handle: (request: Message, context: QueryContext) => unknown,
   msg: ServiceMsg,
-  projection: { readonly position: number; waitFor(id: string, version: bigint, timeoutMs: number): Promise<void> },
+  projection: {
+    readonly position: number;
+    waitFor(id: string, version: bigint, timeoutMs: number): Promise<void>;
+  },
   waitTimeoutMs: number,
 ): Promise<void> {
-  const request = decodeRequest<Message & Record<string, unknown>>(route.method.input, msg.data);
-  const minVersion = route.hasMinVersion ? (request['minVersion'] as bigint) : 0n;
+  const request = decodeRequest<Message & Record<string, unknown>>(
+    route.method.input,
+    msg.data,
+  );
+  const minVersion = route.hasMinVersion
+    ? (request['minVersion'] as bigint)
+    : 0n;
   if (minVersion > 0n && route.idField !== undefined) {
     const aggregateId = request[route.idField] as string;
-    await projection.waitFor(aggregateId, minVersion, waitTimeoutMs).catch((cause: unknown) => {
-      throw new UnavailableError(`read model has not reached version ${minVersion} of ${aggregateId}`, { cause });
-    });
+    await projection
+      .waitFor(aggregateId, minVersion, waitTimeoutMs)
+      .catch((cause: unknown) => {
+        throw new UnavailableError(
+          `read model has not reached version ${minVersion} of ${aggregateId}`,
+          { cause },
+        );
+      });
   }
-  const result = await handle(request, { position: BigInt(projection.position) });
-  msg.respond(toBinary(route.method.output, create(route.method.output, result as never)));
+  const result = await handle(request, {
+    position: BigInt(projection.position),
+  });
+  msg.respond(
+    toBinary(route.method.output, create(route.method.output, result as never)),
+  );
 }
 
-function answerError(msg: ServiceMsg, failure: unknown, log: Logger, context: Record<string, string>): void {
-  if (isInfrastructureError(failure)) log.error({ err: failure, ...context }, 'request failed');
+function answerError(
+  msg: ServiceMsg,
+  failure: unknown,
+  log: Logger,
+  context: Record<string, string>,
+): void {
+  if (isInfrastructureError(failure))
+    log.error({ err: failure, ...context }, 'request failed');
   respondError(msg, failure);
 }
 
@@ -296,6 +373,7 @@ function outcomeOf(failure: unknown): string {
 }
 
 function requireUrl(options: StartOptions): string {
-  if (options.natsUrl === undefined) throw new Error('start() needs either nc or natsUrl');
+  if (options.natsUrl === undefined)
+    throw new Error('start() needs either nc or natsUrl');
   return options.natsUrl;
 }

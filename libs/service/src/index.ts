@@ -1,8 +1,27 @@
-export type { CommitMeta, Projection, QueryContext, QueryHandlers, Rows } from './types.js';
+export type {
+  CommitMeta,
+  Projection,
+  QueryContext,
+  QueryHandlers,
+  Rows,
+} from './types.js';
 export { defineService } from './define-service.js';
-export type { RunningService, ServiceDefinition, StartOptions } from './define-service.js';
-export type { CommandMessage, EventMessage, ServiceSpec } from './definition.js';
-export { ConfigError, loadConfig, natsUrlFile } from './config.js';
+export type {
+  RunningService,
+  ServiceDefinition,
+  StartOptions,
+} from './define-service.js';
+export type {
+  CommandMessage,
+  EventMessage,
+  ServiceSpec,
+} from './definition.js';
+export {
+  ConfigError,
+  defaultDataDir,
+  loadConfig,
+  natsUrlFile,
+} from './config.js';
 export type { Durability, ServiceConfig } from './config.js';
 export { IntegrityError } from './aggregate-loader.js';
 export { runMain } from './run-main.js';

@@ -37,7 +37,10 @@ export interface ProjectionOptions {
  * aggregate's version for read-your-writes, and snapshots to KV so a restart
  * replays only the tail.
  */
-export class ProjectionRunner<Event extends EventMessage, Row> implements Rows<Row> {
+export class ProjectionRunner<
+  Event extends EventMessage,
+  Row,
+> implements Rows<Row> {
   private readonly rows = new Map<string, Row>();
   private readonly versions = new Map<string, bigint>();
   private readonly waiters = new Map<string, Waiter[]>();
@@ -58,6 +61,8 @@ export class ProjectionRunner<Event extends EventMessage, Row> implements Rows<R
     private readonly log: Logger,
     private readonly onCommit: (commit: Commit, seq: number) => void,
     private readonly options: ProjectionOptions = {},
+    private readonly revive: (cloned: unknown) => Row = (cloned) =>
+      cloned as Row,
   ) {}
 
   get size(): number {
@@ -90,9 +95,13 @@ export class ProjectionRunner<Event extends EventMessage, Row> implements Rows<R
   async start(): Promise<void> {
     await this.loadSnapshot();
     this.caughtUpTo = await this.store.lastSequence();
-    const caughtUp = new Promise<void>((resolve) => (this.caughtUpResolve = resolve));
+    const caughtUp = new Promise<void>(
+      (resolve) => (this.caughtUpResolve = resolve),
+    );
     if (this.caughtUp) this.caughtUpResolve?.();
-    this.follower = await this.store.follow(this.position + 1, (msg) => this.apply(msg));
+    this.follower = await this.store.follow(this.position + 1, (msg) =>
+      this.apply(msg),
+    );
     const every = this.options.snapshotEveryMs ?? 30_000;
     this.snapshotTimer = setInterval(() => {
       if (this.sinceSnapshot > 0) void this.saveSnapshot();
@@ -101,14 +110,22 @@ export class ProjectionRunner<Event extends EventMessage, Row> implements Rows<R
   }
 
   /** Resolves when the aggregate reaches `version`, or rejects after `timeoutMs`. */
-  waitFor(aggregateId: string, version: bigint, timeoutMs: number): Promise<void> {
+  waitFor(
+    aggregateId: string,
+    version: bigint,
+    timeoutMs: number,
+  ): Promise<void> {
     if (this.versionOf(aggregateId) >= version) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const list = this.waiters.get(aggregateId);
         const at = list?.indexOf(waiter) ?? -1;
         if (at >= 0) list!.splice(at, 1);
-        reject(new Error(`${aggregateId} did not reach version ${version} within ${timeoutMs} ms`));
+        reject(
+          new Error(
+            `${aggregateId} did not reach version ${version} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       const waiter: Waiter = {
         version,
@@ -140,11 +157,15 @@ export class ProjectionRunner<Event extends EventMessage, Row> implements Rows<R
     try {
       commit = decodeCommit(msg.data);
     } catch (err) {
-      this.log.error({ err, seq: msg.seq }, 'unreadable commit skipped by projection');
+      this.log.error(
+        { err, seq: msg.seq },
+        'unreadable commit skipped by projection',
+      );
       return;
     }
     const { aggregateId } = commit;
-    const occurredAtMs = commit.occurredAt === undefined ? 0 : timestampMs(commit.occurredAt);
+    const occurredAtMs =
+      commit.occurredAt === undefined ? 0 : timestampMs(commit.occurredAt);
     const first = commit.version - BigInt(commit.events.length) + 1n;
     let row = this.rows.get(aggregateId);
     commit.events.forEach((record, i) => {
@@ -159,9 +180,16 @@ export class ProjectionRunner<Event extends EventMessage, Row> implements Rows<R
         occurredAtMs,
       };
       try {
-        row = this.project(row, fromBinary(this.eventSchema, record.payload) as Event, meta);
+        row = this.project(
+          row,
+          fromBinary(this.eventSchema, record.payload) as Event,
+          meta,
+        );
       } catch (err) {
-        this.log.error({ err, seq: msg.seq, eventId: record.eventId }, 'event not projected');
+        this.log.error(
+          { err, seq: msg.seq, eventId: record.eventId },
+          'event not projected',
+        );
       }
     });
     if (row === undefined) this.rows.delete(aggregateId);
@@ -169,7 +197,8 @@ export class ProjectionRunner<Event extends EventMessage, Row> implements Rows<R
     this.versions.set(aggregateId, commit.version);
     this.onCommit(commit, msg.seq);
     this.release(aggregateId, commit.version);
-    if (++this.sinceSnapshot >= (this.options.snapshotEveryCommits ?? 10_000)) void this.saveSnapshot();
+    if (++this.sinceSnapshot >= (this.options.snapshotEveryCommits ?? 10_000))
+      void this.saveSnapshot();
     if (this.caughtUp) this.caughtUpResolve?.();
   }
 
@@ -191,13 +220,21 @@ export class ProjectionRunner<Event extends EventMessage, Row> implements Rows<R
       if (bytes === undefined) return;
       const snapshot = deserialize(bytes) as ProjectionSnapshot<Row>;
       if (snapshot.snapshotVersion !== this.snapshotVersion) return;
-      for (const [id, row] of snapshot.rows) this.rows.set(id, row);
-      for (const [id, version] of snapshot.versions) this.versions.set(id, version);
+      for (const [id, row] of snapshot.rows)
+        this.rows.set(id, this.revive(row));
+      for (const [id, version] of snapshot.versions)
+        this.versions.set(id, version);
       this.position = snapshot.position;
-      this.log.info({ position: this.position, rows: this.rows.size }, 'projection snapshot loaded');
+      this.log.info(
+        { position: this.position, rows: this.rows.size },
+        'projection snapshot loaded',
+      );
     } catch (err) {
       // A snapshot is an optimisation: without it the stream is replayed from the start.
-      this.log.warn({ err }, 'projection snapshot unreadable; replaying the stream');
+      this.log.warn(
+        { err },
+        'projection snapshot unreadable; replaying the stream',
+      );
       this.rows.clear();
       this.versions.clear();
       this.position = 0;

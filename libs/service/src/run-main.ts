@@ -20,7 +20,10 @@ export async function runMain(definition: ServiceDefinition): Promise<void> {
   }
   const log = createLogger({ service, level: config.logLevel });
   try {
-    const tracing = await startTracing({ service, exporter: config.traceExporter });
+    const tracing = await startTracing({
+      service,
+      exporter: config.traceExporter,
+    });
     const running = await definition.start({
       natsUrl: config.natsUrl,
       httpPort: config.httpPort,

@@ -24,7 +24,11 @@ export interface CommitMeta {
  * A per-aggregate read-model fold: the row after `event`, or undefined to drop
  * the row. Pure; rows are immutable values.
  */
-export type Projection<Event, Row> = (row: Row | undefined, event: Event, meta: CommitMeta) => Row | undefined;
+export type Projection<Event, Row> = (
+  row: Row | undefined,
+  event: Event,
+  meta: CommitMeta,
+) => Row | undefined;
 
 /** The rows of a projection, by aggregate id; read-only for query handlers. */
 export interface Rows<Row> {
@@ -42,7 +46,13 @@ export interface QueryContext {
 
 /** One handler per RPC of a query service, typed from its generated descriptor. */
 export type QueryHandlers<S extends DescService> = {
-  readonly [M in keyof S['method']]: S['method'][M] extends DescMethodUnary<infer I, infer O>
-    ? (request: MessageShape<I>, context: QueryContext) => MessageInitShape<O> | Promise<MessageInitShape<O>>
+  readonly [M in keyof S['method']]: S['method'][M] extends DescMethodUnary<
+    infer I,
+    infer O
+  >
+    ? (
+        request: MessageShape<I>,
+        context: QueryContext,
+      ) => MessageInitShape<O> | Promise<MessageInitShape<O>>
     : never;
 };

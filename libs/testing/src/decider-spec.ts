@@ -1,5 +1,11 @@
 import { expect } from '@jest/globals';
-import { DomainError, errorCodeName, fold, type Decider, type ErrorCode } from '@cim/kernel';
+import {
+  DomainError,
+  errorCodeName,
+  fold,
+  type Decider,
+  type ErrorCode,
+} from '@cim/kernel';
 
 /** The outcome half of a given/when/then specification. */
 export interface DeciderThen<Event> {
@@ -18,7 +24,9 @@ export interface DeciderThen<Event> {
  * `given(events).when(command).then(events) | .thenRejects(code) | .thenNothing()`.
  * The given events are folded with `evolve`; `decide` runs once per assertion.
  */
-export function deciderSpec<State, Command, Event>(decider: Decider<State, Command, Event>) {
+export function deciderSpec<State, Command, Event>(
+  decider: Decider<State, Command, Event>,
+) {
   return (given: readonly Event[]) => ({
     when(command: Command): DeciderThen<Event> {
       const decideNow = () => decider.decide(command, fold(decider, given));
@@ -34,7 +42,9 @@ export function deciderSpec<State, Command, Event>(decider: Decider<State, Comma
             thrown = error;
           }
           if (!DomainError.is(thrown)) {
-            throw new Error(`expected a DomainError ${errorCodeName(code)}, got ${String(thrown)}`);
+            throw new Error(
+              `expected a DomainError ${errorCodeName(code)}, got ${String(thrown)}`,
+            );
           }
           expect(errorCodeName(thrown.code)).toBe(errorCodeName(code));
           if (message !== undefined) expect(thrown.message).toMatch(message);

@@ -1,0 +1,19 @@
+export {
+  freePort,
+  natsServerBinary,
+  natsServerVersion,
+  startNatsCluster,
+  startNatsServer,
+  versionAtLeast,
+} from './nats-server.js';
+export type {
+  NatsClusterHandle,
+  NatsClusterOptions,
+  NatsServerConfigContext,
+  NatsServerHandle,
+  NatsServerKillSignal,
+  NatsServerOptions,
+  NatsServerPorts,
+} from './nats-server.js';
+export { deciderSpec } from './decider-spec.js';
+export type { DeciderThen } from './decider-spec.js';

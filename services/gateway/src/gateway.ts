@@ -1,0 +1,388 @@
+import { performance } from 'node:perf_hooks';
+import type { DescFile, DescMethod, DescService } from '@bufbuild/protobuf';
+import {
+  ServingStatus,
+  addReflection,
+  addService,
+  healthService,
+  methodPath,
+  serverStatusFor,
+  serviceDefinition,
+} from '@cim/grpc';
+import { DomainError, ErrorCode, isUuid, uuidv7 } from '@cim/kernel';
+import {
+  Header,
+  methodSubject,
+  request,
+  serviceRoute,
+  type RequestOptions,
+} from '@cim/messaging';
+import {
+  Health,
+  file_grpc_health_v1_health,
+} from '@cim/proto/grpc/health/v1/health_pb';
+import { Server, ServerCredentials, status } from '@grpc/grpc-js';
+import type {
+  Metadata,
+  ServerUnaryCall,
+  UntypedHandleCall,
+  sendUnaryData,
+} from '@grpc/grpc-js';
+import {
+  headers as natsHeaders,
+  type MsgHdrs,
+  type NatsConnection,
+} from '@nats-io/nats-core';
+
+/** The pino methods the gateway logs with: object first, then a short lower-case message. */
+export interface GatewayLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** One finished forwarded call, for metrics. */
+export interface CallInfo {
+  /** The gRPC path, `/cim.graph.v1.GraphQueryService/GraphInfo`. */
+  readonly method: string;
+  readonly code: status;
+  /** Wall time from the request's arrival to the answer, in seconds. */
+  readonly seconds: number;
+}
+
+/** How to start the gateway. */
+export interface GatewayOptions {
+  /** The NATS connection calls are forwarded on; the gateway never closes it. */
+  readonly nc: NatsConnection;
+  /** Interface to listen on; default 0.0.0.0. */
+  readonly host?: string;
+  /** TCP port; 0 lets the OS choose (see `Gateway.port`). */
+  readonly port: number;
+  /** The cim.<domain>.v<n>.<X>CommandService and QueryService descriptors to serve. */
+  readonly services: readonly DescService[];
+  /** The proto files reflection describes (normally the files declaring `services`); health and reflection are added. */
+  readonly files: readonly DescFile[];
+  /** Milliseconds a forwarded call waits for its service; default 5000. */
+  readonly requestTimeoutMs?: number;
+  /** Largest request accepted, in bytes; default the server's max_payload less 4 KiB for headers, else 1 MiB. */
+  readonly maxMessageBytes?: number;
+  readonly log: GatewayLog;
+  /** Called once per forwarded call that reached a handler. */
+  readonly onCall?: (info: CallInfo) => void;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** The bound TCP port. */
+  readonly port: number;
+  /** Reports NOT_SERVING, lets calls in flight finish (bounded), then closes the port; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Room left in a NATS message for the Cim-* and trace headers next to the forwarded bytes. */
+const HEADER_ALLOWANCE_BYTES = 4096;
+const FALLBACK_MAX_MESSAGE_BYTES = 1024 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** grpc.health.v1 uses this name for the whole server. */
+const WHOLE_SERVER = '';
+
+/**
+ * Serves every unary RPC of the given services over gRPC and forwards each
+ * call to `methodSubject(method)` over NATS without decoding it: request bytes
+ * go out as they came, reply bytes come back as they are. Also serves
+ * grpc.health.v1.Health (SERVING while NATS is connected) and reflection.
+ * Throws when a service is not a CIM service, has a streaming RPC, or the port cannot be bound.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { nc, log } = options;
+  const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes(nc);
+  const requestTimeoutMs =
+    options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const onInternalError = (error: unknown, method: DescMethod): void =>
+    log.error({ err: error, method: methodPath(method) }, 'grpc call failed');
+
+  // 1. One server; grpc-js refuses larger requests with RESOURCE_EXHAUSTED before a handler runs.
+  const server = new Server({
+    'grpc.max_receive_message_length': maxMessageBytes,
+  });
+
+  // 2. A raw passthrough handler per RPC.
+  for (const service of options.services) {
+    const implementation: Record<string, UntypedHandleCall> = {};
+    for (const method of service.methods) {
+      implementation[method.localName] = forward(method, {
+        nc,
+        log,
+        requestTimeoutMs,
+        onCall: options.onCall,
+      });
+    }
+    server.addService(
+      serviceDefinition(service, { raw: true }),
+      implementation,
+    );
+  }
+
+  // 3. Health follows the NATS connection; reflection describes everything served.
+  const health = healthService();
+  const setAll = (serving: ServingStatus): void => {
+    health.setStatus(WHOLE_SERVER, serving);
+    for (const service of options.services)
+      health.setStatus(service.typeName, serving);
+  };
+  setAll(nc.isClosed() ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
+  addService(server, Health, health.handlers, { onInternalError });
+  addReflection(server, [...options.files, file_grpc_health_v1_health], {
+    onInternalError,
+  });
+  const stopWatching = followConnection(nc, setAll, log);
+
+  // 4. Listen.
+  const address = `${options.host ?? '0.0.0.0'}:${options.port}`;
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(
+        address,
+        ServerCredentials.createInsecure(),
+        (error, bound) => (error === null ? resolve(bound) : reject(error)),
+      ),
+    );
+  } catch (cause) {
+    stopWatching();
+    health.close();
+    server.forceShutdown();
+    throw new Error(
+      `gateway cannot listen on ${address}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  log.info(
+    {
+      port,
+      services: options.services.map((s) => s.typeName),
+      maxMessageBytes,
+    },
+    'gateway listening',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    stop: () =>
+      (stopping ??= (async () => {
+        setAll(ServingStatus.NOT_SERVING);
+        health.close();
+        stopWatching();
+        // Calls in flight end within the request timeout; anything longer (an idle reflection stream) is cut.
+        await shutdown(server, requestTimeoutMs + 1000);
+        log.info({ port }, 'gateway stopped');
+      })()),
+  };
+}
+
+/** What a forwarding handler needs besides its method. */
+interface ForwardContext {
+  readonly nc: NatsConnection;
+  readonly log: GatewayLog;
+  readonly requestTimeoutMs: number;
+  readonly onCall: ((info: CallInfo) => void) | undefined;
+}
+
+function forward(
+  method: DescMethod,
+  context: ForwardContext,
+): UntypedHandleCall {
+  if (method.methodKind !== 'unary') {
+    throw new Error(
+      `${methodPath(method)} is ${method.methodKind}; the gateway forwards unary RPCs only`,
+    );
+  }
+  const { nc, log, requestTimeoutMs, onCall } = context;
+  const { domain, kind } = serviceRoute(method.parent);
+  const subject = methodSubject(method);
+  const path = methodPath(method);
+  const headersFor = kind === 'cmd' ? commandHeaders : queryHeaders;
+
+  return (
+    call: ServerUnaryCall<Uint8Array, Uint8Array>,
+    callback: sendUnaryData<Uint8Array>,
+  ) => {
+    const started = onCall === undefined ? 0 : performance.now();
+    const finish = (code: status): void => {
+      onCall?.({
+        method: path,
+        code,
+        seconds: (performance.now() - started) / 1000,
+      });
+    };
+    const fail = (error: unknown): void => {
+      const answer = serverStatusFor(error);
+      if (answer.code === status.UNAVAILABLE) {
+        answer.details = `${domain} service unavailable: ${reasonOf(error, subject)}`;
+        log.warn({ err: error, method: path, subject }, 'service unavailable');
+      } else if (answer.code === status.INTERNAL) {
+        log.error(
+          { err: error, method: path, subject },
+          'forwarded call failed',
+        );
+      }
+      callback(answer);
+      finish(answer.code);
+    };
+
+    let requestOptions: RequestOptions;
+    try {
+      const headers = headersFor(call.metadata);
+      requestOptions =
+        headers === undefined
+          ? { timeoutMs: requestTimeoutMs }
+          : { headers, timeoutMs: requestTimeoutMs };
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    request(nc, subject, call.request, requestOptions).then((reply) => {
+      callback(null, reply);
+      finish(status.OK);
+    }, fail);
+  };
+}
+
+/**
+ * Who a command is attributed to. Every gRPC caller is `external:grpc` until
+ * the gateway authenticates callers; this is the one place to change then.
+ */
+function actorOf(_metadata: Metadata): string {
+  return 'external:grpc';
+}
+
+/** Cim-* headers of a command, from metadata or fresh; throws VALIDATION_FAILED for a malformed id or version. */
+function commandHeaders(metadata: Metadata): MsgHdrs {
+  const headers = natsHeaders();
+  const commandId = textOf(metadata, 'cim-command-id') ?? uuidv7();
+  if (!isUuid(commandId)) {
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      'cim-command-id must be a lower-case UUID',
+    );
+  }
+  headers.set(Header.commandId, commandId);
+  headers.set(
+    Header.correlationId,
+    textOf(metadata, 'cim-correlation-id') ?? commandId,
+  );
+  headers.set(
+    Header.causationId,
+    textOf(metadata, 'cim-causation-id') ?? commandId,
+  );
+  headers.set(Header.actor, actorOf(metadata));
+  const expectedVersion = textOf(metadata, 'cim-expected-version');
+  if (expectedVersion !== undefined)
+    headers.set(Header.expectedVersion, parseVersion(expectedVersion));
+  copyTraceContext(metadata, headers);
+  return headers;
+}
+
+/** Queries carry only the trace context; undefined when there is none, which spares the header block. */
+function queryHeaders(metadata: Metadata): MsgHdrs | undefined {
+  if (textOf(metadata, Header.traceparent) === undefined) return undefined;
+  const headers = natsHeaders();
+  copyTraceContext(metadata, headers);
+  return headers;
+}
+
+function copyTraceContext(metadata: Metadata, headers: MsgHdrs): void {
+  const traceparent = textOf(metadata, Header.traceparent);
+  if (traceparent === undefined) return;
+  headers.set(Header.traceparent, traceparent);
+  const tracestate = textOf(metadata, Header.tracestate);
+  if (tracestate !== undefined) headers.set(Header.tracestate, tracestate);
+}
+
+const MAX_UINT64 = 2n ** 64n - 1n;
+
+/** A uint64 in decimal, normalised (no leading zeros). */
+function parseVersion(text: string): string {
+  if (/^\d{1,20}$/.test(text)) {
+    const version = BigInt(text);
+    if (version <= MAX_UINT64) return version.toString();
+  }
+  throw new DomainError(
+    ErrorCode.VALIDATION_FAILED,
+    'cim-expected-version must be a decimal uint64',
+  );
+}
+
+function textOf(metadata: Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The part of an unavailability message a client may see: @cim/messaging prefixes it with the subject. */
+function reasonOf(error: unknown, subject: string): string {
+  const message = error instanceof Error ? error.message : '';
+  return message.startsWith(`${subject}: `)
+    ? message.slice(subject.length + 2)
+    : message;
+}
+
+function defaultMaxMessageBytes(nc: NatsConnection): number {
+  const maxPayload = nc.info?.max_payload;
+  return maxPayload !== undefined && maxPayload > HEADER_ALLOWANCE_BYTES
+    ? maxPayload - HEADER_ALLOWANCE_BYTES
+    : FALLBACK_MAX_MESSAGE_BYTES;
+}
+
+/** Sets health from connection events until the returned function is called. */
+function followConnection(
+  nc: NatsConnection,
+  setAll: (serving: ServingStatus) => void,
+  log: GatewayLog,
+): () => void {
+  const events = nc.status();
+  let following = true;
+  void (async () => {
+    for await (const event of events) {
+      if (!following) return;
+      switch (event.type) {
+        case 'disconnect':
+          setAll(ServingStatus.NOT_SERVING);
+          log.warn({ server: event.server }, 'nats disconnected');
+          break;
+        case 'reconnect':
+          setAll(ServingStatus.SERVING);
+          log.info({ server: event.server }, 'nats reconnected');
+          break;
+        case 'close':
+          setAll(ServingStatus.NOT_SERVING);
+          log.warn({}, 'nats connection closed');
+          return;
+        default:
+          break;
+      }
+    }
+  })().catch((error: unknown) =>
+    log.error({ err: error }, 'nats status watch failed'),
+  );
+  return () => {
+    following = false;
+    // nats-core hands out a QueuedIterator whose stop() ends the loop; the declared type only says AsyncIterable.
+    const stoppable = events as AsyncIterable<unknown> & { stop?: unknown };
+    if (typeof stoppable.stop === 'function')
+      (stoppable.stop as () => void).call(events);
+  };
+}
+
+async function shutdown(server: Server, boundMs: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, boundMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,8 @@
+export { startGateway } from './gateway.js';
+export type {
+  CallInfo,
+  Gateway,
+  GatewayLog,
+  GatewayOptions,
+} from './gateway.js';
+export { domainFiles, domainServices } from './domains.js';
