@@ -135,6 +135,7 @@ export class EventStore {
       this.stream,
       eventSubject(this.domain, aggregateId),
       fromSeq,
+      this.features.directBatch,
     );
   }
 

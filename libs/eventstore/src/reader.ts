@@ -19,23 +19,62 @@ export interface Follower {
 
 /**
  * Reads every message on one subject with sequence >= `fromSeq`, in order.
- * A direct get of the subject's last message bounds the read, so an empty
- * subject costs one round trip and no consumer.
+ * A direct get of the subject's last message bounds the read, so an empty or
+ * unchanged subject costs one round trip. The rest comes in direct batches
+ * where the server has them (2.11+), else through an ordered consumer.
  */
 export async function readSubject(
   js: JetStreamClient,
   jsm: JetStreamManager,
   stream: string,
   subject: string,
-  fromSeq = 1,
+  fromSeq: number,
+  directBatch: boolean,
   readTimeoutMs = 10_000,
 ): Promise<StoredCommit[]> {
   const last = await jsm.direct.getMessage(stream, { last_by_subj: subject });
   if (last === null || last.seq < fromSeq) return [];
   if (last.seq === fromSeq)
     return [{ seq: last.seq, subject, data: last.data }];
+  return directBatch
+    ? readInBatches(jsm, stream, subject, fromSeq, last.seq)
+    : readWithConsumer(js, stream, subject, fromSeq, last.seq, readTimeoutMs);
+}
+
+async function readInBatches(
+  jsm: JetStreamManager,
+  stream: string,
+  subject: string,
+  fromSeq: number,
+  lastSeq: number,
+): Promise<StoredCommit[]> {
   const out: StoredCommit[] = [];
-  const lastSeq = last.seq;
+  let next = fromSeq;
+  while (next <= lastSeq) {
+    const before = out.length;
+    for await (const m of await jsm.direct.getBatch(stream, {
+      seq: next,
+      next_by_subj: subject,
+      batch: 1024,
+    })) {
+      if (m.seq > lastSeq) break;
+      out.push({ seq: m.seq, subject, data: m.data });
+      next = m.seq + 1;
+    }
+    if (out.length === before) break; // nothing more is stored, whatever the bound said
+  }
+  return out;
+}
+
+async function readWithConsumer(
+  js: JetStreamClient,
+  stream: string,
+  subject: string,
+  fromSeq: number,
+  lastSeq: number,
+  readTimeoutMs: number,
+): Promise<StoredCommit[]> {
+  const out: StoredCommit[] = [];
   let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
   const done = new Promise<void>(
     (resolve, reject) => (settle = { resolve, reject }),

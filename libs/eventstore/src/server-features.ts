@@ -5,6 +5,8 @@ export interface ServerFeatures {
   readonly version: string;
   /** Atomic batch publish (`allow_atomic` streams): nats-server 2.12+. */
   readonly atomicBatch: boolean;
+  /** Direct batch gets (`next_by_subj` with `batch`): nats-server 2.11+. */
+  readonly directBatch: boolean;
   /** `sync_interval: always` and the related durability fixes: nats-server 2.10+, the fleet asks for 2.12+. */
   readonly current: boolean;
 }
@@ -17,5 +19,10 @@ export function serverFeatures(nc: NatsConnection): ServerFeatures {
     .map((n) => Number.parseInt(n, 10));
   const atLeast = (ma: number, mi: number) =>
     major > ma || (major === ma && minor >= mi);
-  return { version, atomicBatch: atLeast(2, 12), current: atLeast(2, 12) };
+  return {
+    version,
+    atomicBatch: atLeast(2, 12),
+    directBatch: atLeast(2, 11),
+    current: atLeast(2, 12),
+  };
 }

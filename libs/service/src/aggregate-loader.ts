@@ -43,7 +43,10 @@ interface SnapshotRecord<State> {
 export class AggregateLoader<State, Event extends EventMessage> {
   constructor(
     private readonly store: EventStore,
-    private readonly decider: Decider<State, unknown, Event>,
+    private readonly decider: Pick<
+      Decider<State, never, Event>,
+      'initialState' | 'evolve'
+    >,
     private readonly eventSchema: DescMessage,
     private readonly snapshotVersion: number,
     private readonly revive: (cloned: unknown) => State = (cloned) =>

@@ -53,7 +53,7 @@ export interface CommandHandlerOptions {
   readonly cacheSize?: number;
   /** Command results remembered for idempotent replies; default 100,000. */
   readonly resultCacheSize?: number;
-  /** Decide attempts when the aggregate moved on concurrently; default 4. */
+  /** Decide attempts when the aggregate moved on concurrently; default 8. */
   readonly maxAttempts?: number;
   /** Write an aggregate snapshot every this many versions; default 500. */
   readonly snapshotEvery?: number;
@@ -92,7 +92,7 @@ export class CommandHandler<
   ) {
     this.cache = new Lru(options.cacheSize ?? 10_000, (entry) => !entry.busy);
     this.results = new Lru(options.resultCacheSize ?? 100_000);
-    this.maxAttempts = options.maxAttempts ?? 4;
+    this.maxAttempts = options.maxAttempts ?? 8;
     this.snapshotEvery = BigInt(options.snapshotEvery ?? 500);
   }
 
@@ -374,9 +374,13 @@ export class CommandHandler<
     if (error.failure === AppendFailure.wrongLastSequence) {
       this.metrics.appends.inc({ outcome: 'conflict' });
       if (attempt < this.maxAttempts) {
-        this.refresh(aggregateId, entry, (fresh) =>
-          this.attempt(aggregateId, command, meta, reply, fresh, attempt + 1),
-        );
+        const retry = () =>
+          this.refresh(aggregateId, entry, (fresh) =>
+            this.attempt(aggregateId, command, meta, reply, fresh, attempt + 1),
+          );
+        // Instances racing on one aggregate back off by a random, growing delay so one of them gets through.
+        if (attempt === 1) retry();
+        else setTimeout(retry, Math.random() * 2 ** attempt);
         return;
       }
       reply.fail(

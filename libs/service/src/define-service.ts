@@ -5,12 +5,7 @@ import {
   type Message,
 } from '@bufbuild/protobuf';
 import { EventStore } from '@cim/eventstore';
-import {
-  DomainError,
-  assertDomainName,
-  queueGroup,
-  type Decider,
-} from '@cim/kernel';
+import { DomainError, assertDomainName, queueGroup } from '@cim/kernel';
 import { UnavailableError, connectNats } from '@cim/messaging';
 import {
   createLogger,
@@ -148,7 +143,7 @@ async function startService<
   const { decider } = spec;
   const loader = new AggregateLoader<State, Event>(
     store,
-    decider as Decider<State, unknown, Event>,
+    decider,
     spec.schemas.event,
     snapshotVersion,
     spec.revive?.state,

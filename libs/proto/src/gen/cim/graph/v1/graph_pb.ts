@@ -1487,6 +1487,9 @@ export type ListGraphsRequest = Message<"cim.graph.v1.ListGraphsRequest"> & {
   nameContains: string;
 
   /**
+   * A list spans graphs, so there is no one graph version to wait for: the
+   * runtime answers at once whatever the value.
+   *
    * @generated from field: uint64 min_version = 5;
    */
   minVersion: bigint;

@@ -1,0 +1,70 @@
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMethodUnary,
+  type DescMessage,
+  type MessageInitShape,
+  type MessageShape,
+} from '@bufbuild/protobuf';
+import { methodSubject, uuidv7 } from '@cim/kernel';
+import { Header, request } from '@cim/messaging';
+import type { CommandResultSchema } from '@cim/proto/cim/common/v1/envelope_pb';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { createLogger, type LogLevel, type Logger } from '@cim/observability';
+
+/** Headers of one test command; a fresh command id unless one is given. */
+export interface CommandHeaders {
+  readonly commandId?: string;
+  readonly expectedVersion?: bigint;
+  readonly actor?: string;
+}
+
+/**
+ * Sends one command RPC over NATS, as the gateway would forward it, and
+ * resolves with its CommandResult; an error reply rejects with the error it carries.
+ */
+export async function sendCommand<I extends DescMessage>(
+  nc: NatsConnection,
+  method: DescMethodUnary<I, typeof CommandResultSchema>,
+  init: MessageInitShape<I>,
+  headers: CommandHeaders = {},
+): Promise<MessageShape<typeof CommandResultSchema>> {
+  const h: Record<string, string> = {
+    [Header.commandId]: headers.commandId ?? uuidv7(),
+    [Header.actor]: headers.actor ?? 'user:test',
+  };
+  if (headers.expectedVersion !== undefined)
+    h[Header.expectedVersion] = String(headers.expectedVersion);
+  const reply = await request(
+    nc,
+    methodSubject(method),
+    toBinary(method.input, create(method.input, init)),
+    {
+      headers: h,
+    },
+  );
+  return fromBinary(method.output, reply);
+}
+
+/** Sends one query RPC over NATS and resolves with its decoded response. */
+export async function sendQuery<I extends DescMessage, O extends DescMessage>(
+  nc: NatsConnection,
+  method: DescMethodUnary<I, O>,
+  init: MessageInitShape<I>,
+): Promise<MessageShape<O>> {
+  const reply = await request(
+    nc,
+    methodSubject(method),
+    toBinary(method.input, create(method.input, init)),
+  );
+  return fromBinary(method.output, reply);
+}
+
+/** A logger that writes nothing (LOG_LEVEL=debug shows everything, for debugging a test). */
+export function testLogger(): Logger {
+  return createLogger({
+    service: 'test',
+    level: (process.env['LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
+  });
+}

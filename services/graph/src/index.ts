@@ -1,0 +1,6 @@
+export { graphService } from './service.js';
+export { graphDecider } from './domain/index.js';
+export type { GraphState } from './domain/index.js';
+export { project } from './projection.js';
+export type { GraphRow } from './projection.js';
+export { graphQueries } from './queries.js';

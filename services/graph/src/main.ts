@@ -1,0 +1,4 @@
+import { runMain } from '@cim/service';
+import { graphService } from './service.js';
+
+await runMain(graphService);

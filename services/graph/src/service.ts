@@ -1,0 +1,19 @@
+import { defineService } from '@cim/service';
+import {
+  GraphCommandSchema,
+  GraphEventSchema,
+  GraphQueryService,
+} from '@cim/proto/cim/graph/v1/graph_pb';
+import { graphDecider, reviveGraphState } from './domain/index.js';
+import { project, reviveGraphRow } from './projection.js';
+import { graphQueries } from './queries.js';
+
+/** The graph domain service: a value; `start()` runs an instance. */
+export const graphService = defineService({
+  domain: 'graph',
+  decider: graphDecider,
+  schemas: { command: GraphCommandSchema, event: GraphEventSchema },
+  projection: project,
+  queries: { service: GraphQueryService, handlers: graphQueries },
+  revive: { state: reviveGraphState, row: reviveGraphRow },
+});

@@ -1,0 +1,738 @@
+import { describe, expect, it } from '@jest/globals';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { DomainError, ErrorCode, errorCodeName } from '@cim/kernel';
+import {
+  Direction,
+  GraphInfoRequestSchema,
+  GraphInfoResponseSchema,
+  GraphStatus,
+  GraphType,
+  ListEdgesRequestSchema,
+  ListEdgesResponseSchema,
+  ListGraphsRequestSchema,
+  ListGraphsResponseSchema,
+  ListNodesRequestSchema,
+  ListNodesResponseSchema,
+  MetricsRequestSchema,
+  MetricsResponseSchema,
+  NeighborsRequestSchema,
+  NeighborsResponseSchema,
+  NodesByTypeRequestSchema,
+  NodesByTypeResponseSchema,
+  ShortestPathRequestSchema,
+  ShortestPathResponseSchema,
+  type GraphEvent,
+} from '@cim/proto/cim/graph/v1/graph_pb';
+import type { QueryContext, Rows } from '@cim/service';
+import type { GraphRow } from '../src/projection.js';
+import { decodeCursor, encodeCursor, graphQueries } from '../src/queries.js';
+import {
+  GRAPH_ID,
+  T0,
+  evt,
+  nodes,
+  projectAll,
+  rel,
+  rowsOf,
+} from './fixtures.js';
+
+const CTX: QueryContext = { position: 0n };
+
+/** Calls the handlers as the runtime does: a decoded request in, a normalised response out. */
+function client(rows: Rows<GraphRow>) {
+  const handlers = graphQueries(rows);
+  return {
+    graphInfo: async (init: MessageInitShape<typeof GraphInfoRequestSchema>) =>
+      create(
+        GraphInfoResponseSchema,
+        await handlers.graphInfo(create(GraphInfoRequestSchema, init), CTX),
+      ),
+    listGraphs: async (
+      init: MessageInitShape<typeof ListGraphsRequestSchema> = {},
+    ) =>
+      create(
+        ListGraphsResponseSchema,
+        await handlers.listGraphs(create(ListGraphsRequestSchema, init), CTX),
+      ),
+    listNodes: async (init: MessageInitShape<typeof ListNodesRequestSchema>) =>
+      create(
+        ListNodesResponseSchema,
+        await handlers.listNodes(create(ListNodesRequestSchema, init), CTX),
+      ),
+    listEdges: async (init: MessageInitShape<typeof ListEdgesRequestSchema>) =>
+      create(
+        ListEdgesResponseSchema,
+        await handlers.listEdges(create(ListEdgesRequestSchema, init), CTX),
+      ),
+    nodesByType: async (
+      init: MessageInitShape<typeof NodesByTypeRequestSchema>,
+    ) =>
+      create(
+        NodesByTypeResponseSchema,
+        await handlers.nodesByType(create(NodesByTypeRequestSchema, init), CTX),
+      ),
+    neighbors: async (init: MessageInitShape<typeof NeighborsRequestSchema>) =>
+      create(
+        NeighborsResponseSchema,
+        await handlers.neighbors(create(NeighborsRequestSchema, init), CTX),
+      ),
+    metrics: async (init: MessageInitShape<typeof MetricsRequestSchema>) =>
+      create(
+        MetricsResponseSchema,
+        await handlers.metrics(create(MetricsRequestSchema, init), CTX),
+      ),
+    shortestPath: async (
+      init: MessageInitShape<typeof ShortestPathRequestSchema>,
+    ) =>
+      create(
+        ShortestPathResponseSchema,
+        await handlers.shortestPath(
+          create(ShortestPathRequestSchema, init),
+          CTX,
+        ),
+      ),
+  };
+}
+
+async function expectRejected(
+  call: () => Promise<unknown>,
+  code: ErrorCode,
+  message?: RegExp,
+): Promise<void> {
+  let thrown: unknown;
+  try {
+    await call();
+  } catch (error) {
+    thrown = error;
+  }
+  if (!DomainError.is(thrown)) {
+    throw new Error(
+      `expected a DomainError ${errorCodeName(code)}, got ${String(thrown)}`,
+    );
+  }
+  expect(errorCodeName(thrown.code)).toBe(errorCodeName(code));
+  if (message !== undefined) expect(thrown.message).toMatch(message);
+}
+
+function row(events: readonly GraphEvent[]): GraphRow {
+  const projected = projectAll(events);
+  if (projected === undefined) throw new Error('events must create the graph');
+  return projected;
+}
+
+/** A graph that exercises every query: a → b → c (directed), c — d (undirected), d ↺ (self-loop), e isolated. */
+const sample = (): GraphRow =>
+  row([
+    evt.created({
+      description: 'sample',
+      tags: ['t1'],
+      metadata: { owner: 'x' },
+    }),
+    evt.nodeAdded({ nodeId: 'a', nodeType: 'task', label: 'A' }),
+    evt.nodeAdded({ nodeId: 'b', nodeType: 'task' }),
+    evt.nodeAdded({ nodeId: 'c', nodeType: 'gate', metadata: { k: 1 } }),
+    evt.nodeAdded({ nodeId: 'd', nodeType: 'task' }),
+    evt.nodeAdded({ nodeId: 'e', nodeType: 'note' }),
+    evt.edgeAdded({ edgeId: 'ab', source: 'a', target: 'b', weight: 1 }),
+    evt.edgeAdded({
+      edgeId: 'bc',
+      source: 'b',
+      target: 'c',
+      weight: 2,
+      relationship: rel.sequence(),
+    }),
+    evt.edgeAdded({
+      edgeId: 'cd',
+      source: 'c',
+      target: 'd',
+      directed: false,
+      weight: 3,
+    }),
+    evt.edgeAdded({ edgeId: 'dd', source: 'd', target: 'd', directed: true }),
+  ]);
+
+const graphNamed = (
+  graphId: string,
+  name = `graph ${graphId}`,
+  graphType = GraphType.GENERIC,
+): GraphRow => row([evt.created({ graphId, name, graphType })]);
+
+describe('graph queries', () => {
+  describe('GraphInfo', () => {
+    it('summarises the graph', async () => {
+      const { graph } = await client(rowsOf(sample())).graphInfo({
+        graphId: GRAPH_ID,
+      });
+      expect(graph).toMatchObject({
+        graphId: GRAPH_ID,
+        name: 'Payments',
+        description: 'sample',
+        graphType: GraphType.GENERIC,
+        status: GraphStatus.ACTIVE,
+        tags: ['t1'],
+        metadata: { owner: 'x' },
+        nodeCount: 5n,
+        edgeCount: 4n,
+        version: 10n,
+      });
+      expect(graph?.createdAt).toEqual(timestampFromMs(T0 + 1));
+      expect(graph?.updatedAt).toEqual(timestampFromMs(T0 + 10));
+    });
+    it('reflects updates, status changes and removals', async () => {
+      const changed = projectAll(
+        [
+          evt.updated({ name: 'Ledger', tags: { values: [] } }),
+          evt.edgeRemoved({ edgeId: 'ab', source: 'a', target: 'b' }),
+          evt.nodeRemoved({ nodeId: 'a' }),
+          evt.readOnly(),
+        ],
+        sample(),
+      )!;
+      const { graph } = await client(rowsOf(changed)).graphInfo({
+        graphId: GRAPH_ID,
+      });
+      expect(graph).toMatchObject({
+        name: 'Ledger',
+        tags: [],
+        status: GraphStatus.READ_ONLY,
+        nodeCount: 4n,
+        edgeCount: 3n,
+      });
+    });
+    it('shows an archived graph as archived', async () => {
+      const archived = projectAll([evt.archived()], sample())!;
+      const { graph } = await client(rowsOf(archived)).graphInfo({
+        graphId: GRAPH_ID,
+      });
+      expect(graph?.status).toBe(GraphStatus.ARCHIVED);
+    });
+    it('rejects an unknown graph with NOT_FOUND', async () => {
+      await expectRejected(
+        () => client(rowsOf()).graphInfo({ graphId: 'nope' }),
+        ErrorCode.NOT_FOUND,
+        /"nope" not found/,
+      );
+    });
+    it('rejects a malformed graph id with VALIDATION_FAILED', async () => {
+      await expectRejected(
+        () => client(rowsOf()).graphInfo({ graphId: 'a.b' }),
+        ErrorCode.VALIDATION_FAILED,
+      );
+    });
+  });
+
+  describe('ListGraphs', () => {
+    const ids = Array.from(
+      { length: 120 },
+      (_, i) => `g-${String(i).padStart(3, '0')}`,
+    );
+    // Inserted out of order: the list must still come back sorted by id.
+    const shuffled = [...ids].sort((x, y) =>
+      x.split('').reverse().join('') < y.split('').reverse().join('') ? -1 : 1,
+    );
+
+    it('pages through every graph in id order, 50 at a time by default', async () => {
+      const queries = client(rowsOf(...shuffled.map((id) => graphNamed(id))));
+      const seen: string[] = [];
+      let token = '';
+      const sizes: number[] = [];
+      do {
+        const { graphs, page } = await queries.listGraphs({
+          page: { pageToken: token },
+        });
+        sizes.push(graphs.length);
+        seen.push(...graphs.map((g) => g.graphId));
+        expect(page?.totalSize).toBe(120n);
+        token = page?.nextPageToken ?? '';
+      } while (token !== '');
+      expect(sizes).toEqual([50, 50, 20]);
+      expect(seen).toEqual(ids);
+    });
+    it('continues after the cursor when graphs are created between pages', async () => {
+      const rows = rowsOf(
+        ...['g-10', 'g-20', 'g-30', 'g-40'].map((id) => graphNamed(id)),
+      );
+      const queries = client(rows);
+      const first = await queries.listGraphs({ page: { pageSize: 2 } });
+      expect(first.graphs.map((g) => g.graphId)).toEqual(['g-10', 'g-20']);
+      for (const id of ['g-05', 'g-25', 'g-50']) rows.set(id, graphNamed(id));
+      const second = await queries.listGraphs({
+        page: { pageSize: 2, pageToken: first.page?.nextPageToken ?? '' },
+      });
+      expect(second.graphs.map((g) => g.graphId)).toEqual(['g-25', 'g-30']);
+      const third = await queries.listGraphs({
+        page: { pageSize: 2, pageToken: second.page?.nextPageToken ?? '' },
+      });
+      expect(third.graphs.map((g) => g.graphId)).toEqual(['g-40', 'g-50']);
+      expect(third.page?.nextPageToken).toBe('');
+      expect(third.page?.totalSize).toBe(7n);
+    });
+    it('caps the page size at 500', async () => {
+      const many = Array.from({ length: 501 }, (_, i) =>
+        graphNamed(`m-${String(i).padStart(3, '0')}`),
+      );
+      const { graphs, page } = await client(rowsOf(...many)).listGraphs({
+        page: { pageSize: 10_000 },
+      });
+      expect(graphs).toHaveLength(500);
+      expect(page?.nextPageToken).not.toBe('');
+    });
+    it('filters by type, status and name, counting only matches', async () => {
+      const rows = rowsOf(
+        graphNamed('g-1', 'Payment flow', GraphType.WORKFLOW),
+        graphNamed('g-2', 'Payroll', GraphType.WORKFLOW),
+        graphNamed('g-3', 'payments map', GraphType.KNOWLEDGE),
+        projectAll(
+          [evt.archived()],
+          graphNamed('g-4', 'Payment archive', GraphType.WORKFLOW),
+        )!,
+      );
+      const queries = client(rows);
+      const names = async (
+        init: MessageInitShape<typeof ListGraphsRequestSchema>,
+      ) => {
+        const { graphs, page } = await queries.listGraphs(init);
+        return { ids: graphs.map((g) => g.graphId), total: page?.totalSize };
+      };
+      expect(await names({ graphType: GraphType.WORKFLOW })).toEqual({
+        ids: ['g-1', 'g-2', 'g-4'],
+        total: 3n,
+      });
+      expect(await names({ status: GraphStatus.ARCHIVED })).toEqual({
+        ids: ['g-4'],
+        total: 1n,
+      });
+      expect(await names({ nameContains: 'PAYMENT' })).toEqual({
+        ids: ['g-1', 'g-3', 'g-4'],
+        total: 3n,
+      });
+      expect(
+        await names({
+          nameContains: 'payment',
+          status: GraphStatus.ACTIVE,
+          graphType: GraphType.WORKFLOW,
+        }),
+      ).toEqual({
+        ids: ['g-1'],
+        total: 1n,
+      });
+      const firstPage = await queries.listGraphs({
+        nameContains: 'pay',
+        page: { pageSize: 1 },
+      });
+      const secondPage = await queries.listGraphs({
+        nameContains: 'pay',
+        page: { pageSize: 1, pageToken: firstPage.page?.nextPageToken ?? '' },
+      });
+      expect(secondPage.graphs.map((g) => g.graphId)).toEqual(['g-2']);
+    });
+    it('answers an empty list without a next page', async () => {
+      const { graphs, page } = await client(rowsOf()).listGraphs();
+      expect(graphs).toEqual([]);
+      expect(page).toMatchObject({ nextPageToken: '', totalSize: 0n });
+    });
+    it.each([
+      'garbage!',
+      'Zm9v',
+      encodeCursor('g-1').slice(0, -1) + '*',
+      Buffer.from('k:a.b').toString('base64url'),
+    ])(
+      'rejects the page token %j with VALIDATION_FAILED',
+      async (pageToken) => {
+        await expectRejected(
+          () =>
+            client(rowsOf(graphNamed('g-1'))).listGraphs({
+              page: { pageToken },
+            }),
+          ErrorCode.VALIDATION_FAILED,
+          /page_token/,
+        );
+      },
+    );
+    it('round-trips its cursors', () => {
+      expect(decodeCursor(encodeCursor('g-1_x'))).toBe('g-1_x');
+    });
+  });
+
+  describe('ListNodes and ListEdges', () => {
+    it('pages nodes in id order', async () => {
+      const queries = client(rowsOf(sample()));
+      const first = await queries.listNodes({
+        graphId: GRAPH_ID,
+        page: { pageSize: 3 },
+      });
+      expect(first.nodes.map((n) => n.nodeId)).toEqual(['a', 'b', 'c']);
+      expect(first.nodes[0]).toMatchObject({ nodeType: 'task', label: 'A' });
+      expect(first.page?.totalSize).toBe(5n);
+      const rest = await queries.listNodes({
+        graphId: GRAPH_ID,
+        page: { pageToken: first.page?.nextPageToken ?? '' },
+      });
+      expect(rest.nodes.map((n) => n.nodeId)).toEqual(['d', 'e']);
+      expect(rest.page?.nextPageToken).toBe('');
+    });
+    it('pages edges in id order with their fields', async () => {
+      const { edges } = await client(rowsOf(sample())).listEdges({
+        graphId: GRAPH_ID,
+      });
+      expect(edges.map((e) => e.edgeId)).toEqual(['ab', 'bc', 'cd', 'dd']);
+      expect(edges[1]).toMatchObject({
+        source: 'b',
+        target: 'c',
+        weight: 2,
+        directed: true,
+        relationship: rel.sequence(),
+      });
+      expect(edges[3]?.weight).toBeUndefined();
+    });
+    it('rejects an unknown graph with NOT_FOUND', async () => {
+      await expectRejected(
+        () => client(rowsOf()).listEdges({ graphId: 'g-9' }),
+        ErrorCode.NOT_FOUND,
+      );
+    });
+  });
+
+  describe('NodesByType', () => {
+    it('lists the nodes of one type in id order', async () => {
+      const { nodes: found, page } = await client(rowsOf(sample())).nodesByType(
+        { graphId: GRAPH_ID, nodeType: 'task' },
+      );
+      expect(found.map((n) => n.nodeId)).toEqual(['a', 'b', 'd']);
+      expect(page?.totalSize).toBe(3n);
+    });
+    it('answers an unknown type with no nodes', async () => {
+      const { nodes: found } = await client(rowsOf(sample())).nodesByType({
+        graphId: GRAPH_ID,
+        nodeType: 'nope',
+      });
+      expect(found).toEqual([]);
+    });
+    it('follows metadata changes and removals', async () => {
+      const changed = projectAll(
+        [
+          evt.nodeUpdated({ nodeId: 'c', metadata: { k: 2 } }),
+          evt.nodeRemoved({ nodeId: 'e' }),
+        ],
+        sample(),
+      )!;
+      const queries = client(rowsOf(changed));
+      const gates = await queries.nodesByType({
+        graphId: GRAPH_ID,
+        nodeType: 'gate',
+      });
+      expect(gates.nodes[0]?.metadata).toEqual({ k: 2 });
+      const notes = await queries.nodesByType({
+        graphId: GRAPH_ID,
+        nodeType: 'note',
+      });
+      expect(notes.nodes).toEqual([]);
+      expect(changed.nodesByType.has('note')).toBe(false);
+    });
+    it('rejects a blank type with VALIDATION_FAILED', async () => {
+      await expectRejected(
+        () =>
+          client(rowsOf(sample())).nodesByType({
+            graphId: GRAPH_ID,
+            nodeType: '',
+          }),
+        ErrorCode.VALIDATION_FAILED,
+      );
+    });
+  });
+
+  describe('Neighbors', () => {
+    const ask = (
+      nodeId: string,
+      direction: Direction,
+      pageSize = 0,
+      pageToken = '',
+    ) =>
+      client(rowsOf(sample())).neighbors({
+        graphId: GRAPH_ID,
+        nodeId,
+        direction,
+        page: { pageSize, pageToken },
+      });
+    const summary = async (nodeId: string, direction: Direction) => {
+      const { nodes: found, edges, page } = await ask(nodeId, direction);
+      return {
+        nodes: found.map((n) => n.nodeId),
+        edges: edges.map((e) => e.edgeId),
+        total: page?.totalSize,
+      };
+    };
+
+    it('follows outgoing directed edges', async () => {
+      expect(await summary('b', Direction.OUT)).toEqual({
+        nodes: ['c'],
+        edges: ['bc'],
+        total: 1n,
+      });
+    });
+    it('follows incoming directed edges', async () => {
+      expect(await summary('b', Direction.IN)).toEqual({
+        nodes: ['a'],
+        edges: ['ab'],
+        total: 1n,
+      });
+    });
+    it('follows both directions when asked for both or nothing', async () => {
+      expect(await summary('b', Direction.BOTH)).toEqual({
+        nodes: ['a', 'c'],
+        edges: ['ab', 'bc'],
+        total: 2n,
+      });
+      expect(await summary('b', Direction.UNSPECIFIED)).toEqual({
+        nodes: ['a', 'c'],
+        edges: ['ab', 'bc'],
+        total: 2n,
+      });
+    });
+    it('counts an undirected edge as incoming and outgoing, once for both', async () => {
+      expect(await summary('c', Direction.OUT)).toEqual({
+        nodes: ['d'],
+        edges: ['cd'],
+        total: 1n,
+      });
+      expect(await summary('c', Direction.IN)).toEqual({
+        nodes: ['b', 'd'],
+        edges: ['bc', 'cd'],
+        total: 2n,
+      });
+      expect(await summary('c', Direction.BOTH)).toEqual({
+        nodes: ['b', 'd'],
+        edges: ['bc', 'cd'],
+        total: 2n,
+      });
+    });
+    it('shows a self-loop once, with the node itself as neighbour', async () => {
+      expect(await summary('d', Direction.BOTH)).toEqual({
+        nodes: ['c', 'd'],
+        edges: ['cd', 'dd'],
+        total: 2n,
+      });
+      expect(await summary('d', Direction.OUT)).toEqual({
+        nodes: ['c', 'd'],
+        edges: ['cd', 'dd'],
+        total: 2n,
+      });
+    });
+    it('answers an isolated node with nothing', async () => {
+      expect(await summary('e', Direction.BOTH)).toEqual({
+        nodes: [],
+        edges: [],
+        total: 0n,
+      });
+    });
+    it('pages through both directions without repeating an edge', async () => {
+      const first = await ask('c', Direction.BOTH, 1);
+      expect(first.edges.map((e) => e.edgeId)).toEqual(['bc']);
+      const second = await ask(
+        'c',
+        Direction.BOTH,
+        1,
+        first.page?.nextPageToken ?? '',
+      );
+      expect(second.edges.map((e) => e.edgeId)).toEqual(['cd']);
+      expect(second.page?.nextPageToken).toBe('');
+    });
+    it('shows edge updates', async () => {
+      const updated = projectAll(
+        [evt.edgeUpdated({ edgeId: 'bc', weight: 9, edgeType: 'jumps' })],
+        sample(),
+      )!;
+      const { edges } = await client(rowsOf(updated)).neighbors({
+        graphId: GRAPH_ID,
+        nodeId: 'c',
+        direction: Direction.IN,
+      });
+      expect(edges[0]).toMatchObject({
+        edgeId: 'bc',
+        weight: 9,
+        edgeType: 'jumps',
+      });
+    });
+    it('rejects an unknown node with NOT_FOUND', async () => {
+      await expectRejected(
+        () => ask('zz', Direction.OUT),
+        ErrorCode.NOT_FOUND,
+        /node "zz"/,
+      );
+    });
+    it('rejects an unknown direction with VALIDATION_FAILED', async () => {
+      await expectRejected(
+        () => ask('a', 42 as Direction),
+        ErrorCode.VALIDATION_FAILED,
+        /direction/,
+      );
+    });
+  });
+
+  describe('Metrics', () => {
+    it('measures the graph', async () => {
+      const metrics = await client(rowsOf(sample())).metrics({
+        graphId: GRAPH_ID,
+      });
+      expect(metrics).toMatchObject({
+        nodeCount: 5n,
+        edgeCount: 4n,
+        density: 5 / 20,
+        averageDegree: 8 / 5,
+        connectedComponents: 2n,
+        hasCycle: true,
+        version: 10n,
+      });
+    });
+    it('sees the cycle go when the self-loop is removed', async () => {
+      const acyclic = projectAll(
+        [evt.edgeRemoved({ edgeId: 'dd', source: 'd', target: 'd' })],
+        sample(),
+      )!;
+      const metrics = await client(rowsOf(acyclic)).metrics({
+        graphId: GRAPH_ID,
+      });
+      expect(metrics.hasCycle).toBe(false);
+      expect(metrics.version).toBe(11n);
+    });
+    it('measures a 10k-node graph', async () => {
+      const events = [
+        evt.created(),
+        ...Array.from({ length: 10_000 }, (_, i) =>
+          evt.nodeAdded({ nodeId: `n${i}` }),
+        ),
+      ];
+      for (let i = 1; i < 10_000; i++) {
+        events.push(
+          evt.edgeAdded({
+            edgeId: `e${i}`,
+            source: `n${i - 1}`,
+            target: `n${i}`,
+          }),
+        );
+      }
+      const big = client(rowsOf(row(events)));
+      const metrics = await big.metrics({ graphId: GRAPH_ID });
+      expect(metrics).toMatchObject({
+        nodeCount: 10_000n,
+        edgeCount: 9_999n,
+        connectedComponents: 1n,
+        hasCycle: false,
+      });
+      const path = await big.shortestPath({
+        graphId: GRAPH_ID,
+        fromNodeId: 'n0',
+        toNodeId: 'n9999',
+      });
+      expect(path.totalCost).toBe(9_999);
+    });
+  });
+
+  describe('ShortestPath', () => {
+    const ask = (fromNodeId: string, toNodeId: string, graph = sample()) =>
+      client(rowsOf(graph)).shortestPath({
+        graphId: GRAPH_ID,
+        fromNodeId,
+        toNodeId,
+      });
+
+    it('follows weights and direction', async () => {
+      expect(await ask('a', 'd')).toMatchObject({
+        found: true,
+        nodeIds: ['a', 'b', 'c', 'd'],
+        edgeIds: ['ab', 'bc', 'cd'],
+        totalCost: 6,
+      });
+    });
+    it('walks an undirected edge backwards but not a directed one', async () => {
+      expect(await ask('d', 'c')).toMatchObject({
+        found: true,
+        nodeIds: ['d', 'c'],
+        totalCost: 3,
+      });
+      expect(await ask('d', 'a')).toMatchObject({
+        found: false,
+        nodeIds: [],
+        edgeIds: [],
+        totalCost: 0,
+      });
+    });
+    it('reports an unreachable node as not found', async () => {
+      expect((await ask('a', 'e')).found).toBe(false);
+    });
+    it('rejects an unknown node with NOT_FOUND', async () => {
+      await expectRejected(
+        () => ask('a', 'zz'),
+        ErrorCode.NOT_FOUND,
+        /node "zz"/,
+      );
+      await expectRejected(() => ask('zz', 'a'), ErrorCode.NOT_FOUND);
+    });
+    it('rejects a graph with a negative weight with BUSINESS_RULE_VIOLATION, until the weight is fixed', async () => {
+      const negative = projectAll(
+        [evt.edgeUpdated({ edgeId: 'ab', weight: -1 })],
+        sample(),
+      )!;
+      await expectRejected(
+        () => ask('a', 'b', negative),
+        ErrorCode.BUSINESS_RULE_VIOLATION,
+        /negative weight/,
+      );
+      const fixed = projectAll(
+        [evt.edgeUpdated({ edgeId: 'ab', weightCleared: true })],
+        negative,
+      )!;
+      expect(await ask('a', 'b', fixed)).toMatchObject({
+        found: true,
+        totalCost: 1,
+      });
+    });
+    it('rejects malformed node ids with VALIDATION_FAILED', async () => {
+      await expectRejected(
+        () => ask('', 'a'),
+        ErrorCode.VALIDATION_FAILED,
+        /from_node_id/,
+      );
+    });
+  });
+});
+
+describe('graph projection', () => {
+  it('has no row until the graph is created', () => {
+    expect(projectAll([evt.nodeAdded(), evt.archived()])).toBeUndefined();
+  });
+  it('keeps earlier rows unchanged', () => {
+    const before = sample();
+    const after = projectAll(
+      [evt.edgeRemoved({ edgeId: 'ab' }), evt.nodeRemoved({ nodeId: 'a' })],
+      before,
+    )!;
+    expect([...before.nodes.keys()]).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(before.adjacency.get('b')?.in.size).toBe(1);
+    expect(after.adjacency.get('b')?.in.size).toBe(0);
+    expect(after.adjacency.has('a')).toBe(false);
+  });
+  it('drops the edges of a removed node even without EdgeRemoved events', () => {
+    const after = projectAll([evt.nodeRemoved({ nodeId: 'c' })], sample())!;
+    expect([...after.edges.keys()]).toEqual(['ab', 'dd']);
+    expect(after.adjacency.get('d')).toMatchObject({ shared: 1 });
+    expect([...after.adjacency.get('b')!.out.keys()]).toEqual([]);
+  });
+  it('moves version and update time on every event, even unknown ones', () => {
+    const after = projectAll([evt.unknown(), evt.imported(0, 0)], sample())!;
+    expect(after.version).toBe(12n);
+    expect(after.updatedAtMs).toBe(T0 + 12);
+    expect(after.createdAtMs).toBe(T0 + 1);
+  });
+  it('ignores edges whose ends are missing', () => {
+    const after = projectAll(
+      [
+        ...nodes('x'),
+        evt.edgeAdded({ edgeId: 'xz', source: 'x', target: 'z' }),
+      ],
+      sample(),
+    )!;
+    expect(after.edges.has('xz')).toBe(false);
+  });
+});

@@ -1,0 +1,497 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { EventStore } from '@cim/eventstore';
+import {
+  DomainError,
+  ErrorCode,
+  eventRecord,
+  eventSubject,
+  sealCommit,
+  uuidv7,
+  decodeCommit,
+} from '@cim/kernel';
+import { Header, request } from '@cim/messaging';
+import { CommandMetaSchema } from '@cim/proto/cim/common/v1/envelope_pb';
+import {
+  GraphCommandService,
+  GraphEventSchema,
+  GraphQueryService,
+  type GraphEvent,
+} from '@cim/proto/cim/graph/v1/graph_pb';
+import type { RunningService } from '@cim/service';
+import { AggregateLoader } from '@cim/service/internal';
+import {
+  sendCommand,
+  sendQuery,
+  startNatsServer,
+  testLogger,
+  type NatsServerHandle,
+} from '@cim/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { graphDecider, reviveGraphState } from '../src/domain/index.js';
+import { graphService } from '../src/service.js';
+
+const cmd = GraphCommandService.method;
+const qry = GraphQueryService.method;
+
+async function rejection(promise: Promise<unknown>): Promise<ErrorCode> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!DomainError.is(error))
+    throw new Error(`expected a DomainError, got ${String(error)}`);
+  return error.code;
+}
+
+describe('graph service over NATS', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let running: RunningService;
+  const start = (options: { snapshotEvery?: number } = {}) =>
+    graphService.start({ nc, log: testLogger(), ...options });
+
+  /** Commits stored on one graph's subject. */
+  async function commitsOf(graphId: string): Promise<number> {
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info('CIM_GRAPH', {
+      subjects_filter: eventSubject('graph', graphId),
+    });
+    return info.state.subjects?.[eventSubject('graph', graphId)] ?? 0;
+  }
+
+  async function totalCommits(): Promise<number> {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info('CIM_GRAPH')).state.messages;
+  }
+
+  async function newGraph(name = 'g'): Promise<string> {
+    const graphId = uuidv7();
+    await sendCommand(nc, cmd.createGraph, { graphId, name });
+    return graphId;
+  }
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    running = await start();
+  });
+
+  afterAll(async () => {
+    await running.stop();
+    await nc.close();
+    await server.stop();
+  });
+
+  describe('when a command is accepted', () => {
+    it('stores one commit on the aggregate subject and answers queries with it', async () => {
+      const graphId = await newGraph('orders');
+      const added = await sendCommand(nc, cmd.addNode, {
+        graphId,
+        nodeId: 'a',
+        nodeType: 'concept',
+      });
+      expect(added).toMatchObject({ aggregateId: graphId, version: 2n });
+      expect(await commitsOf(graphId)).toBe(2);
+      const info = await sendQuery(nc, qry.graphInfo, {
+        graphId,
+        minVersion: added.version,
+      });
+      expect(info.graph).toMatchObject({
+        graphId,
+        name: 'orders',
+        nodeCount: 1n,
+        version: 2n,
+      });
+    });
+
+    it('assigns a new aggregate id when a create names none', async () => {
+      const result = await sendCommand(nc, cmd.createGraph, {
+        name: 'unnamed',
+      });
+      expect(result.aggregateId).toBe(result.commandId);
+      expect(await commitsOf(result.aggregateId)).toBe(1);
+    });
+
+    it('stores a multi-event command as one commit', async () => {
+      const graphId = await newGraph();
+      for (const nodeId of ['a', 'b', 'c'])
+        await sendCommand(nc, cmd.addNode, { graphId, nodeId, nodeType: 't' });
+      await sendCommand(nc, cmd.addEdge, {
+        graphId,
+        edgeId: 'ab',
+        source: 'a',
+        target: 'b',
+        edgeType: 'e',
+      });
+      await sendCommand(nc, cmd.addEdge, {
+        graphId,
+        edgeId: 'ca',
+        source: 'c',
+        target: 'a',
+        edgeType: 'e',
+      });
+      const before = await commitsOf(graphId);
+      const removed = await sendCommand(nc, cmd.removeNode, {
+        graphId,
+        nodeId: 'a',
+      });
+      expect(removed.eventIds).toHaveLength(3); // EdgeRemoved ×2, NodeRemoved
+      expect(await commitsOf(graphId)).toBe(before + 1);
+      const stored = await running.store.get(Number(removed.streamSequence));
+      const commit = decodeCommit(stored!.data);
+      expect(commit.events.map((e) => e.eventType)).toEqual([
+        'EdgeRemoved',
+        'EdgeRemoved',
+        'NodeRemoved',
+      ]);
+      expect(commit.version).toBe(removed.version);
+    });
+  });
+
+  describe('when a command id repeats', () => {
+    it('applies it once and answers the repeat with the first result', async () => {
+      const graphId = await newGraph();
+      const commandId = uuidv7();
+      const first = await sendCommand(
+        nc,
+        cmd.addNode,
+        { graphId, nodeId: 'x', nodeType: 't' },
+        { commandId },
+      );
+      const again = await sendCommand(
+        nc,
+        cmd.addNode,
+        { graphId, nodeId: 'x', nodeType: 't' },
+        { commandId },
+      );
+      expect(again).toEqual(first);
+      expect(await commitsOf(graphId)).toBe(2);
+    });
+
+    it('answers with the first result from a fresh instance too', async () => {
+      const graphId = await newGraph();
+      const commandId = uuidv7();
+      const first = await sendCommand(
+        nc,
+        cmd.addNode,
+        { graphId, nodeId: 'x', nodeType: 't' },
+        { commandId },
+      );
+      await running.stop();
+      running = await start();
+      const again = await sendCommand(
+        nc,
+        cmd.addNode,
+        { graphId, nodeId: 'x', nodeType: 't' },
+        { commandId },
+      );
+      expect(again).toEqual(first);
+      expect(await commitsOf(graphId)).toBe(2);
+    });
+  });
+
+  describe('when the aggregate changed behind the service', () => {
+    /** Appends a commit the way another instance would, bypassing this instance's cache. */
+    async function appendBehind(
+      graphId: string,
+      event: GraphEvent,
+    ): Promise<void> {
+      const store = await EventStore.open(nc, { domain: 'graph' });
+      const loader = new AggregateLoader(
+        store,
+        graphDecider,
+        GraphEventSchema,
+        1,
+      );
+      const current = await loader.load(graphId, () => undefined);
+      const meta = create(CommandMetaSchema, {
+        commandId: uuidv7(),
+        actor: 'user:other',
+      });
+      const sealed = sealCommit({
+        commitId: uuidv7(),
+        domain: 'graph',
+        aggregateType: 'Graph',
+        aggregateId: graphId,
+        version: current.version + 1n,
+        events: [
+          eventRecord(uuidv7(), 'NodeAdded', toBinary(GraphEventSchema, event)),
+        ],
+        meta,
+        occurredAtMs: Date.now(),
+        prevHash: current.lastHash,
+      });
+      await store.appendAsync(
+        graphId,
+        current.lastSeq,
+        meta.commandId,
+        sealed.bytes,
+      );
+      store.close();
+    }
+
+    const nodeAdded = (graphId: string, nodeId: string) =>
+      create(GraphEventSchema, {
+        body: { case: 'nodeAdded', value: { graphId, nodeId, nodeType: 't' } },
+      });
+
+    it('catches up and decides again on the new state', async () => {
+      const graphId = await newGraph();
+      await appendBehind(graphId, nodeAdded(graphId, 'other'));
+      const result = await sendCommand(nc, cmd.addNode, {
+        graphId,
+        nodeId: 'mine',
+        nodeType: 't',
+      });
+      expect(result.version).toBe(3n);
+      const nodes = await sendQuery(nc, qry.listNodes, {
+        graphId,
+        minVersion: 3n,
+      });
+      expect(nodes.nodes.map((n) => n.nodeId).sort()).toEqual([
+        'mine',
+        'other',
+      ]);
+    });
+
+    it('refuses a command the new state no longer allows', async () => {
+      const graphId = await newGraph();
+      await appendBehind(graphId, nodeAdded(graphId, 'same'));
+      expect(
+        await rejection(
+          sendCommand(nc, cmd.addNode, {
+            graphId,
+            nodeId: 'same',
+            nodeType: 't',
+          }),
+        ),
+      ).toBe(ErrorCode.ALREADY_EXISTS);
+      expect(await commitsOf(graphId)).toBe(2);
+    });
+
+    it('accepts exactly one of two commands that expect the same version', async () => {
+      const graphId = await newGraph();
+      const outcomes = await Promise.allSettled(
+        ['p', 'q'].map((nodeId) =>
+          sendCommand(
+            nc,
+            cmd.addNode,
+            { graphId, nodeId, nodeType: 't' },
+            { expectedVersion: 1n },
+          ),
+        ),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const lost = outcomes.find(
+        (o): o is PromiseRejectedResult => o.status === 'rejected',
+      );
+      expect(DomainError.is(lost?.reason) && lost.reason.code).toBe(
+        ErrorCode.CONCURRENCY_CONFLICT,
+      );
+      expect(await commitsOf(graphId)).toBe(2);
+    });
+  });
+
+  describe('when two instances share the queue group', () => {
+    it('applies every accepted command exactly once when both take commands on one aggregate', async () => {
+      const second = await start();
+      try {
+        const graphId = await newGraph();
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 40 }, (_, i) =>
+            sendCommand(nc, cmd.addNode, {
+              graphId,
+              nodeId: `n${i}`,
+              nodeType: 't',
+            }),
+          ),
+        );
+        const accepted = outcomes.flatMap((o) =>
+          o.status === 'fulfilled' ? [o.value] : [],
+        );
+        const refused = outcomes.flatMap((o) =>
+          o.status === 'rejected' ? [o.reason as unknown] : [],
+        );
+        // Under contention a command may give up after its bounded retries; it is then absent.
+        expect(
+          refused.every(
+            (e) =>
+              DomainError.is(e) && e.code === ErrorCode.CONCURRENCY_CONFLICT,
+          ),
+        ).toBe(true);
+        expect(accepted.length).toBeGreaterThan(0);
+        expect(new Set(accepted.map((r) => r.version)).size).toBe(
+          accepted.length,
+        );
+        expect(await commitsOf(graphId)).toBe(accepted.length + 1);
+        const info = await sendQuery(nc, qry.graphInfo, {
+          graphId,
+          minVersion: BigInt(accepted.length + 1),
+        });
+        expect(info.graph?.nodeCount).toBe(BigInt(accepted.length));
+      } finally {
+        await second.stop();
+      }
+    });
+  });
+
+  describe('when the input is bad', () => {
+    it('answers garbage bytes with VALIDATION_FAILED and appends nothing', async () => {
+      const before = await totalCommits();
+      const garbage = Uint8Array.of(0xff, 0xff, 0xff, 0x0f, 0x01);
+      const error = await request(nc, 'cim.graph.cmd.AddNode', garbage, {
+        headers: { [Header.commandId]: uuidv7() },
+      }).catch((e: unknown) => e);
+      expect(DomainError.is(error) && error.code).toBe(
+        ErrorCode.VALIDATION_FAILED,
+      );
+      expect(await totalCommits()).toBe(before);
+    });
+
+    it('answers a missing field with VALIDATION_FAILED and appends nothing', async () => {
+      const graphId = await newGraph();
+      expect(
+        await rejection(sendCommand(nc, cmd.addNode, { graphId, nodeId: 'n' })),
+      ).toBe(ErrorCode.VALIDATION_FAILED);
+      expect(await commitsOf(graphId)).toBe(1);
+    });
+
+    it('answers an unknown graph with NOT_FOUND and appends nothing', async () => {
+      const graphId = uuidv7();
+      expect(
+        await rejection(
+          sendCommand(nc, cmd.addNode, { graphId, nodeId: 'n', nodeType: 't' }),
+        ),
+      ).toBe(ErrorCode.NOT_FOUND);
+      expect(await rejection(sendQuery(nc, qry.graphInfo, { graphId }))).toBe(
+        ErrorCode.NOT_FOUND,
+      );
+      expect(await commitsOf(graphId)).toBe(0);
+    });
+
+    it('answers an id that cannot be a subject token with VALIDATION_FAILED', async () => {
+      const before = await totalCommits();
+      expect(
+        await rejection(
+          sendCommand(nc, cmd.createGraph, { graphId: 'a.b', name: 'x' }),
+        ),
+      ).toBe(ErrorCode.VALIDATION_FAILED);
+      expect(await totalCommits()).toBe(before);
+    });
+
+    it('answers a malformed command id header with VALIDATION_FAILED', async () => {
+      const before = await totalCommits();
+      expect(
+        await rejection(
+          sendCommand(
+            nc,
+            cmd.createGraph,
+            { name: 'x' },
+            { commandId: 'not-a-uuid' },
+          ),
+        ),
+      ).toBe(ErrorCode.VALIDATION_FAILED);
+      expect(await totalCommits()).toBe(before);
+    });
+  });
+
+  describe('when the service restarts', () => {
+    it('rebuilds the same read model and continues the aggregate where it was', async () => {
+      const graphId = await newGraph();
+      for (let i = 0; i < 12; i++)
+        await sendCommand(nc, cmd.addNode, {
+          graphId,
+          nodeId: `n${i}`,
+          nodeType: 't',
+        });
+      const before = await sendQuery(nc, qry.graphInfo, {
+        graphId,
+        minVersion: 13n,
+      });
+      const list = await sendQuery(nc, qry.listGraphs, {});
+      await running.stop();
+      running = await start();
+      expect(await sendQuery(nc, qry.graphInfo, { graphId })).toEqual(before);
+      expect(await sendQuery(nc, qry.listGraphs, {})).toEqual(list);
+      const next = await sendCommand(nc, cmd.addNode, {
+        graphId,
+        nodeId: 'after',
+        nodeType: 't',
+      });
+      expect(next.version).toBe(14n);
+    });
+
+    it('loads an aggregate from its snapshot plus the tail to the same state as a full replay', async () => {
+      await running.stop();
+      running = await start({ snapshotEvery: 5 });
+      const graphId = await newGraph();
+      for (let i = 0; i < 12; i++)
+        await sendCommand(nc, cmd.addNode, {
+          graphId,
+          nodeId: `n${i}`,
+          nodeType: 't',
+        });
+      await sendCommand(nc, cmd.addEdge, {
+        graphId,
+        edgeId: 'e',
+        source: 'n1',
+        target: 'n2',
+        edgeType: 'x',
+      });
+      // Snapshots are written after the reply: wait until one is there.
+      const store = await EventStore.open(nc, { domain: 'graph' });
+      const withSnapshots = new AggregateLoader(
+        store,
+        graphDecider,
+        GraphEventSchema,
+        1,
+        reviveGraphState,
+      );
+      const fullReplay = new AggregateLoader(
+        store,
+        graphDecider,
+        GraphEventSchema,
+        -1,
+      );
+      for (
+        let tries = 0;
+        tries < 50 &&
+        (await store.snapshots.load(`agg/${graphId}`)) === undefined;
+        tries++
+      ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const fromSnapshot = await withSnapshots.load(graphId, () => undefined);
+      const replayed = await fullReplay.load(graphId, () => undefined);
+      expect(await store.snapshots.load(`agg/${graphId}`)).toBeDefined();
+      expect(fromSnapshot).toEqual(replayed);
+      expect(replayed.version).toBe(14n);
+      store.close();
+    });
+  });
+
+  it('keeps every commit of every aggregate on its hash chain', async () => {
+    const store = await EventStore.open(nc, { domain: 'graph' });
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info('CIM_GRAPH', {
+      subjects_filter: 'cim.graph.evt.>',
+    });
+    const loader = new AggregateLoader(
+      store,
+      graphDecider,
+      GraphEventSchema,
+      -1,
+    );
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      // load() verifies every link and throws IntegrityError on a broken one.
+      await loader.load(
+        subject.slice('cim.graph.evt.'.length),
+        () => undefined,
+      );
+    }
+    store.close();
+  });
+});
