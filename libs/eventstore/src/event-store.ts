@@ -6,8 +6,9 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/nats-core';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import type { Ack } from './ack.js';
+import { BatchAppender, type BatchOptions } from './batch-appender.js';
 import { type AppendError } from './errors.js';
 import {
   PipelinedAppender,
@@ -27,6 +28,21 @@ import { ensureStream, type StreamOptions } from './stream.js';
 export interface EventStoreOptions extends StreamOptions {
   /** Milliseconds an append waits for its ack before failing as unavailable; default 5000. */
   readonly ackTimeoutMs?: number;
+  /**
+   * strict (default): concurrent commits go out as atomic batches, so one
+   * fsync of a `sync_interval: always` server covers many (needs nats-server
+   * 2.12+; older servers fall back to single appends). fast: single pipelined
+   * appends, for servers that sync lazily.
+   */
+  readonly durability?: 'strict' | 'fast';
+  readonly batch?: BatchOptions;
+}
+
+/** How appends leave: one message at a time, or grouped into atomic batches. */
+interface Appender {
+  readonly inFlight: number;
+  append(subject: string, payload: Uint8Array, headers: MsgHdrs, callback: AppendCallback): void;
+  close(): void;
 }
 
 /**
@@ -37,7 +53,8 @@ export interface EventStoreOptions extends StreamOptions {
  * consumers; snapshots live in a KV bucket.
  */
 export class EventStore {
-  private readonly appender: PipelinedAppender;
+  private readonly appender: Appender;
+  private readonly single: PipelinedAppender;
 
   private constructor(
     readonly domain: string,
@@ -49,7 +66,16 @@ export class EventStore {
     nc: NatsConnection,
     options: EventStoreOptions,
   ) {
-    this.appender = new PipelinedAppender(nc, options.ackTimeoutMs);
+    this.single = new PipelinedAppender(nc, options.ackTimeoutMs);
+    this.appender =
+      (options.durability ?? 'strict') === 'strict' && features.atomicBatch
+        ? new BatchAppender(nc, this.single, { ackTimeoutMs: options.ackTimeoutMs ?? 5000, ...options.batch })
+        : this.single;
+  }
+
+  /** Whether appends are grouped into atomic batches (strict durability on a 2.12+ server). */
+  get batching(): boolean {
+    return this.appender !== this.single;
   }
 
   /** Creates or updates the domain's stream and snapshot bucket, and opens the store. */
@@ -167,5 +193,6 @@ export class EventStore {
   /** Fails appends still waiting for an ack and stops listening for acks. */
   close(): void {
     this.appender.close();
+    if (this.batching) this.single.close();
   }
 }

@@ -7,6 +7,7 @@ export {
 } from './errors.js';
 export type { Ack } from './ack.js';
 export type { AppendCallback } from './pipelined-appender.js';
+export type { BatchOptions } from './batch-appender.js';
 export type { Follower, StoredCommit } from './reader.js';
 export { SnapshotStore } from './snapshot-store.js';
 export { serverFeatures } from './server-features.js';

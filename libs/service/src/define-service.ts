@@ -130,9 +130,11 @@ async function startService<
   const snapshotVersion = spec.snapshotVersion ?? 1;
 
   // (1) Storage: the stream, the snapshot bucket, and the server's features.
+  const durability = options.durability ?? 'strict';
   const store = await EventStore.open(nc, {
     domain,
     replicas: options.replicas ?? 1,
+    durability,
   });
   if (!store.features.current) {
     log.warn(
@@ -140,6 +142,7 @@ async function startService<
       'nats-server is older than 2.12: no atomic batches or sync_interval; acknowledged writes may be lost on power failure',
     );
   }
+  log.info({ durability, batching: store.batching }, 'event store open');
   const { decider } = spec;
   const loader = new AggregateLoader<State, Event>(
     store,

@@ -1,4 +1,5 @@
-import { expect } from '@jest/globals';
+// node:assert rather than jest's expect, so @cim/testing also loads outside jest (benchmarks).
+import { deepStrictEqual, match, strictEqual } from 'node:assert/strict';
 import {
   DomainError,
   errorCodeName,
@@ -32,7 +33,7 @@ export function deciderSpec<State, Command, Event>(
       const decideNow = () => decider.decide(command, fold(decider, given));
       return {
         then(expected) {
-          expect(decideNow()).toEqual(expected);
+          deepStrictEqual(decideNow(), expected);
         },
         thenRejects(code, message) {
           let thrown: unknown;
@@ -46,11 +47,11 @@ export function deciderSpec<State, Command, Event>(
               `expected a DomainError ${errorCodeName(code)}, got ${String(thrown)}`,
             );
           }
-          expect(errorCodeName(thrown.code)).toBe(errorCodeName(code));
-          if (message !== undefined) expect(thrown.message).toMatch(message);
+          strictEqual(errorCodeName(thrown.code), errorCodeName(code));
+          if (message !== undefined) match(thrown.message, message);
         },
         thenNothing() {
-          expect(decideNow()).toEqual([]);
+          deepStrictEqual(decideNow(), []);
         },
         events: decideNow,
       };
