@@ -9,9 +9,18 @@ import { graphService } from '@cim/graph';
 import { decodeCommit, uuidv7 } from '@cim/kernel';
 import { Header, request } from '@cim/messaging';
 import { CommandResultSchema } from '@cim/proto/cim/common/v1/envelope_pb';
-import { AddNodeSchema, GraphCommandService, GraphEventSchema } from '@cim/proto/cim/graph/v1/graph_pb';
+import {
+  AddNodeSchema,
+  GraphCommandService,
+  GraphEventSchema,
+} from '@cim/proto/cim/graph/v1/graph_pb';
 import type { Durability } from '@cim/service';
-import { sendCommand, startNatsServer, testLogger, type NatsServerHandle } from '@cim/testing';
+import {
+  sendCommand,
+  startNatsServer,
+  testLogger,
+  type NatsServerHandle,
+} from '@cim/testing';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 
@@ -22,10 +31,17 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function fleet(durability: Durability, options: { syncAlways: boolean; ownConnection?: boolean }) {
+async function fleet(
+  durability: Durability,
+  options: { syncAlways: boolean; ownConnection?: boolean },
+) {
   const server = await startNatsServer({ syncAlways: options.syncAlways });
   cleanups.push(() => server.stop());
-  const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const nc = await connect({
+    servers: server.url,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
   cleanups.push(() => nc.close());
   const service = await graphService.start(
     options.ownConnection === true
@@ -37,17 +53,32 @@ async function fleet(durability: Durability, options: { syncAlways: boolean; own
 }
 
 /** Attaches strace to a running process and records its file writes, syncs and socket writes. */
-async function traceSyscalls(pid: number): Promise<{ stop(): Promise<string[]> }> {
+async function traceSyscalls(
+  pid: number,
+): Promise<{ stop(): Promise<string[]> }> {
   const dir = mkdtempSync(join(tmpdir(), 'cim-strace-'));
   const out = join(dir, 'trace');
   const child = spawn(
     'strace',
-    ['-f', '-p', String(pid), '-e', 'trace=write,writev,pwrite64,fsync,fdatasync', '-s', '4096', '-o', out],
+    [
+      '-f',
+      '-p',
+      String(pid),
+      '-e',
+      'trace=write,writev,pwrite64,fsync,fdatasync',
+      '-s',
+      '4096',
+      '-o',
+      out,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`strace did not attach: ${stderr}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`strace did not attach: ${stderr}`)),
+      10_000,
+    );
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       if (/attached/.test(stderr)) {
@@ -61,7 +92,9 @@ async function traceSyscalls(pid: number): Promise<{ stop(): Promise<string[]> }
   await new Promise((r) => setTimeout(r, 300));
   return {
     stop: async () => {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const exited = new Promise<void>((resolve) =>
+        child.once('exit', () => resolve()),
+      );
       child.kill('SIGINT');
       await exited;
       const lines = readFileSync(out, 'utf8').split('\n');
@@ -73,43 +106,69 @@ async function traceSyscalls(pid: number): Promise<{ stop(): Promise<string[]> }
 
 /** Sends one AddNode and returns the trace lines from the commit's write to its ack, plus the ack. */
 async function traceOneCommand(server: NatsServerHandle, nc: NatsConnection) {
-  const { aggregateId: graphId } = await sendCommand(nc, cmd.createGraph, { name: 'probe' });
+  const { aggregateId: graphId } = await sendCommand(nc, cmd.createGraph, {
+    name: 'probe',
+  });
   const trace = await traceSyscalls(server.pid);
   const nodeId = `probe-${uuidv7()}`;
-  const result = await sendCommand(nc, cmd.addNode, { graphId, nodeId, nodeType: 't' });
+  const result = await sendCommand(nc, cmd.addNode, {
+    graphId,
+    nodeId,
+    nodeType: 't',
+  });
   const lines = await trace.stop();
-  const stored = lines.findIndex((l) => /pwrite64|write\(/.test(l) && l.includes(nodeId) && !l.includes('HPUB'));
+  const stored = lines.findIndex(
+    (l) =>
+      /pwrite64|write\(/.test(l) && l.includes(nodeId) && !l.includes('HPUB'),
+  );
   // strace prints the ack JSON with escaped quotes: {\"stream\":\"CIM_GRAPH\",\"seq\":N}
-  const acked = lines.findIndex((l) => l.includes(`\\"seq\\":${result.streamSequence}`) && l.includes('CIM_GRAPH'));
+  const acked = lines.findIndex(
+    (l) =>
+      l.includes(`\\"seq\\":${result.streamSequence}`) &&
+      l.includes('CIM_GRAPH'),
+  );
   return { lines, stored, acked };
 }
 
 const haveStrace = existsSync('/usr/bin/strace') || existsSync('/bin/strace');
 
 describe('durability', () => {
-  (haveStrace ? describe : describe.skip)('fsync before the acknowledgement (traced with strace)', () => {
-    it('strict: the server fsyncs the commit before it acknowledges it', async () => {
-      const { server, nc } = await fleet('strict', { syncAlways: true });
-      const { lines, stored, acked } = await traceOneCommand(server, nc);
-      expect(stored).toBeGreaterThanOrEqual(0);
-      expect(acked).toBeGreaterThan(stored);
-      const between = lines.slice(stored, acked);
-      expect(between.some((l) => /\b(fsync|fdatasync)\(/.test(l))).toBe(true);
-    });
+  (haveStrace ? describe : describe.skip)(
+    'fsync before the acknowledgement (traced with strace)',
+    () => {
+      it('strict: the server fsyncs the commit before it acknowledges it', async () => {
+        const { server, nc } = await fleet('strict', { syncAlways: true });
+        const { lines, stored, acked } = await traceOneCommand(server, nc);
+        expect(stored).toBeGreaterThanOrEqual(0);
+        expect(acked).toBeGreaterThan(stored);
+        const between = lines.slice(stored, acked);
+        expect(between.some((l) => /\b(fsync|fdatasync)\(/.test(l))).toBe(true);
+      });
 
-    it('fast: the server acknowledges without an fsync', async () => {
-      const { server, nc } = await fleet('fast', { syncAlways: false });
-      const { lines, acked } = await traceOneCommand(server, nc);
-      expect(acked).toBeGreaterThanOrEqual(0);
-      expect(lines.slice(0, acked).some((l) => /\b(fsync|fdatasync)\(/.test(l))).toBe(false);
-    });
-  });
+      it('fast: the server acknowledges without an fsync', async () => {
+        const { server, nc } = await fleet('fast', { syncAlways: false });
+        const { lines, acked } = await traceOneCommand(server, nc);
+        expect(acked).toBeGreaterThanOrEqual(0);
+        expect(
+          lines.slice(0, acked).some((l) => /\b(fsync|fdatasync)\(/.test(l)),
+        ).toBe(false);
+      });
+    },
+  );
 
   describe('when nats-server is killed with SIGKILL under load', () => {
     it('keeps every acknowledged command, and the service reconnects and carries on', async () => {
-      const { server, nc } = await fleet('strict', { syncAlways: true, ownConnection: true });
+      const { server, nc } = await fleet('strict', {
+        syncAlways: true,
+        ownConnection: true,
+      });
       const graphs = await Promise.all(
-        Array.from({ length: 16 }, async () => (await sendCommand(nc, cmd.createGraph, { name: 'load' })).aggregateId),
+        Array.from(
+          { length: 16 },
+          async () =>
+            (await sendCommand(nc, cmd.createGraph, { name: 'load' }))
+              .aggregateId,
+        ),
       );
       const acknowledged = new Map<string, string>(); // node id → graph id
       let sent = 0;
@@ -121,7 +180,10 @@ describe('durability', () => {
         while (Date.now() < deadline && (!restarted || afterRestart < 300)) {
           const graphId = graphs[sent % graphs.length]!;
           const nodeId = `n${sent++}`;
-          const body = toBinary(AddNodeSchema, create(AddNodeSchema, { graphId, nodeId, nodeType: 't' }));
+          const body = toBinary(
+            AddNodeSchema,
+            create(AddNodeSchema, { graphId, nodeId, nodeType: 't' }),
+          );
           try {
             const reply = await request(nc, 'cim.graph.cmd.AddNode', body, {
               headers: { [Header.commandId]: uuidv7() },
@@ -137,7 +199,8 @@ describe('durability', () => {
         }
       };
       const workers = Array.from({ length: 32 }, worker);
-      while (acknowledged.size < 500 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (acknowledged.size < 500 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       await server.kill('SIGKILL');
       const ackedBeforeCrash = acknowledged.size;
       await server.restart();
@@ -146,23 +209,30 @@ describe('durability', () => {
 
       expect(ackedBeforeCrash).toBeGreaterThanOrEqual(500);
       expect(afterRestart).toBeGreaterThanOrEqual(300);
-      const store = await EventStore.open(nc, { domain: 'graph', durability: 'fast' });
+      const store = await EventStore.open(nc, {
+        domain: 'graph',
+        durability: 'fast',
+      });
       const stored = new Map<string, number>();
       for (const graphId of graphs) {
         for (const commit of await store.read(graphId)) {
           for (const record of decodeCommit(commit.data).events) {
             const event = fromBinary(GraphEventSchema, record.payload);
             if (event.body.case === 'nodeAdded') {
-              stored.set(event.body.value.nodeId, (stored.get(event.body.value.nodeId) ?? 0) + 1);
+              stored.set(
+                event.body.value.nodeId,
+                (stored.get(event.body.value.nodeId) ?? 0) + 1,
+              );
             }
           }
         }
       }
       store.close();
-      const missing = [...acknowledged.keys()].filter((nodeId) => stored.get(nodeId) !== 1);
+      const missing = [...acknowledged.keys()].filter(
+        (nodeId) => stored.get(nodeId) !== 1,
+      );
       expect(missing).toEqual([]);
       expect([...stored.values()].every((n) => n === 1)).toBe(true);
     });
   });
 });
-

@@ -1,7 +1,15 @@
-import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import {
+  createInbox,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/nats-core';
 import { parseAck } from './ack.js';
 import { AppendError, AppendFailure } from './errors.js';
-import type { AppendCallback, PipelinedAppender } from './pipelined-appender.js';
+import type {
+  AppendCallback,
+  PipelinedAppender,
+} from './pipelined-appender.js';
 
 /** How commits are grouped into atomic batches. */
 export interface BatchOptions {
@@ -28,7 +36,11 @@ interface Batch {
   readonly deadline: number;
 }
 
-const BATCH_HEADERS = ['Nats-Batch-Id', 'Nats-Batch-Sequence', 'Nats-Batch-Commit'] as const;
+const BATCH_HEADERS = [
+  'Nats-Batch-Id',
+  'Nats-Batch-Sequence',
+  'Nats-Batch-Commit',
+] as const;
 
 /**
  * Group commit for strict durability: commits of different aggregates that
@@ -73,16 +85,28 @@ export class BatchAppender {
         this.settle(Number(msg.subject.slice(this.prefix.length + 1)), msg);
       },
     });
-    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(250, this.ackTimeoutMs)).unref();
+    this.sweeper = setInterval(
+      () => this.sweep(Date.now()),
+      Math.min(250, this.ackTimeoutMs),
+    ).unref();
   }
 
   /** Commits queued or awaiting their ack. */
   get inFlight(): number {
-    return this.queue.length + this.batches.reduce((n, b) => n + b.members.length, 0) + this.singles;
+    return (
+      this.queue.length +
+      this.batches.reduce((n, b) => n + b.members.length, 0) +
+      this.singles
+    );
   }
 
   /** Queues one commit; it leaves with the next batch. `callback` runs once. */
-  append(subject: string, payload: Uint8Array, headers: MsgHdrs, callback: AppendCallback): void {
+  append(
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs,
+    callback: AppendCallback,
+  ): void {
     this.queue.push({ subject, payload, headers, callback });
     this.schedule();
   }
@@ -91,8 +115,12 @@ export class BatchAppender {
   close(): void {
     clearInterval(this.sweeper);
     this.subscription.unsubscribe();
-    const closed = new AppendError(AppendFailure.unavailable, 'event store closed');
-    for (const m of [...this.queue, ...this.batches.flatMap((b) => b.members)]) m.callback(closed, undefined);
+    const closed = new AppendError(
+      AppendFailure.unavailable,
+      'event store closed',
+    );
+    for (const m of [...this.queue, ...this.batches.flatMap((b) => b.members)])
+      m.callback(closed, undefined);
     this.queue = [];
     this.batches = [];
   }
@@ -145,17 +173,26 @@ export class BatchAppender {
   private sendSingle(member: Member): void {
     this.singles++;
     for (const name of BATCH_HEADERS) member.headers.delete(name);
-    this.single.append(member.subject, member.payload, member.headers, (error, ack) => {
-      this.singles--;
-      member.callback(error, ack);
-      this.schedule();
-    });
+    this.single.append(
+      member.subject,
+      member.payload,
+      member.headers,
+      (error, ack) => {
+        this.singles--;
+        member.callback(error, ack);
+        this.schedule();
+      },
+    );
   }
 
   private sendBatch(members: Member[]): void {
     const id = ++this.nextId;
     const batchId = `${this.prefix.slice(-8)}${id}`;
-    this.batches.push({ id, members, deadline: Date.now() + this.ackTimeoutMs });
+    this.batches.push({
+      id,
+      members,
+      deadline: Date.now() + this.ackTimeoutMs,
+    });
     try {
       members.forEach((m, i) => {
         m.headers.set('Nats-Batch-Id', batchId);
@@ -164,11 +201,22 @@ export class BatchAppender {
           this.nc.publish(m.subject, m.payload, { headers: m.headers });
         } else {
           m.headers.set('Nats-Batch-Commit', '1');
-          this.nc.publish(m.subject, m.payload, { headers: m.headers, reply: `${this.prefix}.${id}` });
+          this.nc.publish(m.subject, m.payload, {
+            headers: m.headers,
+            reply: `${this.prefix}.${id}`,
+          });
         }
       });
     } catch (cause) {
-      this.fail(id, new AppendError(AppendFailure.unavailable, 'cannot publish: connection closed', 0, { cause }));
+      this.fail(
+        id,
+        new AppendError(
+          AppendFailure.unavailable,
+          'cannot publish: connection closed',
+          0,
+          { cause },
+        ),
+      );
     }
   }
 
@@ -187,7 +235,9 @@ export class BatchAppender {
     } else {
       // An atomic batch is stored contiguously, its commit message last.
       const first = outcome.seq - batch!.members.length + 1;
-      batch!.members.forEach((m, i) => m.callback(undefined, { seq: first + i, duplicate: false }));
+      batch!.members.forEach((m, i) =>
+        m.callback(undefined, { seq: first + i, duplicate: false }),
+      );
     }
     this.schedule();
   }
@@ -202,7 +252,13 @@ export class BatchAppender {
 
   private sweep(now: number): void {
     for (const batch of this.batches.filter((b) => b.deadline <= now)) {
-      this.fail(batch.id, new AppendError(AppendFailure.unavailable, `no batch ack within ${this.ackTimeoutMs} ms; outcome unknown`));
+      this.fail(
+        batch.id,
+        new AppendError(
+          AppendFailure.unavailable,
+          `no batch ack within ${this.ackTimeoutMs} ms; outcome unknown`,
+        ),
+      );
     }
   }
 }

@@ -41,7 +41,12 @@ export interface EventStoreOptions extends StreamOptions {
 /** How appends leave: one message at a time, or grouped into atomic batches. */
 interface Appender {
   readonly inFlight: number;
-  append(subject: string, payload: Uint8Array, headers: MsgHdrs, callback: AppendCallback): void;
+  append(
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs,
+    callback: AppendCallback,
+  ): void;
   close(): void;
 }
 
@@ -69,7 +74,10 @@ export class EventStore {
     this.single = new PipelinedAppender(nc, options.ackTimeoutMs);
     this.appender =
       (options.durability ?? 'strict') === 'strict' && features.atomicBatch
-        ? new BatchAppender(nc, this.single, { ackTimeoutMs: options.ackTimeoutMs ?? 5000, ...options.batch })
+        ? new BatchAppender(nc, this.single, {
+            ackTimeoutMs: options.ackTimeoutMs ?? 5000,
+            ...options.batch,
+          })
         : this.single;
   }
 

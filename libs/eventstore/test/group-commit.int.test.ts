@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AppendError, AppendFailure, EventStore, type Ack } from '@cim/eventstore';
+import {
+  AppendError,
+  AppendFailure,
+  EventStore,
+  type Ack,
+} from '@cim/eventstore';
 import { eventSubject, uuidv7 } from '@cim/kernel';
 import { startNatsServer, type NatsServerHandle } from '@cim/testing';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -16,7 +21,10 @@ describe('group commit (strict durability)', () => {
   beforeAll(async () => {
     server = await startNatsServer({ syncAlways: true });
     nc = await connect({ servers: server.url });
-    store = await EventStore.open(nc, { domain: 'gctest', durability: 'strict' });
+    store = await EventStore.open(nc, {
+      domain: 'gctest',
+      durability: 'strict',
+    });
   });
 
   afterAll(async () => {
@@ -31,7 +39,9 @@ describe('group commit (strict durability)', () => {
 
   it('stores every acknowledged commit exactly once at the sequence its ack names', async () => {
     const ids = Array.from({ length: 600 }, () => uuidv7());
-    const acks = await Promise.all(ids.map((id) => store.appendAsync(id, 0, uuidv7(), text(id))));
+    const acks = await Promise.all(
+      ids.map((id) => store.appendAsync(id, 0, uuidv7(), text(id))),
+    );
     for (const [i, ack] of acks.entries()) {
       const stored = await store.get(ack.seq);
       expect(stored?.subject).toBe(eventSubject('gctest', ids[i]!));
@@ -44,9 +54,18 @@ describe('group commit (strict durability)', () => {
     it('refuses only the conflicting members and stores every other one once, in order per aggregate', async () => {
       const aggregates = Array.from({ length: 50 }, () => uuidv7());
       const heads = new Map<string, number>();
-      for (const id of aggregates) heads.set(id, (await store.appendAsync(id, 0, uuidv7(), text(`${id}:1`))).seq);
+      for (const id of aggregates)
+        heads.set(
+          id,
+          (await store.appendAsync(id, 0, uuidv7(), text(`${id}:1`))).seq,
+        );
 
-      type Outcome = { id: string; payload: string; msgId: string; result: Ack | AppendError };
+      type Outcome = {
+        id: string;
+        payload: string;
+        msgId: string;
+        result: Ack | AppendError;
+      };
       const pending: Array<Promise<Outcome>> = [];
       const repeatedIds: string[] = [];
       aggregates.forEach((id, i) => {
@@ -81,7 +100,9 @@ describe('group commit (strict durability)', () => {
         }
       }
       // The stale expectations alone guarantee that some batches were refused and resubmitted.
-      expect(outcomes.filter((o) => o.result instanceof AppendError).length).toBeGreaterThanOrEqual(10);
+      expect(
+        outcomes.filter((o) => o.result instanceof AppendError).length,
+      ).toBeGreaterThanOrEqual(10);
     });
   });
 
@@ -91,10 +112,18 @@ describe('group commit (strict durability)', () => {
       const js = jetstream(nc);
       const subject = eventSubject('gctest', uuidv7());
       const first = await js.publish(subject, text('first'));
-      const batch = await js.startBatch(eventSubject('gctest', uuidv7()), text('a'));
+      const batch = await js.startBatch(
+        eventSubject('gctest', uuidv7()),
+        text('a'),
+      );
       // Honoured, this expectation (a sequence the subject never had) would refuse the batch.
-      batch.add(subject, text('b'), { expect: { lastSubjectSequence: first.seq + 1_000_000 } } as never);
-      const ack = await batch.commit(eventSubject('gctest', uuidv7()), text('c'));
+      batch.add(subject, text('b'), {
+        expect: { lastSubjectSequence: first.seq + 1_000_000 },
+      });
+      const ack = await batch.commit(
+        eventSubject('gctest', uuidv7()),
+        text('c'),
+      );
       expect(ack.count).toBe(3);
     });
 
@@ -102,12 +131,19 @@ describe('group commit (strict durability)', () => {
       const js = jetstream(nc);
       const taken = eventSubject('gctest', uuidv7());
       await js.publish(taken, text('first'));
-      const batch = await js.startBatch(eventSubject('gctest', uuidv7()), text('a'));
+      const batch = await js.startBatch(
+        eventSubject('gctest', uuidv7()),
+        text('a'),
+      );
       const h = headers();
       h.set('Nats-Expected-Last-Subject-Sequence', '0');
-      const error = await batch.commit(taken, text('b'), { headers: h }).catch((e: unknown) => e as Error);
+      const error = await batch
+        .commit(taken, text('b'), { headers: h })
+        .catch((e: unknown) => e as Error);
       expect(error).toBeInstanceOf(Error);
-      expect(String((error as Error).message)).not.toMatch(/wrong last sequence/);
+      expect(String((error as Error).message)).not.toMatch(
+        /wrong last sequence/,
+      );
     });
 
     it('isolates a stale member of a batch: the others are stored and only it is refused', async () => {
@@ -120,8 +156,14 @@ describe('group commit (strict durability)', () => {
         store.appendAsync(taken, head.seq - 1, uuidv7(), text('stale')),
         store.appendAsync(uuidv7(), 0, uuidv7(), text('ok-2')),
       ]);
-      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-      expect((await jsm.streams.info(store.stream)).state.messages).toBe(before + 3);
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ]);
+      expect((await jsm.streams.info(store.stream)).state.messages).toBe(
+        before + 3,
+      );
     });
   });
 });

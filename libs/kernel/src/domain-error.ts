@@ -26,12 +26,19 @@ export class DomainError extends Error {
     this.details = options.details ?? {};
   }
 
-  /** Checks shape, so it holds for errors rebuilt from a reply or from another module copy. */
+  /** Checks shape, so it holds for errors rebuilt from a reply, from another module copy or from another realm. */
   static is(value: unknown): value is DomainError {
-    return (
-      value instanceof Error && value.name === 'DomainError' && 'code' in value
-    );
+    return isError(value) && value.name === 'DomainError' && 'code' in value;
   }
+}
+
+// `instanceof Error` is false for an Error made in another realm (a vm context, or
+// structuredClone under jest); the internal tag is not. domain-error.unit.test.ts checks both.
+function isError(value: unknown): value is Error {
+  return (
+    value instanceof Error ||
+    Object.prototype.toString.call(value) === '[object Error]'
+  );
 }
 
 /** The proto name of a code without its prefix, as logs and CLIs print it (`NOT_FOUND`). */

@@ -124,9 +124,7 @@ describe('sealCommit', () => {
   describe('when sealing a later commit', () => {
     it('chains to the previous commit hash', () => {
       const first = sealCommit(draft({ version: 1n }));
-      const second = sealCommit(
-        draft({ version: 2n, prevHash: first.hash }),
-      );
+      const second = sealCommit(draft({ version: 2n, prevHash: first.hash }));
       const split = splitSealed(second.bytes)!;
       expect(Buffer.from(sha256(first.hash, split.unsealed))).toEqual(
         Buffer.from(second.hash),
@@ -179,10 +177,16 @@ describe('chainHash', () => {
 
     it('hashes the plain concatenation, with no length prefix', () => {
       expect(
-        sameHash(chainHash(utf8('ab'), utf8('c')), chainHash(utf8('a'), utf8('bc'))),
+        sameHash(
+          chainHash(utf8('ab'), utf8('c')),
+          chainHash(utf8('a'), utf8('bc')),
+        ),
       ).toBe(true);
       expect(
-        sameHash(chainHash(utf8('ab'), utf8('c')), chainHash(utf8('ab'), utf8('d'))),
+        sameHash(
+          chainHash(utf8('ab'), utf8('c')),
+          chainHash(utf8('ab'), utf8('d')),
+        ),
       ).toBe(false);
     });
   });
@@ -234,9 +238,9 @@ describe('decodeCommit', () => {
 describe('sameHash', () => {
   describe('when comparing hashes', () => {
     it('is true for equal bytes in different arrays', () => {
-      expect(sameHash(new Uint8Array(32).fill(3), new Uint8Array(32).fill(3))).toBe(
-        true,
-      );
+      expect(
+        sameHash(new Uint8Array(32).fill(3), new Uint8Array(32).fill(3)),
+      ).toBe(true);
     });
 
     it('is false for one differing byte or a different length', () => {

@@ -33,7 +33,10 @@ describe('fold', () => {
 
   describe('when there are events', () => {
     it('evolves them in order', () => {
-      expect(fold(spelling, events('fold'))).toEqual({ text: 'fold', count: 4 });
+      expect(fold(spelling, events('fold'))).toEqual({
+        text: 'fold',
+        count: 4,
+      });
     });
 
     it('accepts any iterable, read once', () => {
@@ -47,9 +50,9 @@ describe('fold', () => {
   describe('when given a starting state', () => {
     it('continues from it without asking for an initial state', () => {
       const before = initialStates.length;
-      expect(
-        fold(spelling, events('ing'), { text: 'fold', count: 4 }),
-      ).toEqual({ text: 'folding', count: 7 });
+      expect(fold(spelling, events('ing'), { text: 'fold', count: 4 })).toEqual(
+        { text: 'folding', count: 7 },
+      );
       expect(initialStates.length).toBe(before);
     });
 

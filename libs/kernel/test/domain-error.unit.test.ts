@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from '@jest/globals';
 import { DomainError, ErrorCode, errorCodeName } from '@cim/kernel';
 
@@ -40,8 +41,19 @@ describe('DomainError', () => {
       expect(DomainError.is(rebuilt)).toBe(true);
     });
 
+    it('accepts an Error made in another realm', () => {
+      const foreign: unknown = runInNewContext(
+        'Object.assign(new Error("no graph g-1"), { name: "DomainError", code: 2 })',
+      );
+      expect(foreign).not.toBeInstanceOf(Error);
+      expect(DomainError.is(foreign)).toBe(true);
+    });
+
     it('accepts a structured clone once its name and code are restored', () => {
-      const original = new DomainError(ErrorCode.INVALID_TRANSITION, 'archived');
+      const original = new DomainError(
+        ErrorCode.INVALID_TRANSITION,
+        'archived',
+      );
       const copy = structuredClone(original);
       expect(copy).not.toBeInstanceOf(DomainError);
       Object.assign(copy, { name: original.name, code: original.code });

@@ -78,13 +78,16 @@ export function errorFromReply(msg: Msg): Error {
   let code = ErrorCode.INTERNAL;
   let message = msg.headers?.get(Header.errorMessage) ?? 'internal error';
   let details: Record<string, string> = {};
-  try {
-    const body = fromBinary(ErrorSchema, msg.data);
-    code = body.code;
-    message = body.message;
-    details = body.details;
-  } catch {
-    // A reply from a non-CIM responder: the headers are all there is.
+  // A non-CIM micro service (`respondError`) sends no body: the headers are all there is.
+  if (msg.data.length > 0) {
+    try {
+      const body = fromBinary(ErrorSchema, msg.data);
+      code = body.code;
+      message = body.message;
+      details = body.details;
+    } catch {
+      // A body that is not a cim.common.v1.Error: the headers are all there is.
+    }
   }
   if (code === ErrorCode.UNAVAILABLE) return new UnavailableError(message);
   if (code === ErrorCode.INTERNAL || code === ErrorCode.UNSPECIFIED) {
