@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 const pool = new Uint8Array(16 * 256);
 let poolOffset = pool.length;
@@ -44,4 +44,22 @@ export function isUuid(value: string): boolean {
 /** The creation time in Unix milliseconds that a UUIDv7 carries. */
 export function uuidv7Time(id: string): number {
   return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+
+/**
+ * A deterministic UUID (version 8, RFC 9562) derived from `parts` by SHA-256:
+ * the same parts always give the same id. Reactions derive their command ids
+ * from the triggering event this way, so a redelivered event sends the same
+ * command again and is de-duplicated.
+ */
+export function derivedUuid(...parts: readonly string[]): string {
+  const b = createHash('sha256').update(parts.join('\u0000')).digest();
+  b[6] = 0x80 | (b[6]! & 0x0f);
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  let s = '';
+  for (let i = 0; i < 16; i++) {
+    s += hex[b[i]!]!;
+    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+  }
+  return s;
 }

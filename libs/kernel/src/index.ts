@@ -2,7 +2,7 @@ export { fold } from './decider.js';
 export type { Decider } from './decider.js';
 export { DomainError, ErrorCode, errorCodeName } from './domain-error.js';
 export type { DomainErrorCode } from './domain-error.js';
-export { uuidv7, isUuid, uuidv7Time } from './ids.js';
+export { derivedUuid, uuidv7, isUuid, uuidv7Time } from './ids.js';
 export { isSubjectToken } from './subject-token.js';
 export {
   GENESIS_HASH,

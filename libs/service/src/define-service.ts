@@ -38,12 +38,14 @@ import type { Durability } from './config.js';
 import type {
   CommandMessage,
   EventMessage,
+  ServiceIo,
   ServiceSpec,
 } from './definition.js';
 import {
   ProjectionRunner,
   type ProjectionOptions,
 } from './projection-runner.js';
+import { ReactionRunner } from './reaction-runner.js';
 import type { QueryContext } from './types.js';
 
 /** How one instance of a service runs. Everything has a default except where to find NATS. */
@@ -175,7 +177,8 @@ async function startService<
     spec.revive?.row,
   );
   await projection.start();
-  const handlers = spec.queries.handlers(projection) as Record<
+  const io: ServiceIo = { domain, nc, log, replicas: options.replicas ?? 1 };
+  const handlers = spec.queries.handlers(projection, io) as Record<
     string,
     (request: Message, context: QueryContext) => unknown
   >;
@@ -189,6 +192,7 @@ async function startService<
     metadata: { domain, stream: store.stream },
   });
   const actor = `external:nats`;
+  const { prepare } = spec;
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const done = () => {
@@ -229,7 +233,14 @@ async function startService<
             meta,
             body: { case: route.caseName, value: body },
           }) as unknown as Command;
-          handler.handle(aggregateId, command, meta, reply);
+          if (prepare === undefined) {
+            handler.handle(aggregateId, command, meta, reply);
+          } else {
+            Promise.resolve(prepare(command, io)).then(
+              (prepared) => handler.handle(aggregateId, prepared, meta, reply),
+              (failure: unknown) => reply.fail(failure),
+            );
+          }
         } catch (failure) {
           reply.fail(failure);
         }
@@ -268,7 +279,33 @@ async function startService<
     });
   }
 
-  // (4) Probes and metrics.
+  // (4) Choreography: foreign events answered with this domain's own commands.
+  const routesByCase = new Map(
+    commands.map((route) => [route.caseName, route]),
+  );
+  const reactions = (spec.reactions ?? []).map(
+    (reaction) =>
+      new ReactionRunner<Command>(
+        nc,
+        domain,
+        reaction,
+        spec.schemas.command,
+        routesByCase,
+        (aggregateId, command, meta, reply) => {
+          if (prepare === undefined)
+            handler.handle(aggregateId, command, meta, reply);
+          else
+            Promise.resolve(prepare(command, io)).then(
+              (prepared) => handler.handle(aggregateId, prepared, meta, reply),
+              (failure: unknown) => reply.fail(failure),
+            );
+        },
+        log,
+      ),
+  );
+  for (const reaction of reactions) reaction.start();
+
+  // (5) Probes and metrics.
   let http: HttpEndpoint | undefined;
   if (options.httpPort !== undefined) {
     http = await startHttpEndpoint({
@@ -300,7 +337,8 @@ async function startService<
     metrics,
     stop: () =>
       (stopping ??= (async () => {
-        // Stop taking new requests, let the ones in flight answer, then close.
+        // Stop taking new requests and events, let the ones in flight answer, then close.
+        await Promise.all(reactions.map((r) => r.stop()));
         await service.stop();
         if (inFlight > 0) {
           await new Promise<void>((resolve) => {

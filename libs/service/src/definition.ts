@@ -1,7 +1,9 @@
 import type { DescMessage, DescService, Message } from '@bufbuild/protobuf';
 import type { Decider } from '@cim/kernel';
+import type { Logger } from '@cim/observability';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { CommandMeta } from '@cim/proto/cim/common/v1/envelope_pb';
-import type { Projection, QueryHandlers, Rows } from './types.js';
+import type { CommitMeta, Projection, QueryHandlers, Rows } from './types.js';
 
 /** The shape every `<Domain>Command` message has: metadata plus a oneof body of command messages. */
 export type CommandMessage = Message & {
@@ -33,8 +35,18 @@ export interface ServiceSpec<
   readonly projection: Projection<Event, Row>;
   readonly queries: {
     readonly service: Q;
-    readonly handlers: (rows: Rows<Row>) => QueryHandlers<Q>;
+    readonly handlers: (rows: Rows<Row>, io: ServiceIo) => QueryHandlers<Q>;
   };
+  /**
+   * I/O a command needs before the pure decide, such as storing content bytes
+   * in an object store and replacing them with their content id. Runs for
+   * commands from clients and from reactions; a thrown DomainError refuses
+   * the command. Most domains have none.
+   */
+  readonly prepare?: (
+    command: Command,
+    io: ServiceIo,
+  ) => Promise<Command> | Command;
   /**
    * Bump when the shape of State or Row changes: snapshots written under
    * another version are ignored and state is rebuilt from the stream.
@@ -46,8 +58,48 @@ export interface ServiceSpec<
    * prototypes. A domain whose state or rows hold class instances restores them
    * here from the cloned data.
    */
+  /** Choreography: foreign events this domain answers with its own commands. */
+  readonly reactions?: readonly Reaction<Command>[];
   readonly revive?: {
     readonly state?: (cloned: unknown) => State;
     readonly row?: (cloned: unknown) => Row;
   };
+}
+
+/** The edge resources a domain's `prepare` and query handlers may use. */
+export interface ServiceIo {
+  readonly domain: string;
+  readonly nc: NatsConnection;
+  readonly log: Logger;
+  /** Stream and KV replicas the service runs with. */
+  readonly replicas: number;
+}
+
+/** Where a foreign event came from, for a reaction. */
+export interface ForeignEventMeta extends CommitMeta {
+  /** The domain that recorded the event. */
+  readonly domain: string;
+  /** Its type name (`NodeAdded`). */
+  readonly eventType: string;
+}
+
+/**
+ * A cross-domain reaction: a durable consumer on another domain's events that
+ * turns some of them into this domain's own commands. `react` is pure; the
+ * runtime derives each command's id from the event id (so a redelivered event
+ * is applied once), sets causation to the event and actor to
+ * `service:<domain>`, runs the commands through the ordinary command path,
+ * and acknowledges the event once every command was accepted or refused.
+ */
+export interface Reaction<Command extends CommandMessage> {
+  /** Unique within the domain; the durable consumer is `cim-<domain>-<name>`. */
+  readonly name: string;
+  /** The foreign domain and its generated `<Domain>Event` schema. */
+  readonly source: { readonly domain: string; readonly event: DescMessage };
+  /** Event type names to receive; others are acknowledged without decoding. All when omitted. */
+  readonly events?: readonly string[];
+  readonly react: (
+    event: Message,
+    meta: ForeignEventMeta,
+  ) => ReadonlyArray<Command['body']>;
 }

@@ -14,6 +14,9 @@ export type {
 export type {
   CommandMessage,
   EventMessage,
+  ForeignEventMeta,
+  Reaction,
+  ServiceIo,
   ServiceSpec,
 } from './definition.js';
 export {

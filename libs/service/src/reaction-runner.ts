@@ -1,0 +1,239 @@
+import {
+  create,
+  fromBinary,
+  type DescMessage,
+  type Message,
+} from '@bufbuild/protobuf';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
+import {
+  DomainError,
+  decodeCommit,
+  derivedUuid,
+  eventWildcard,
+  streamName,
+} from '@cim/kernel';
+import type { Logger } from '@cim/observability';
+import {
+  CommandMetaSchema,
+  type Commit,
+} from '@cim/proto/cim/common/v1/envelope_pb';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { CommandRoute } from './bindings.js';
+import type { CommandReply } from './command-handler.js';
+import type {
+  CommandMessage,
+  ForeignEventMeta,
+  Reaction,
+} from './definition.js';
+
+/** Sends one of the domain's own commands through the ordinary command path. */
+export type Dispatch<Command extends CommandMessage> = (
+  aggregateId: string,
+  command: Command,
+  meta: ReturnType<typeof create<typeof CommandMetaSchema>>,
+  reply: CommandReply,
+) => void;
+
+/** Retry delay when a reaction's command could not be decided (service or store unavailable), ms. */
+const RETRY_MS = 1000;
+
+/**
+ * Runs one reaction: a durable consumer with explicit acks on the foreign
+ * domain's stream. Waits (retrying) for that stream to exist, so services can
+ * start in any order.
+ */
+export class ReactionRunner<Command extends CommandMessage> {
+  private messages: ConsumerMessages | undefined;
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly consumer: string;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly domain: string,
+    private readonly reaction: Reaction<Command>,
+    private readonly commandSchema: DescMessage,
+    private readonly routes: ReadonlyMap<string, CommandRoute>,
+    private readonly dispatch: Dispatch<Command>,
+    private readonly log: Logger,
+  ) {
+    this.consumer = `cim-${domain}-${reaction.name}`;
+  }
+
+  /** Starts consuming as soon as the foreign stream exists. */
+  start(): void {
+    void this.attach();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    await this.messages?.close();
+  }
+
+  private async attach(): Promise<void> {
+    if (this.stopped) return;
+    const stream = streamName(this.reaction.source.domain);
+    try {
+      const jsm = await jetstreamManager(this.nc);
+      try {
+        await jsm.consumers.info(stream, this.consumer);
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError)) throw error;
+        await jsm.consumers.add(stream, {
+          durable_name: this.consumer,
+          filter_subject: eventWildcard(this.reaction.source.domain),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: 30_000_000_000,
+          max_ack_pending: 256,
+        });
+      }
+      const consumer = await jetstream(this.nc).consumers.get(
+        stream,
+        this.consumer,
+      );
+      if (this.stopped) return;
+      this.messages = await consumer.consume({
+        callback: (msg) => this.receive(msg),
+      });
+      this.log.info(
+        { reaction: this.reaction.name, stream },
+        'reaction consuming',
+      );
+    } catch (err) {
+      this.log.info(
+        { err, reaction: this.reaction.name, stream },
+        'reaction waiting for its source stream',
+      );
+      this.retry = setTimeout(() => void this.attach(), RETRY_MS);
+    }
+  }
+
+  private receive(msg: JsMsg): void {
+    let commit: Commit;
+    try {
+      commit = decodeCommit(msg.data);
+    } catch (err) {
+      // Unreadable forever: retrying cannot help.
+      this.log.error(
+        { err, seq: msg.seq, reaction: this.reaction.name },
+        'unreadable foreign commit skipped',
+      );
+      msg.term();
+      return;
+    }
+    const jobs = this.commandsFor(commit, msg.seq);
+    if (jobs.length === 0) {
+      msg.ack();
+      return;
+    }
+    let left = jobs.length;
+    let retry = false;
+    const settled = (again: boolean) => {
+      retry ||= again;
+      if (--left > 0) return;
+      if (retry) msg.nak(RETRY_MS);
+      else msg.ack();
+    };
+    for (const job of jobs) {
+      this.dispatch(job.aggregateId, job.command, job.meta, {
+        ok: () => settled(false),
+        fail: (error: unknown) => {
+          if (DomainError.is(error)) {
+            // A refusal is an answer: the event is handled (a redelivery is refused the same way).
+            this.log.info(
+              { err: error, reaction: this.reaction.name, eventSeq: msg.seq },
+              'reaction command refused',
+            );
+            settled(false);
+          } else {
+            this.log.warn(
+              { err: error, reaction: this.reaction.name, eventSeq: msg.seq },
+              'reaction command failed; will retry',
+            );
+            settled(true);
+          }
+        },
+      });
+    }
+  }
+
+  private commandsFor(commit: Commit, seq: number) {
+    const { reaction } = this;
+    const jobs: Array<{
+      aggregateId: string;
+      command: Command;
+      meta: ReturnType<typeof create<typeof CommandMetaSchema>>;
+    }> = [];
+    const occurredAtMs =
+      commit.occurredAt === undefined ? 0 : timestampMs(commit.occurredAt);
+    const first = commit.version - BigInt(commit.events.length) + 1n;
+    commit.events.forEach((record, i) => {
+      if (
+        reaction.events !== undefined &&
+        !reaction.events.includes(record.eventType)
+      )
+        return;
+      let event: Message;
+      try {
+        event = fromBinary(reaction.source.event, record.payload);
+      } catch (err) {
+        this.log.error(
+          { err, eventId: record.eventId },
+          'unreadable foreign event skipped',
+        );
+        return;
+      }
+      const meta: ForeignEventMeta = {
+        domain: reaction.source.domain,
+        eventType: record.eventType,
+        aggregateId: commit.aggregateId,
+        version: first + BigInt(i),
+        sequence: BigInt(seq),
+        eventId: record.eventId,
+        commandId: commit.commandId,
+        correlationId: commit.correlationId,
+        actor: commit.actor,
+        occurredAtMs,
+      };
+      reaction.react(event, meta).forEach((body, j) => {
+        const route =
+          body.case === undefined ? undefined : this.routes.get(body.case);
+        if (route === undefined) return;
+        const value = body.value as Record<string, unknown>;
+        const commandId = derivedUuid(record.eventId, reaction.name, String(j));
+        const aggregateId =
+          typeof value[route.idField] === 'string' &&
+          value[route.idField] !== ''
+            ? (value[route.idField] as string)
+            : commandId;
+        value[route.idField] = aggregateId;
+        const commandMeta = create(CommandMetaSchema, {
+          commandId,
+          correlationId: commit.correlationId || record.eventId,
+          causationId: record.eventId,
+          actor: `service:${this.domain}`,
+        });
+        jobs.push({
+          aggregateId,
+          command: create(this.commandSchema, {
+            meta: commandMeta,
+            body,
+          }) as unknown as Command,
+          meta: commandMeta,
+        });
+      });
+    });
+    return jobs;
+  }
+}
