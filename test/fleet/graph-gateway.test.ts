@@ -14,6 +14,7 @@ import {
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { RunningService } from '@cim/service';
 import {
+  countCommits,
   startNatsServer,
   testLogger,
   type NatsServerHandle,
@@ -41,10 +42,7 @@ describe('graph through the gRPC gateway', () => {
   let queries: GrpcClient<typeof GraphQueryService>;
   let address: string;
 
-  async function storedCommits(): Promise<number> {
-    const jsm = await jetstreamManager(nc);
-    return (await jsm.streams.info('CIM_GRAPH')).state.messages;
-  }
+  const storedCommits = () => countCommits(nc, 'graph');
 
   beforeAll(async () => {
     server = await startNatsServer();

@@ -1,4 +1,4 @@
-import { eventSubject, eventWildcard, streamName } from '@cim/kernel';
+import { eventSubject, streamName } from '@cim/kernel';
 import {
   jetstream,
   jetstreamManager,
@@ -140,6 +140,20 @@ export class EventStore {
     );
   }
 
+  /** Appends to any subject of the domain's stream (checkpoints), with the same guarantees as `append`. */
+  appendTo(
+    subject: string,
+    expectedSeq: number,
+    msgId: string,
+    data: Uint8Array,
+    callback: AppendCallback,
+  ): void {
+    const h = headers();
+    h.set('Nats-Msg-Id', msgId);
+    h.set('Nats-Expected-Last-Subject-Sequence', String(expectedSeq));
+    this.single.append(subject, data, h, callback);
+  }
+
   /** `append` as a promise, for callers off the hot path. */
   appendAsync(
     aggregateId: string,
@@ -181,15 +195,52 @@ export class EventStore {
       : { seq: msg.seq, subject: msg.subject, data: msg.data };
   }
 
-  /** Follows every commit of the domain from `fromSeq` in stream order until stopped. */
+  /** Follows every message of the domain's stream (commits and checkpoints) from `fromSeq`, in order, until stopped. */
   follow(fromSeq: number, onMessage: (msg: JsMsg) => void): Promise<Follower> {
     return follow(
       this.js,
       this.stream,
-      eventWildcard(this.domain),
+      `cim.${this.domain}.>`,
       fromSeq,
       onMessage,
     );
+  }
+
+  /** The last message on one subject of the stream, or undefined. */
+  async lastOn(subject: string): Promise<StoredCommit | undefined> {
+    const msg = await this.jsm.direct.getMessage(this.stream, {
+      last_by_subj: subject,
+    });
+    return msg === null
+      ? undefined
+      : { seq: msg.seq, subject: msg.subject, data: msg.data };
+  }
+
+  /** Every message of the stream from `fromSeq` to `toSeq` (both included), in order. */
+  async readRange(
+    fromSeq: number,
+    toSeq: number,
+    onMessage: (msg: StoredCommit) => void,
+  ): Promise<void> {
+    if (toSeq < fromSeq) return;
+    let reached!: () => void;
+    const done = new Promise<void>((resolve) => (reached = resolve));
+    const follower = await follow(
+      this.js,
+      this.stream,
+      `cim.${this.domain}.>`,
+      fromSeq,
+      (m) => {
+        if (m.seq > toSeq) return;
+        onMessage({ seq: m.seq, subject: m.subject, data: m.data });
+        if (m.seq === toSeq) reached();
+      },
+    );
+    try {
+      await done;
+    } finally {
+      await follower.stop();
+    }
   }
 
   /** The stream's last sequence (0 when empty). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
 import { create, toBinary, fromBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import {
@@ -21,6 +21,8 @@ export const GENESIS_HASH: Uint8Array = new Uint8Array(HASH_BYTES);
 // the stored bytes without re-encoding anything.
 const HASH_FIELD_PREFIX = Uint8Array.of((13 << 3) | 2, HASH_BYTES);
 const HASH_SUFFIX_BYTES = HASH_FIELD_PREFIX.length + HASH_BYTES;
+// The mac is field 14, after the hash: tag (14 << 3 | LEN) and a length of 32.
+const MAC_FIELD_PREFIX = Uint8Array.of((14 << 3) | 2, HASH_BYTES);
 
 /** What a command handler knows when it turns decided events into a commit. */
 export interface CommitDraft {
@@ -34,6 +36,8 @@ export interface CommitDraft {
   readonly meta: CommandMeta;
   readonly occurredAtMs: number;
   readonly prevHash: Uint8Array;
+  /** The writing service's commit key; when given, the commit carries HMAC-SHA256(key, hash). */
+  readonly macKey?: KeyObject | undefined;
 }
 
 /** A commit ready to append: its encoded bytes (with hash) and the hash that the next commit chains to. */
@@ -74,10 +78,18 @@ export function sealCommit(draft: CommitDraft): SealedCommit {
     }),
   );
   const hash = chainHash(draft.prevHash, unsealed);
-  const bytes = new Uint8Array(unsealed.length + HASH_SUFFIX_BYTES);
+  const withMac = draft.macKey !== undefined;
+  const bytes = new Uint8Array(
+    unsealed.length + HASH_SUFFIX_BYTES * (withMac ? 2 : 1),
+  );
   bytes.set(unsealed, 0);
   bytes.set(HASH_FIELD_PREFIX, unsealed.length);
   bytes.set(hash, unsealed.length + HASH_FIELD_PREFIX.length);
+  if (withMac) {
+    const at = unsealed.length + HASH_SUFFIX_BYTES;
+    bytes.set(MAC_FIELD_PREFIX, at);
+    bytes.set(commitMac(draft.macKey, hash), at + MAC_FIELD_PREFIX.length);
+  }
   return { bytes, hash };
 }
 
@@ -95,8 +107,20 @@ export function chainHash(
  */
 export function splitSealed(
   bytes: Uint8Array,
-): { unsealed: Uint8Array; hash: Uint8Array } | undefined {
-  const at = bytes.length - HASH_SUFFIX_BYTES;
+):
+  | { unsealed: Uint8Array; hash: Uint8Array; mac: Uint8Array | undefined }
+  | undefined {
+  let end = bytes.length;
+  let mac: Uint8Array | undefined;
+  if (
+    end >= HASH_SUFFIX_BYTES &&
+    bytes[end - HASH_SUFFIX_BYTES] === MAC_FIELD_PREFIX[0] &&
+    bytes[end - HASH_SUFFIX_BYTES + 1] === MAC_FIELD_PREFIX[1]
+  ) {
+    mac = bytes.subarray(end - HASH_BYTES);
+    end -= HASH_SUFFIX_BYTES;
+  }
+  const at = end - HASH_SUFFIX_BYTES;
   if (
     at < 0 ||
     bytes[at] !== HASH_FIELD_PREFIX[0] ||
@@ -106,8 +130,14 @@ export function splitSealed(
   }
   return {
     unsealed: bytes.subarray(0, at),
-    hash: bytes.subarray(at + HASH_FIELD_PREFIX.length),
+    hash: bytes.subarray(at + HASH_FIELD_PREFIX.length, end),
+    mac,
   };
+}
+
+/** HMAC-SHA256 of a commit hash under a service's commit key. */
+export function commitMac(key: KeyObject, hash: Uint8Array): Uint8Array {
+  return createHmac('sha256', key).update(hash).digest();
 }
 
 /** Decodes stored commit bytes; throws on malformed bytes. */

@@ -8,6 +8,7 @@ export {
   GENESIS_HASH,
   HASH_BYTES,
   chainHash,
+  commitMac,
   decodeCommit,
   eventRecord,
   sameHash,
@@ -29,3 +30,25 @@ export {
   streamName,
 } from './subjects.js';
 export type { RequestKind } from './subjects.js';
+export { merkleRoot } from './merkle.js';
+export {
+  generateSigningKey,
+  keyIdOf,
+  publicKeyFromRaw,
+  rawPublicKey,
+  signBytes,
+  signingKeyFrom,
+  signingKeyFromPem,
+  verifyBytes,
+} from './signing.js';
+export type { SigningKey } from './signing.js';
+export {
+  checkpointHash,
+  openCheckpoint,
+  signCheckpoint,
+} from './checkpoint.js';
+export type { CheckpointDraft } from './checkpoint.js';
+export { scanCommit } from './commit-scan.js';
+export type { CommitFields } from './commit-scan.js';
+export { FindingKind, StreamVerifier } from './stream-verifier.js';
+export type { Finding, VerifyReport } from './stream-verifier.js';

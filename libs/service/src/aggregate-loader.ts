@@ -1,9 +1,11 @@
+import type { KeyObject } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import type { EventStore, StoredCommit } from '@cim/eventstore';
 import {
   GENESIS_HASH,
   chainHash,
+  commitMac,
   decodeCommit,
   sameHash,
   splitSealed,
@@ -51,6 +53,8 @@ export class AggregateLoader<State, Event extends EventMessage> {
     private readonly snapshotVersion: number,
     private readonly revive: (cloned: unknown) => State = (cloned) =>
       cloned as State,
+    /** Mac keys of the service's keyring: a commit whose mac verifies under none was not written by it. */
+    private readonly macKeys?: readonly KeyObject[],
   ) {}
 
   /** The aggregate from its latest snapshot and the commits after it. */
@@ -137,6 +141,17 @@ export class AggregateLoader<State, Event extends EventMessage> {
     if (!sameHash(chainHash(prevHash, sealed.unsealed), sealed.hash)) {
       throw new IntegrityError(
         `commit ${stored.seq} of ${aggregateId} breaks the hash chain`,
+      );
+    }
+    if (
+      this.macKeys !== undefined &&
+      (sealed.mac === undefined ||
+        !this.macKeys.some((key) =>
+          sameHash(commitMac(key, sealed.hash), sealed.mac!),
+        ))
+    ) {
+      throw new IntegrityError(
+        `commit ${stored.seq} of ${aggregateId} was not written by this service`,
       );
     }
     const commit = decodeCommit(stored.data);

@@ -29,6 +29,7 @@ import {
 } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import type { ServiceMsg } from '@nats-io/services';
+import { BUILTIN_QUERIES, type BuiltinQuery } from './audit-queries.js';
 
 /** One command RPC: its subject, input schema, the oneof case it fills and its aggregate id field. */
 export interface CommandRoute {
@@ -47,6 +48,8 @@ export interface QueryRoute {
   readonly method: DescMethod;
   readonly idField: string | undefined;
   readonly hasMinVersion: boolean;
+  /** Set for the queries the runtime answers itself. */
+  readonly builtin: BuiltinQuery | undefined;
 }
 
 /**
@@ -106,6 +109,8 @@ export function queryRoutes(
     hasMinVersion: method.input.fields.some(
       (f) => f.localName === 'minVersion',
     ),
+    builtin:
+      BUILTIN_QUERIES[method.input.typeName as keyof typeof BUILTIN_QUERIES],
   }));
 }
 

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import {
   create,
   toBinary,
@@ -89,6 +90,8 @@ export class CommandHandler<
     private readonly log: Logger,
     private readonly metrics: Metrics,
     options: CommandHandlerOptions = {},
+    /** The active key's commit mac key; commits carry no mac without it. */
+    private readonly macKey?: KeyObject,
   ) {
     this.cache = new Lru(options.cacheSize ?? 10_000, (entry) => !entry.busy);
     this.results = new Lru(options.resultCacheSize ?? 100_000);
@@ -277,6 +280,7 @@ export class CommandHandler<
       meta,
       occurredAtMs: now,
       prevHash: entry.lastHash,
+      macKey: this.macKey,
     });
     const started = performance.now();
     this.store.append(

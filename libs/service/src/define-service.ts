@@ -46,10 +46,16 @@ import {
   type ProjectionOptions,
 } from './projection-runner.js';
 import { ReactionRunner } from './reaction-runner.js';
+import { history, publicKeys, type BuiltinQuery } from './audit-queries.js';
+import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
+import { publishKeys } from './key-registry.js';
+import { ephemeralKeyring, type Keyring } from './keyring.js';
+import type { HistoryRequest } from '@cim/proto/cim/common/v1/integrity_pb';
 import type { QueryContext } from './types.js';
 
 /** How one instance of a service runs. Everything has a default except where to find NATS. */
-export interface StartOptions extends CommandHandlerOptions, ProjectionOptions {
+export interface StartOptions
+  extends CommandHandlerOptions, ProjectionOptions, CheckpointOptions {
   /** An open connection (tests share one), or a URL to connect to. */
   readonly nc?: NatsConnection;
   readonly natsUrl?: string;
@@ -63,6 +69,14 @@ export interface StartOptions extends CommandHandlerOptions, ProjectionOptions {
   readonly minVersionTimeoutMs?: number;
   /** Service version reported by `$SRV` INFO; default 0.1.0. */
   readonly version?: string;
+  /**
+   * The service's signing keys. Default: one key generated for this
+   * definition on its first start in this process (tests); `runMain` loads
+   * them from the data directory.
+   */
+  readonly keyring?: Keyring;
+  /** Commit macs, signed checkpoints and mac checks; default true (off only to measure their cost). */
+  readonly integrity?: boolean;
 }
 
 /** A started service instance. */
@@ -99,10 +113,14 @@ export function defineService<
   const commands = commandRoutes(spec.domain, spec.schemas.command);
   const queries = queryRoutes(spec.domain, spec.queries.service);
   const aggregateType = spec.schemas.command.name.replace(/Command$/, '');
+  let developmentKeyring: Keyring | undefined;
   return {
     domain: spec.domain,
     start: (options) =>
-      startService(spec, commands, queries, aggregateType, options),
+      startService(spec, commands, queries, aggregateType, {
+        ...options,
+        keyring: options.keyring ?? (developmentKeyring ??= ephemeralKeyring()),
+      }),
   };
 }
 
@@ -146,12 +164,16 @@ async function startService<
   }
   log.info({ durability, batching: store.batching }, 'event store open');
   const { decider } = spec;
+  const integrity = options.integrity ?? true;
+  const keyring = options.keyring ?? ephemeralKeyring();
+  if (integrity) await publishKeys(nc, domain, keyring, options.replicas ?? 1);
   const loader = new AggregateLoader<State, Event>(
     store,
     decider,
     spec.schemas.event,
     snapshotVersion,
     spec.revive?.state,
+    integrity ? keyring.keys.map((k) => k.macKey) : undefined,
   );
   const handler = new CommandHandler<State, Command, Event>(
     domain,
@@ -163,9 +185,14 @@ async function startService<
     log,
     metrics,
     options,
+    integrity ? keyring.active.macKey : undefined,
   );
 
-  // (2) The read model, caught up before any query is answered.
+  // (2) The read model, caught up before any query is answered; with
+  // integrity on, the same walk seals the stream with signed checkpoints.
+  const checkpointer = integrity
+    ? new Checkpointer(store, keyring, log, options)
+    : undefined;
   const projection = new ProjectionRunner<Event, Row>(
     store,
     spec.projection,
@@ -175,8 +202,15 @@ async function startService<
     (commit, seq) => handler.remember(commit, seq),
     options,
     spec.revive?.row,
+    checkpointer === undefined
+      ? undefined
+      : (seq, subject, data) => checkpointer.observe(seq, subject, data),
   );
-  await projection.start();
+  await projection.start(
+    checkpointer === undefined
+      ? undefined
+      : (position) => checkpointer.start(position),
+  );
   const io: ServiceIo = { domain, nc, log, replicas: options.replicas ?? 1 };
   const handlers = spec.queries.handlers(projection, io) as Record<
     string,
@@ -249,8 +283,18 @@ async function startService<
   }
 
   const waitTimeout = options.minVersionTimeoutMs ?? 5000;
+  const replicas = options.replicas ?? 1;
+  const builtins: Record<BuiltinQuery, (request: Message) => Promise<unknown>> =
+    {
+      history: (request) =>
+        history(store, spec.schemas.event, request as HistoryRequest),
+      publicKeys: () => publicKeys(nc, domain, replicas),
+    };
   for (const route of queries) {
-    const handle = handlers[route.localName];
+    const handle =
+      route.builtin === undefined
+        ? handlers[route.localName]
+        : builtins[route.builtin];
     if (handle === undefined)
       throw new Error(`no handler for query ${route.name}`);
     const timer = metrics.querySeconds.labels(route.name);
@@ -340,6 +384,7 @@ async function startService<
         // Stop taking new requests and events, let the ones in flight answer, then close.
         await Promise.all(reactions.map((r) => r.stop()));
         await service.stop();
+        checkpointer?.stop();
         if (inFlight > 0) {
           await new Promise<void>((resolve) => {
             drained = resolve;

@@ -28,3 +28,12 @@ export {
 export type { Durability, ServiceConfig } from './config.js';
 export { IntegrityError } from './aggregate-loader.js';
 export { runMain } from './run-main.js';
+export {
+  ephemeralKeyring,
+  keysDir,
+  loadKeyring,
+  rotateKey,
+} from './keyring.js';
+export type { Keyring } from './keyring.js';
+export { KEYS_BUCKET, listKeys, publishKeys } from './key-registry.js';
+export type { CheckpointOptions } from './checkpointer.js';

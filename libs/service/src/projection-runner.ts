@@ -63,6 +63,12 @@ export class ProjectionRunner<
     private readonly options: ProjectionOptions = {},
     private readonly revive: (cloned: unknown) => Row = (cloned) =>
       cloned as Row,
+    /** Sees every stream message first; a true answer keeps a commit out of the read model (not written by the service). */
+    private readonly observe: (
+      seq: number,
+      subject: string,
+      data: Uint8Array,
+    ) => boolean = () => false,
   ) {}
 
   get size(): number {
@@ -92,8 +98,11 @@ export class ProjectionRunner<
   }
 
   /** Loads the snapshot, starts following the stream, and resolves once caught up with it. */
-  async start(): Promise<void> {
+  async start(
+    beforeFollow: (position: number) => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
     await this.loadSnapshot();
+    await beforeFollow(this.position);
     this.caughtUpTo = await this.store.lastSequence();
     const caughtUp = new Promise<void>(
       (resolve) => (this.caughtUpResolve = resolve),
@@ -149,9 +158,10 @@ export class ProjectionRunner<
 
   private apply(msg: JsMsg): void {
     this.position = msg.seq;
-    if (!msg.subject.includes('.evt.')) {
+    const forged = this.observe(msg.seq, msg.subject, msg.data);
+    if (forged || !msg.subject.includes('.evt.')) {
       if (this.caughtUp) this.caughtUpResolve?.();
-      return; // checkpoints share the stream
+      return; // checkpoints share the stream; forged commits stay out of the read model
     }
     let commit: Commit;
     try {

@@ -1,5 +1,6 @@
 import { createLogger, startTracing } from '@cim/observability';
 import { ConfigError, loadConfig } from './config.js';
+import { keysDir, loadKeyring } from './keyring.js';
 import type { ServiceDefinition } from './define-service.js';
 
 /**
@@ -24,7 +25,16 @@ export async function runMain(definition: ServiceDefinition): Promise<void> {
       service,
       exporter: config.traceExporter,
     });
+    const keyring = loadKeyring({
+      dir:
+        process.env['CIM_KEYS_DIR'] ||
+        keysDir(config.dataDir, definition.domain),
+      env: process.env,
+      onGenerated: (path) =>
+        log.warn({ path }, 'generated a development signing key'),
+    });
     const running = await definition.start({
+      keyring,
       natsUrl: config.natsUrl,
       httpPort: config.httpPort,
       log,

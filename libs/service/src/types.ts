@@ -44,12 +44,22 @@ export interface QueryContext {
   readonly position: bigint;
 }
 
-/** One handler per RPC of a query service, typed from its generated descriptor. */
+/** The request types whose queries the runtime answers itself (History, PublicKeys). */
+type BuiltinRequest =
+  'cim.common.v1.HistoryRequest' | 'cim.common.v1.PublicKeysRequest';
+
+/** One handler per RPC of a query service, typed from its generated descriptor; built-in queries excluded. */
 export type QueryHandlers<S extends DescService> = {
-  readonly [M in keyof S['method']]: S['method'][M] extends DescMethodUnary<
-    infer I,
-    infer O
-  >
+  readonly [
+    M in keyof S['method'] as S['method'][M] extends DescMethodUnary<
+      infer I,
+      infer _O
+    >
+      ? I['typeName'] extends BuiltinRequest
+        ? never
+        : M
+      : M
+  ]: S['method'][M] extends DescMethodUnary<infer I, infer O>
     ? (
         request: MessageShape<I>,
         context: QueryContext,

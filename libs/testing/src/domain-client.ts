@@ -11,6 +11,7 @@ import { methodSubject, uuidv7 } from '@cim/kernel';
 import { Header, request } from '@cim/messaging';
 import type { CommandResultSchema } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { createLogger, type LogLevel, type Logger } from '@cim/observability';
 
 /** Headers of one test command; a fresh command id unless one is given. */
@@ -67,4 +68,24 @@ export function testLogger(): Logger {
     service: 'test',
     level: (process.env['LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
   });
+}
+
+/** Commits stored in a domain's stream (checkpoints not counted), optionally of one aggregate only. */
+export async function countCommits(
+  nc: NatsConnection,
+  domain: string,
+  aggregateId?: string,
+): Promise<number> {
+  const filter =
+    aggregateId === undefined
+      ? `cim.${domain}.evt.>`
+      : `cim.${domain}.evt.${aggregateId}`;
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(`CIM_${domain.toUpperCase()}`, {
+    subjects_filter: filter,
+  });
+  return Object.values(info.state.subjects ?? {}).reduce(
+    (sum, n) => sum + n,
+    0,
+  );
 }

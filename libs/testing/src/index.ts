@@ -17,5 +17,10 @@ export type {
 } from './nats-server.js';
 export { deciderSpec } from './decider-spec.js';
 export type { DeciderThen } from './decider-spec.js';
-export { sendCommand, sendQuery, testLogger } from './domain-client.js';
+export {
+  countCommits,
+  sendCommand,
+  sendQuery,
+  testLogger,
+} from './domain-client.js';
 export type { CommandHeaders } from './domain-client.js';

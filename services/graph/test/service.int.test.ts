@@ -5,7 +5,6 @@ import {
   DomainError,
   ErrorCode,
   eventRecord,
-  eventSubject,
   sealCommit,
   uuidv7,
   decodeCommit,
@@ -18,11 +17,12 @@ import {
   GraphQueryService,
   type GraphEvent,
 } from '@cim/proto/cim/graph/v1/graph_pb';
-import type { RunningService } from '@cim/service';
+import { ephemeralKeyring, type RunningService } from '@cim/service';
 import { AggregateLoader } from '@cim/service/internal';
 import {
   sendCommand,
   sendQuery,
+  countCommits,
   startNatsServer,
   testLogger,
   type NatsServerHandle,
@@ -50,22 +50,14 @@ describe('graph service over NATS', () => {
   let server: NatsServerHandle;
   let nc: NatsConnection;
   let running: RunningService;
+  // The service's keys, so that a test can write a commit as another instance of it would.
+  const keyring = ephemeralKeyring();
   const start = (options: { snapshotEvery?: number } = {}) =>
-    graphService.start({ nc, log: testLogger(), ...options });
+    graphService.start({ nc, log: testLogger(), keyring, ...options });
 
   /** Commits stored on one graph's subject. */
-  async function commitsOf(graphId: string): Promise<number> {
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info('CIM_GRAPH', {
-      subjects_filter: eventSubject('graph', graphId),
-    });
-    return info.state.subjects?.[eventSubject('graph', graphId)] ?? 0;
-  }
-
-  async function totalCommits(): Promise<number> {
-    const jsm = await jetstreamManager(nc);
-    return (await jsm.streams.info('CIM_GRAPH')).state.messages;
-  }
+  const commitsOf = (graphId: string) => countCommits(nc, 'graph', graphId);
+  const totalCommits = () => countCommits(nc, 'graph');
 
   async function newGraph(name = 'g'): Promise<string> {
     const graphId = uuidv7();
@@ -223,6 +215,7 @@ describe('graph service over NATS', () => {
         meta,
         occurredAtMs: Date.now(),
         prevHash: current.lastHash,
+        macKey: keyring.active.macKey,
       });
       await store.appendAsync(
         graphId,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cim/common/v1/envelope.proto.
  */
 export const file_cim_common_v1_envelope: GenFile = /*@__PURE__*/
-  fileDesc("ChxjaW0vY29tbW9uL3YxL2VudmVsb3BlLnByb3RvEg1jaW0uY29tbW9uLnYxIngKC0NvbW1hbmRNZXRhEhIKCmNvbW1hbmRfaWQYASABKAkSFgoOY29ycmVsYXRpb25faWQYAiABKAkSFAoMY2F1c2F0aW9uX2lkGAMgASgJEg0KBWFjdG9yGAQgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YBSABKAQiRAoLRXZlbnRSZWNvcmQSEAoIZXZlbnRfaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIPCgdwYXlsb2FkGAMgASgMIrkCCgZDb21taXQSEQoJY29tbWl0X2lkGAEgASgJEhIKCmNvbW1hbmRfaWQYAiABKAkSDgoGZG9tYWluGAMgASgJEhYKDmFnZ3JlZ2F0ZV90eXBlGAQgASgJEhQKDGFnZ3JlZ2F0ZV9pZBgFIAEoCRIPCgd2ZXJzaW9uGAYgASgEEioKBmV2ZW50cxgHIAMoCzIaLmNpbS5jb21tb24udjEuRXZlbnRSZWNvcmQSDQoFYWN0b3IYCCABKAkSFgoOY29ycmVsYXRpb25faWQYCSABKAkSFAoMY2F1c2F0aW9uX2lkGAogASgJEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwcmV2X2hhc2gYDCABKAwSDAoEaGFzaBgNIAEoDCJ2Cg1Db21tYW5kUmVzdWx0EhIKCmNvbW1hbmRfaWQYASABKAkSFAoMYWdncmVnYXRlX2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSEQoJZXZlbnRfaWRzGAQgAygJEhcKD3N0cmVhbV9zZXF1ZW5jZRgFIAEoBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChxjaW0vY29tbW9uL3YxL2VudmVsb3BlLnByb3RvEg1jaW0uY29tbW9uLnYxIngKC0NvbW1hbmRNZXRhEhIKCmNvbW1hbmRfaWQYASABKAkSFgoOY29ycmVsYXRpb25faWQYAiABKAkSFAoMY2F1c2F0aW9uX2lkGAMgASgJEg0KBWFjdG9yGAQgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YBSABKAQiRAoLRXZlbnRSZWNvcmQSEAoIZXZlbnRfaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIPCgdwYXlsb2FkGAMgASgMIsYCCgZDb21taXQSEQoJY29tbWl0X2lkGAEgASgJEhIKCmNvbW1hbmRfaWQYAiABKAkSDgoGZG9tYWluGAMgASgJEhYKDmFnZ3JlZ2F0ZV90eXBlGAQgASgJEhQKDGFnZ3JlZ2F0ZV9pZBgFIAEoCRIPCgd2ZXJzaW9uGAYgASgEEioKBmV2ZW50cxgHIAMoCzIaLmNpbS5jb21tb24udjEuRXZlbnRSZWNvcmQSDQoFYWN0b3IYCCABKAkSFgoOY29ycmVsYXRpb25faWQYCSABKAkSFAoMY2F1c2F0aW9uX2lkGAogASgJEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwcmV2X2hhc2gYDCABKAwSDAoEaGFzaBgNIAEoDBILCgNtYWMYDiABKAwidgoNQ29tbWFuZFJlc3VsdBISCgpjb21tYW5kX2lkGAEgASgJEhQKDGFnZ3JlZ2F0ZV9pZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEhEKCWV2ZW50X2lkcxgEIAMoCRIXCg9zdHJlYW1fc2VxdWVuY2UYBSABKARiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Who asked for a change and why. The edge that receives a command (the
@@ -170,11 +170,20 @@ export type Commit = Message<"cim.common.v1.Commit"> & {
   prevHash: Uint8Array;
 
   /**
-   * SHA-256(prev_hash ‖ this commit encoded without hash).
+   * SHA-256(prev_hash ‖ this commit encoded without hash and mac).
    *
    * @generated from field: bytes hash = 13;
    */
   hash: Uint8Array;
+
+  /**
+   * HMAC-SHA256 of hash under the writing service's commit key: lets the
+   * service tell its own commits from forged ones before it seals them into a
+   * signed checkpoint. Outside the hash; written last.
+   *
+   * @generated from field: bytes mac = 14;
+   */
+  mac: Uint8Array;
 };
 
 /**

@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The Merkle tree hash of RFC 6962 (Certificate Transparency) over leaves in
+ * order: leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right);
+ * the empty tree hashes to SHA-256(""). Built bottom-up, carrying an odd last
+ * node up a level unchanged, which gives the same tree as the RFC's
+ * split at the largest power of two.
+ */
+export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
+  if (leaves.length === 0) return createHash('sha256').digest();
+  let level: Uint8Array[] = leaves.map((leaf) =>
+    createHash('sha256').update(LEAF).update(leaf).digest(),
+  );
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i + 1 < level.length; i += 2) {
+      next.push(
+        createHash('sha256')
+          .update(NODE)
+          .update(level[i]!)
+          .update(level[i + 1]!)
+          .digest(),
+      );
+    }
+    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    level = next;
+  }
+  return level[0]!;
+}
+
+const LEAF = Uint8Array.of(0);
+const NODE = Uint8Array.of(1);

@@ -1,0 +1,71 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { rawPublicKey } from '@cim/kernel';
+import {
+  PublicKeySchema,
+  type PublicKey,
+} from '@cim/proto/cim/common/v1/integrity_pb';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Keyring } from './keyring.js';
+
+/** The KV bucket where every service publishes its public keys. */
+export const KEYS_BUCKET = 'cim_keys';
+
+async function bucket(nc: NatsConnection, replicas: number): Promise<KV> {
+  return new Kvm(nc).create(KEYS_BUCKET, { history: 1, replicas });
+}
+
+/**
+ * Publishes a keyring's public keys under `<domain>.<keyId>`: the active key
+ * as current, the others as retired. Keys published earlier stay, so
+ * checkpoints signed before a rotation remain verifiable.
+ */
+export async function publishKeys(
+  nc: NatsConnection,
+  domain: string,
+  keyring: Keyring,
+  replicas = 1,
+): Promise<void> {
+  const kv = await bucket(nc, replicas);
+  const existing = new Map(
+    (await listKeys(nc, domain, replicas)).map((k) => [k.keyId, k]),
+  );
+  for (const key of keyring.keys) {
+    const retired = key !== keyring.active;
+    const known = existing.get(key.keyId);
+    if (known !== undefined && known.retired === retired) continue;
+    const record = create(PublicKeySchema, {
+      keyId: key.keyId,
+      domain,
+      publicKey: rawPublicKey(key.publicKey),
+      createdAt: known?.createdAt ?? timestampFromMs(Date.now()),
+      retired,
+    });
+    await kv.put(`${domain}.${key.keyId}`, toBinary(PublicKeySchema, record));
+  }
+  for (const known of existing.values()) {
+    if (!known.retired && known.keyId !== keyring.active.keyId) {
+      await kv.put(
+        `${domain}.${known.keyId}`,
+        toBinary(PublicKeySchema, { ...known, retired: true }),
+      );
+    }
+  }
+}
+
+/** Every public key a domain has published, current and retired. */
+export async function listKeys(
+  nc: NatsConnection,
+  domain: string,
+  replicas = 1,
+): Promise<PublicKey[]> {
+  const kv = await bucket(nc, replicas);
+  const keys: PublicKey[] = [];
+  for await (const name of await kv.keys(`${domain}.*`)) {
+    const entry = await kv.get(name);
+    if (entry !== null && entry.operation === 'PUT')
+      keys.push(fromBinary(PublicKeySchema, entry.value));
+  }
+  return keys.sort((a, b) => a.keyId.localeCompare(b.keyId));
+}
