@@ -37,3 +37,5 @@ export {
 export type { Keyring } from './keyring.js';
 export { KEYS_BUCKET, listKeys, publishKeys } from './key-registry.js';
 export type { CheckpointOptions } from './checkpointer.js';
+export { verifyDomain } from './verify.js';
+export type { VerifyOptions } from './verify.js';

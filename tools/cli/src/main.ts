@@ -2,11 +2,15 @@ import { connectNats } from '@cim/messaging';
 import { ConfigError, loadConfig } from '@cim/service';
 import { describeError, sendCommand, sendQuery, status } from './commands.js';
 import { UsageError } from './registry.js';
+import { auditTrail, formatAudit, formatReport, verify } from './audit.js';
 
 const USAGE = `usage:
   cim cmd <domain> <Command> '<json>'   send a command, print its result
   cim query <domain> <Query> '<json>'   send a query, print its answer
   cim status                            which services answer, their versions and streams
+  cim verify <domain> [--aggregate <id>] [--json]
+                                        check hash chains and signed checkpoints; exit 0 only when clean
+  cim audit <domain> <aggregateId>      who did what, when, to one aggregate
 
 Finds the fleet through CIM_NATS_URL, or the URL \`npm start\` recorded in the data directory.`;
 
@@ -21,14 +25,34 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return verb === undefined ? 2 : 0;
   }
-  if (!['cmd', 'query', 'status'].includes(verb))
+  if (!['cmd', 'query', 'status', 'verify', 'audit'].includes(verb)) {
     throw new UsageError(`unknown verb ${JSON.stringify(verb)}\n${USAGE}`);
-  if (verb !== 'status' && (args.length < 2 || args.length > 3))
+  }
+  if (
+    (verb === 'cmd' || verb === 'query') &&
+    (args.length < 2 || args.length > 3)
+  )
     throw new UsageError(USAGE);
+  if (verb === 'audit' && args.length !== 2) throw new UsageError(USAGE);
+  if (verb === 'verify' && args.length < 1) throw new UsageError(USAGE);
   const config = loadConfig();
   const nc = await connectNats({ url: config.natsUrl, name: 'cim-cli' });
   try {
     const [domain = '', name = '', json = '{}'] = args;
+    if (verb === 'verify') {
+      const flags = parseVerifyFlags(args.slice(1));
+      const report = await verify(nc, domain, flags.aggregate);
+      process.stdout.write(
+        `${flags.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`,
+      );
+      return report.clean ? 0 : 1;
+    }
+    if (verb === 'audit') {
+      process.stdout.write(
+        `${formatAudit(await auditTrail(nc, domain, name))}\n`,
+      );
+      return 0;
+    }
     const out =
       verb === 'cmd'
         ? await sendCommand(nc, domain, name, json)
@@ -53,3 +77,21 @@ main(process.argv.slice(2)).then(
     process.exit(code);
   },
 );
+
+function parseVerifyFlags(flags: readonly string[]): {
+  aggregate: string | undefined;
+  json: boolean;
+} {
+  let aggregate: string | undefined;
+  let json = false;
+  for (let i = 0; i < flags.length; i++) {
+    if (flags[i] === '--json') json = true;
+    else if (flags[i] === '--aggregate' && flags[i + 1] !== undefined)
+      aggregate = flags[++i];
+    else
+      throw new UsageError(
+        `unknown argument ${JSON.stringify(flags[i])}\n${USAGE}`,
+      );
+  }
+  return { aggregate, json };
+}
