@@ -1,6 +1,7 @@
-import { createHash, createHmac, type KeyObject } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import { create, toBinary, fromBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { sha256 } from './sha256.js';
 import {
   CommitSchema,
   EventRecordSchema,
@@ -98,7 +99,7 @@ export function chainHash(
   prevHash: Uint8Array,
   unsealed: Uint8Array,
 ): Uint8Array {
-  return createHash('sha256').update(prevHash).update(unsealed).digest();
+  return sha256(prevHash, unsealed);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './sha256.js';
 
 /**
  * The Merkle tree hash of RFC 6962 (Certificate Transparency) over leaves in
@@ -8,20 +8,12 @@ import { createHash } from 'node:crypto';
  * split at the largest power of two.
  */
 export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
-  if (leaves.length === 0) return createHash('sha256').digest();
-  let level: Uint8Array[] = leaves.map((leaf) =>
-    createHash('sha256').update(LEAF).update(leaf).digest(),
-  );
+  if (leaves.length === 0) return sha256();
+  let level: Uint8Array[] = leaves.map((leaf) => sha256(LEAF, leaf));
   while (level.length > 1) {
     const next: Uint8Array[] = [];
     for (let i = 0; i + 1 < level.length; i += 2) {
-      next.push(
-        createHash('sha256')
-          .update(NODE)
-          .update(level[i]!)
-          .update(level[i + 1]!)
-          .digest(),
-      );
+      next.push(sha256(NODE, level[i]!, level[i + 1]!));
     }
     if (level.length % 2 === 1) next.push(level[level.length - 1]!);
     level = next;
