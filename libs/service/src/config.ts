@@ -27,6 +27,8 @@ export interface ServiceConfig {
   readonly replicas: number;
   /** CIM_OTEL_EXPORTER: none (default) or otlp. */
   readonly traceExporter: TraceExporter;
+  /** CIM_INTEGRITY: on (default); off drops commit macs and signed checkpoints, only to measure their cost. */
+  readonly integrity: boolean;
 }
 
 /** A configuration value that cannot be used; start-up stops with this message. */
@@ -58,6 +60,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       ['none', 'otlp'] as const,
       'none',
     ),
+    integrity:
+      oneOf(env, 'CIM_INTEGRITY', ['on', 'off'] as const, 'on') === 'on',
   };
 }
 
@@ -67,23 +71,40 @@ export function natsUrlFile(dataDir: string): string {
 }
 
 function natsUrl(value: string | undefined, dataDir: string): string {
-  if (value !== undefined && value !== '') {
-    for (const url of value.split(',')) {
-      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/.test(url.trim())) {
-        throw new ConfigError(
-          `CIM_NATS_URL must be nats://host:port (comma-separated for several), got ${JSON.stringify(value)}`,
-        );
-      }
-    }
-    return value;
-  }
+  if (value !== undefined && value !== '')
+    return checkedUrls(value, 'CIM_NATS_URL');
+  let recorded: string;
   try {
-    return readFileSync(natsUrlFile(dataDir), 'utf8').trim();
+    recorded = readFileSync(natsUrlFile(dataDir), 'utf8').trim();
   } catch {
     throw new ConfigError(
       `CIM_NATS_URL is not set and ${natsUrlFile(dataDir)} does not exist: run \`npm start\` or set CIM_NATS_URL=nats://host:port`,
     );
   }
+  return checkedUrls(recorded, natsUrlFile(dataDir));
+}
+
+/** Checks a comma-separated list of NATS URLs: scheme nats, tls, ws or wss, a host, a numeric port if any. */
+function checkedUrls(value: string, source: string): string {
+  for (const raw of value.split(',')) {
+    let url: URL | undefined;
+    try {
+      url = new URL(raw.trim());
+    } catch {
+      url = undefined;
+    }
+    const ok =
+      url !== undefined &&
+      ['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol) &&
+      url.hostname !== '' &&
+      (url.pathname === '' || url.pathname === '/');
+    if (!ok) {
+      throw new ConfigError(
+        `${source} must be nats://host:port (comma-separated for several), got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  return value;
 }
 
 function port(env: Env, name: string, fallback: number): number {

@@ -35,6 +35,7 @@ export async function runMain(definition: ServiceDefinition): Promise<void> {
     });
     const running = await definition.start({
       keyring,
+      integrity: config.integrity,
       natsUrl: config.natsUrl,
       httpPort: config.httpPort,
       log,

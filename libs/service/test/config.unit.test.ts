@@ -53,6 +53,7 @@ describe('loadConfig', () => {
         durability: 'strict',
         replicas: 1,
         traceExporter: 'none',
+        integrity: true,
       });
     });
 
@@ -74,6 +75,7 @@ describe('loadConfig', () => {
         durability: 'strict',
         replicas: 1,
         traceExporter: 'none',
+        integrity: true,
       });
     });
 
@@ -94,6 +96,7 @@ describe('loadConfig', () => {
           CIM_DURABILITY: 'fast',
           CIM_REPLICAS: '3',
           CIM_OTEL_EXPORTER: 'otlp',
+          CIM_INTEGRITY: 'off',
         }),
       ).toEqual({
         natsUrl: 'nats://a:4222, tls://b.example:4443',
@@ -104,7 +107,17 @@ describe('loadConfig', () => {
         durability: 'fast',
         replicas: 3,
         traceExporter: 'otlp',
+        integrity: false,
       });
+    });
+
+    it('refuses a port that is not a number', () => {
+      expect(() =>
+        loadConfig({
+          CIM_NATS_URL: 'nats://host:abc',
+          CIM_DATA_DIR: emptyDataDir,
+        }),
+      ).toThrow(/CIM_NATS_URL/);
     });
 
     it.each(['nats://localhost', 'ws://h:80/', 'wss://h.example:443'])(
