@@ -1,0 +1,364 @@
+import type { JsonValue } from '@bufbuild/protobuf';
+import type {
+  StepAdded,
+  TaskCompleted,
+  WorkflowEvent,
+} from '@cim/proto/cim/workflow/v1/workflow_pb';
+import { valueToJson } from './rules.js';
+import { SortedMap } from './sorted-map.js';
+import {
+  NO_STEPS,
+  isFinished,
+  mapOf,
+  type PresentWorkflow,
+  type StepState,
+  type StepStatusName,
+  type WorkflowState,
+  type WorkflowStatusName,
+} from './state.js';
+
+/**
+ * Folds one event into the state. Total and non-throwing: an event that does
+ * not fit the state (which `decide` never produces, e.g. a dependency on a
+ * missing step) or comes from a newer schema leaves the state unchanged, so
+ * "every dependency names an existing step, and the reverse edges match"
+ * holds whatever the stream.
+ */
+export function evolve(
+  state: WorkflowState,
+  { body }: WorkflowEvent,
+): WorkflowState {
+  if (body.case === 'created') {
+    if (state.status !== 'absent') return state;
+    const { workflowId, name, description, createdBy, metadata } = body.value;
+    return {
+      status: 'draft',
+      workflowId,
+      name,
+      description,
+      createdBy,
+      steps: SortedMap.empty(),
+      context: SortedMap.empty(),
+      metadata: mapOf(metadata),
+      counts: NO_STEPS,
+    };
+  }
+  if (state.status === 'absent') return state;
+  switch (body.case) {
+    case 'stepAdded':
+      return stepAdded(state, body.value);
+    case 'stepRemoved':
+      return stepRemoved(state, body.value.stepId);
+    case 'stepDependencyAdded':
+      return linked(state, body.value.stepId, body.value.dependsOn, true);
+    case 'stepDependencyRemoved':
+      return linked(state, body.value.stepId, body.value.dependsOn, false);
+    case 'stepConfigurationAdded': {
+      const { stepId, key, value } = body.value;
+      return changeStep(state, stepId, (step) => ({
+        config: step.config.set(key, jsonOf(valueToJson(value))),
+      }));
+    }
+    case 'stepConfigurationRemoved': {
+      const { stepId, key } = body.value;
+      return changeStep(state, stepId, (step) => ({
+        config: step.config.delete(key),
+      }));
+    }
+    case 'started': {
+      let context = state.context;
+      for (const [key, value] of Object.entries(body.value.context ?? {})) {
+        context = context.set(key, value);
+      }
+      return { ...state, status: 'running', context };
+    }
+    case 'stepExecutionStarted':
+      return changeStep(state, body.value.stepId, () => ({
+        status: 'running',
+      }));
+    case 'taskStarted':
+      return changeStep(state, body.value.stepId, () => ({
+        status: 'in_progress',
+      }));
+    case 'stepExecutionCompleted': {
+      const { stepId, output } = body.value;
+      return changeStep(state, stepId, () => ({
+        status: 'completed',
+        output,
+        awaiting: undefined,
+      }));
+    }
+    case 'stepExecutionFailed': {
+      const { stepId, error, retryCount } = body.value;
+      return changeStep(state, stepId, () => ({
+        retryCount,
+        error,
+        awaiting: undefined,
+      }));
+    }
+    case 'stepFailed': {
+      const { stepId, error, retryCount } = body.value;
+      return changeStep(state, stepId, () => ({
+        status: 'failed',
+        retryCount,
+        error,
+        awaiting: undefined,
+      }));
+    }
+    case 'stepSkipped':
+      return changeStep(state, body.value.stepId, () => ({
+        status: 'skipped',
+        awaiting: undefined,
+      }));
+    case 'taskAssigned':
+      return changeStep(state, body.value.stepId, () => ({
+        assignedTo: body.value.assignee,
+      }));
+    case 'taskReassigned':
+      return changeStep(state, body.value.stepId, () => ({
+        assignedTo: body.value.to,
+      }));
+    case 'taskCompleted':
+      return taskCompleted(state, body.value);
+    case 'stepApprovalRequested':
+      return changeStep(state, body.value.stepId, () => ({
+        status: 'waiting_approval',
+        approver: body.value.approver,
+      }));
+    case 'stepApprovalGranted':
+      return changeStep(state, body.value.stepId, () => ({
+        status: 'completed',
+        completedBy: body.value.approver,
+      }));
+    case 'stepApprovalRejected':
+      return changeStep(state, body.value.stepId, () => ({
+        status: 'failed',
+        error: body.value.reason,
+      }));
+    case 'paused':
+      return moved(state, 'running', 'paused');
+    case 'resumed':
+      return moved(state, 'paused', 'running');
+    case 'cancelled':
+      return cancelled(state);
+    case 'failed':
+      return { ...state, status: 'failed' };
+    case 'completed':
+      return { ...state, status: 'completed' };
+    case 'contextVariableSet':
+      return {
+        ...state,
+        context: state.context.set(
+          body.value.key,
+          jsonOf(valueToJson(body.value.value)),
+        ),
+      };
+    case 'contextVariableRemoved':
+      return { ...state, context: state.context.delete(body.value.key) };
+    case 'metadataAdded':
+      return {
+        ...state,
+        metadata: state.metadata.set(
+          body.value.key,
+          jsonOf(valueToJson(body.value.value)),
+        ),
+      };
+    case 'metadataRemoved':
+      return { ...state, metadata: state.metadata.delete(body.value.key) };
+    case 'crossDomainOperationRequested': {
+      const { stepId, targetDomain, operation, correlationId } = body.value;
+      return changeStep(state, stepId, () => ({
+        awaiting: correlationId,
+        targetDomain,
+        operation,
+      }));
+    }
+    case undefined:
+      return state; // written by a newer schema: folding never fails
+  }
+}
+
+/** decide never stores a Value that has no JSON form; a stream that does folds it as null. */
+const jsonOf = (value: JsonValue | undefined): JsonValue => value ?? null;
+
+const bump = (
+  counts: PresentWorkflow['counts'],
+  status: StepStatusName,
+  delta: number,
+): PresentWorkflow['counts'] => ({
+  ...counts,
+  [status]: counts[status] + delta,
+});
+
+/** The workflow with one step replaced (or added, or removed when `next` is undefined), counts kept in step. */
+function putStep(
+  state: PresentWorkflow,
+  stepId: string,
+  next: StepState | undefined,
+): PresentWorkflow {
+  const previous = state.steps.get(stepId);
+  let counts = state.counts;
+  if (previous !== undefined) counts = bump(counts, previous.status, -1);
+  if (next !== undefined) counts = bump(counts, next.status, 1);
+  return {
+    ...state,
+    counts,
+    steps:
+      next === undefined
+        ? state.steps.delete(stepId)
+        : state.steps.set(stepId, next),
+  };
+}
+
+function changeStep(
+  state: PresentWorkflow,
+  stepId: string,
+  change: (step: StepState) => Partial<StepState>,
+): WorkflowState {
+  const step = state.steps.get(stepId);
+  if (step === undefined) return state;
+  return putStep(state, stepId, { ...step, ...change(step) });
+}
+
+function moved(
+  state: PresentWorkflow,
+  from: WorkflowStatusName,
+  to: WorkflowStatusName,
+): WorkflowState {
+  return state.status === from ? { ...state, status: to } : state;
+}
+
+function stepAdded(state: PresentWorkflow, added: StepAdded): WorkflowState {
+  const { stepId } = added;
+  if (state.steps.has(stepId)) return state;
+  const dependencies = added.dependencies.filter(
+    (id) => id !== stepId && state.steps.has(id),
+  );
+  let next = putStep(state, stepId, {
+    name: added.name,
+    description: added.description,
+    stepType: added.stepType,
+    customType: added.customType,
+    status: 'pending',
+    config: mapOf(added.config),
+    dependencies: SortedMap.of(dependencies.map((id) => [id, true])),
+    dependents: SortedMap.empty(),
+    estimatedMinutes: added.estimatedDurationMinutes,
+    assignedTo: added.assignedTo,
+    retryCount: 0,
+    maxRetries: added.maxRetries,
+    awaiting: undefined,
+    targetDomain: '',
+    operation: '',
+    approver: undefined,
+    output: undefined,
+    formData: undefined,
+    completedBy: undefined,
+    error: undefined,
+  });
+  for (const id of dependencies) {
+    const dependency = next.steps.get(id);
+    if (dependency !== undefined) {
+      next = putStep(next, id, {
+        ...dependency,
+        dependents: dependency.dependents.set(stepId, true),
+      });
+    }
+  }
+  return next;
+}
+
+function stepRemoved(state: PresentWorkflow, stepId: string): WorkflowState {
+  const step = state.steps.get(stepId);
+  if (step === undefined) return state;
+  let next = state;
+  for (const id of step.dependencies.keys()) {
+    next = unlink(next, stepId, id);
+  }
+  // decide removes only steps nothing depends on; this keeps edges from
+  // dangling on any stream.
+  for (const id of step.dependents.keys()) {
+    next = unlink(next, id, stepId);
+  }
+  return putStep(next, stepId, undefined);
+}
+
+function unlink(
+  state: PresentWorkflow,
+  stepId: string,
+  dependsOn: string,
+): PresentWorkflow {
+  const step = state.steps.get(stepId);
+  const dependency = state.steps.get(dependsOn);
+  let next = state;
+  if (step !== undefined) {
+    next = putStep(next, stepId, {
+      ...step,
+      dependencies: step.dependencies.delete(dependsOn),
+    });
+  }
+  if (dependency !== undefined) {
+    next = putStep(next, dependsOn, {
+      ...dependency,
+      dependents: dependency.dependents.delete(stepId),
+    });
+  }
+  return next;
+}
+
+function linked(
+  state: PresentWorkflow,
+  stepId: string,
+  dependsOn: string,
+  add: boolean,
+): WorkflowState {
+  const step = state.steps.get(stepId);
+  const dependency = state.steps.get(dependsOn);
+  if (step === undefined || dependency === undefined || stepId === dependsOn)
+    return state;
+  if (!add) return unlink(state, stepId, dependsOn);
+  const next = putStep(state, stepId, {
+    ...step,
+    dependencies: step.dependencies.set(dependsOn, true),
+  });
+  return putStep(next, dependsOn, {
+    ...dependency,
+    dependents: dependency.dependents.set(stepId, true),
+  });
+}
+
+function taskCompleted(
+  state: PresentWorkflow,
+  { stepId, completedBy, formData }: TaskCompleted,
+): WorkflowState {
+  const step = state.steps.get(stepId);
+  if (step === undefined) return state;
+  let context = state.context;
+  for (const [key, value] of Object.entries(formData ?? {})) {
+    context = context.set(`step_${stepId}_${key}`, value);
+  }
+  return {
+    ...putStep(state, stepId, {
+      ...step,
+      status: 'completed',
+      completedBy,
+      formData,
+    }),
+    context,
+  };
+}
+
+function cancelled(state: PresentWorkflow): WorkflowState {
+  let next: PresentWorkflow = { ...state, status: 'cancelled' };
+  // Once per workflow: O(n log n) over its steps.
+  for (const [id, step] of state.steps) {
+    if (!isFinished(step.status)) {
+      next = putStep(next, id, {
+        ...step,
+        status: 'cancelled',
+        awaiting: undefined,
+      });
+    }
+  }
+  return next;
+}

@@ -1,0 +1,148 @@
+import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
+import type { Value } from '@bufbuild/protobuf/wkt';
+import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
+
+/** Size limits on what a command may carry; the message size limit bounds the rest. */
+export const LIMITS = {
+  name: 200,
+  description: 4000,
+  text: 4000,
+  key: 256,
+  actor: 256,
+  customType: 128,
+  operation: 200,
+  correlationId: 512,
+  steps: 1000,
+  maxRetries: 100,
+} as const;
+
+/** A value quoted for an error message, cut short so a huge input cannot bloat the reply. */
+export function show(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
+/** Throws VALIDATION_FAILED with `message`. */
+export function invalid(message: string): never {
+  throw new DomainError(ErrorCode.VALIDATION_FAILED, message);
+}
+
+/** Ids become NATS subject tokens and keys: `[A-Za-z0-9_-]{1,128}`. */
+export function requireId(value: string, field: string): void {
+  if (!isSubjectToken(value)) {
+    invalid(`${field} must match [A-Za-z0-9_-]{1,128}, got ${show(value)}`);
+  }
+}
+
+/** A text that must not be blank and must fit `max` characters. */
+export function requireText(value: string, field: string, max: number): void {
+  if (value.trim() === '') invalid(`${field} must not be blank`);
+  limitText(value, field, max);
+}
+
+/** A text that may be empty but must fit `max` characters. */
+export function limitText(value: string, field: string, max: number): void {
+  if (value.length > max) {
+    invalid(`${field} must be at most ${max} characters, got ${value.length}`);
+  }
+}
+
+/** Keys of context variables, metadata and configuration: not blank, at most LIMITS.key characters. */
+export function requireKey(key: string, field = 'key'): void {
+  requireText(key, field, LIMITS.key);
+}
+
+const DOMAIN = /^[a-z][a-z0-9]{0,63}$/;
+
+/** A domain name as the runtime accepts it: lower-case letters and digits, starting with a letter. */
+export function requireDomainName(value: string, field: string): void {
+  if (!DOMAIN.test(value)) {
+    invalid(
+      `${field} must be a domain name ([a-z][a-z0-9]{0,63}), got ${show(value)}`,
+    );
+  }
+}
+
+/** True when a JSON value holds only finite numbers (protobuf's Value cannot carry NaN or ±Infinity as JSON). */
+export function isFiniteJson(value: JsonValue): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(isFiniteJson);
+  if (value !== null && typeof value === 'object') {
+    return Object.values(value).every(isFiniteJson);
+  }
+  return true;
+}
+
+/**
+ * A Struct field of a command: finite numbers throughout and, when its keys
+ * become map keys (`keyed`), keys that are not blank and fit LIMITS.key.
+ */
+export function validateStruct(
+  struct: JsonObject | undefined,
+  field: string,
+  keyed: boolean,
+): void {
+  if (struct === undefined) return;
+  for (const [key, value] of Object.entries(struct)) {
+    if (keyed) requireKey(key, `${field} key ${show(key)}`);
+    if (!isFiniteJson(value)) {
+      invalid(`${field}.${key} must hold finite numbers only`);
+    }
+  }
+}
+
+/**
+ * The JSON a google.protobuf.Value stands for, or undefined when it has no
+ * kind or holds a non-finite number anywhere. Total: never throws.
+ */
+export function valueToJson(value: Value | undefined): JsonValue | undefined {
+  if (value === undefined) return undefined;
+  const { kind } = value;
+  switch (kind.case) {
+    case 'nullValue':
+      return null;
+    case 'numberValue':
+      return Number.isFinite(kind.value) ? kind.value : undefined;
+    case 'stringValue':
+    case 'boolValue':
+      return kind.value;
+    case 'structValue': {
+      const object: JsonObject = {};
+      for (const [key, field] of Object.entries(kind.value.fields)) {
+        const json = valueToJson(field);
+        if (json === undefined) return undefined;
+        // defineProperty keeps a key named __proto__ an ordinary own key.
+        Object.defineProperty(object, key, {
+          value: json,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return object;
+    }
+    case 'listValue': {
+      const list: JsonValue[] = [];
+      for (const item of kind.value.values) {
+        const json = valueToJson(item);
+        if (json === undefined) return undefined;
+        list.push(json);
+      }
+      return list;
+    }
+    case undefined:
+      return undefined;
+  }
+}
+
+/** A required Value field of a command, as JSON; VALIDATION_FAILED when absent or not representable. */
+export function requireValue(
+  value: Value | undefined,
+  field: string,
+): JsonValue {
+  if (value === undefined) invalid(`${field} is required`);
+  const json = valueToJson(value);
+  if (json === undefined) {
+    invalid(`${field} must be set to a JSON value with finite numbers`);
+  }
+  return json;
+}

@@ -1,0 +1,17 @@
+export {
+  defaultOperationSources,
+  defineWorkflowService,
+  workflowService,
+} from './service.js';
+export {
+  operationCorrelationId,
+  parseOperationCorrelationId,
+  workflowDecider,
+} from './domain/index.js';
+export type { OperationTarget, WorkflowState } from './domain/index.js';
+export { project } from './projection.js';
+export type { WorkflowRow } from './projection.js';
+export { workflowQueries } from './queries.js';
+export { operationResult, operationResults } from './reactions.js';
+export type { OperationResultSource } from './reactions.js';
+export { criticalPath, executableSteps } from './analysis.js';

@@ -1,0 +1,4 @@
+import { runMain } from '@cim/service';
+import { workflowService } from './service.js';
+
+await runMain(workflowService);

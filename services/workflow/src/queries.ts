@@ -1,0 +1,554 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import {
+  timestampFromMs,
+  timestampMs,
+  type Timestamp,
+} from '@bufbuild/protobuf/wkt';
+import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
+import type {
+  PageInfoSchema,
+  PageRequest,
+} from '@cim/proto/cim/common/v1/paging_pb';
+import {
+  StepStatus,
+  WorkflowStatus,
+  type AssignedTaskSchema,
+  type StepSchema,
+  type WorkflowQueryService,
+  type WorkflowSummarySchema,
+} from '@cim/proto/cim/workflow/v1/workflow_pb';
+import type { QueryHandlers, Rows } from '@cim/service';
+import { blockedCounts, criticalPath, executableSteps } from './analysis.js';
+import {
+  isActive,
+  isDone,
+  isFinished,
+  isHuman,
+  objectOf,
+  type StepState,
+  type StepStatusName,
+  type WorkflowStatusName,
+} from './domain/index.js';
+import { LIMITS, requireId, requireText, show } from './domain/rules.js';
+import type { StepTimes, WorkflowRow } from './projection.js';
+
+/** Page size when a request asks for 0. */
+export const DEFAULT_PAGE_SIZE = 50;
+/** Larger requested page sizes are cut down to this. */
+export const MAX_PAGE_SIZE = 500;
+/** Bottlenecks listed when a request asks for 0. */
+export const DEFAULT_BOTTLENECKS = 10;
+/** TimeoutRisks' threshold when a request asks for 0. */
+export const DEFAULT_RISK_THRESHOLD = 0.8;
+
+const MINUTE_MS = 60_000;
+
+type PageInfoInit = MessageInitShape<typeof PageInfoSchema>;
+type StepInit = MessageInitShape<typeof StepSchema>;
+
+const WORKFLOW_STATUS: Readonly<Record<WorkflowStatusName, WorkflowStatus>> = {
+  draft: WorkflowStatus.DRAFT,
+  running: WorkflowStatus.RUNNING,
+  paused: WorkflowStatus.PAUSED,
+  completed: WorkflowStatus.COMPLETED,
+  failed: WorkflowStatus.FAILED,
+  cancelled: WorkflowStatus.CANCELLED,
+};
+
+const STEP_STATUS: Readonly<Record<StepStatusName, StepStatus>> = {
+  pending: StepStatus.PENDING,
+  running: StepStatus.RUNNING,
+  in_progress: StepStatus.IN_PROGRESS,
+  waiting_approval: StepStatus.WAITING_APPROVAL,
+  completed: StepStatus.COMPLETED,
+  failed: StepStatus.FAILED,
+  skipped: StepStatus.SKIPPED,
+  cancelled: StepStatus.CANCELLED,
+};
+
+const CURSOR_PREFIX = 'k:';
+
+/** An opaque page token: the last key of the previous page, so later pages are stable under inserts. */
+export function encodeCursor(lastKey: string): string {
+  return Buffer.from(CURSOR_PREFIX + lastKey, 'utf8').toString('base64url');
+}
+
+/** The key a page token carries; VALIDATION_FAILED for anything encodeCursor did not make from a valid key. */
+export function decodeCursor(
+  token: string,
+  valid: (key: string) => boolean,
+): string {
+  const text = Buffer.from(token, 'base64url').toString('utf8');
+  const key = text.slice(CURSOR_PREFIX.length);
+  // Node's base64url decoder skips characters it does not know; re-encoding catches them.
+  if (
+    !text.startsWith(CURSOR_PREFIX) ||
+    !valid(key) ||
+    encodeCursor(key) !== token
+  ) {
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      `page_token ${show(token)} is not a token this query issued`,
+    );
+  }
+  return key;
+}
+
+interface PageWindow {
+  readonly size: number;
+  readonly after: string | undefined;
+}
+
+function readPage(
+  page: PageRequest | undefined,
+  valid: (key: string) => boolean,
+): PageWindow {
+  const requested = page?.pageSize ?? 0;
+  const token = page?.pageToken ?? '';
+  return {
+    size:
+      requested === 0 ? DEFAULT_PAGE_SIZE : Math.min(requested, MAX_PAGE_SIZE),
+    after: token === '' ? undefined : decodeCursor(token, valid),
+  };
+}
+
+/** Takes one page from keyed items already positioned after the cursor and in key order. */
+function takePage<V, O>(
+  entries: Iterable<readonly [string, V]>,
+  { size }: PageWindow,
+  total: number,
+  render: (value: V) => O,
+): { readonly items: O[]; readonly info: PageInfoInit } {
+  const items: O[] = [];
+  let last: string | undefined;
+  let more = false;
+  for (const [key, value] of entries) {
+    if (items.length === size) {
+      more = true;
+      break;
+    }
+    items.push(render(value));
+    last = key;
+  }
+  return {
+    items,
+    info: {
+      nextPageToken: more && last !== undefined ? encodeCursor(last) : '',
+      totalSize: BigInt(total),
+    },
+  };
+}
+
+/**
+ * Workflow ids in sorted order for the list queries, kept beside the rows:
+ * `project` never drops a row, so ids only ever arrive and a change of
+ * `rows.size` reveals them. Catching up costs one O(n) scan plus sorting the
+ * new ids; a page then starts in O(log n).
+ */
+class WorkflowIndex {
+  private ids: string[] = [];
+  private readonly known = new Set<string>();
+
+  constructor(private readonly rows: Rows<WorkflowRow>) {}
+
+  sorted(): readonly string[] {
+    if (this.rows.size !== this.ids.length) this.catchUp();
+    return this.ids;
+  }
+
+  private catchUp(): void {
+    if (this.rows.size < this.ids.length) {
+      // Rows were replaced wholesale (a rebuilt projection): start over.
+      this.ids = [];
+      this.known.clear();
+    }
+    const fresh: string[] = [];
+    for (const [id] of this.rows.entries()) {
+      if (this.known.has(id)) continue;
+      this.known.add(id);
+      fresh.push(id);
+    }
+    // Default sort compares UTF-16 code units, the order SortedMap and cursors use.
+    fresh.sort();
+    const merged: string[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < this.ids.length || j < fresh.length) {
+      if (
+        j === fresh.length ||
+        (i < this.ids.length && this.ids[i]! < fresh[j]!)
+      )
+        merged.push(this.ids[i++]!);
+      else merged.push(fresh[j++]!);
+    }
+    this.ids = merged;
+  }
+}
+
+/** Index of the first id not less than `from` (binary search). */
+function lowerBound(ids: readonly string[], from: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function rowOf(rows: Rows<WorkflowRow>, workflowId: string): WorkflowRow {
+  requireId(workflowId, 'workflow_id');
+  const row = rows.get(workflowId);
+  if (row === undefined) {
+    throw new DomainError(
+      ErrorCode.NOT_FOUND,
+      `workflow ${show(workflowId)} not found`,
+    );
+  }
+  return row;
+}
+
+const maybeTime = (ms: number | undefined) =>
+  ms === undefined ? undefined : timestampFromMs(ms);
+
+function summary(
+  row: WorkflowRow,
+): MessageInitShape<typeof WorkflowSummarySchema> {
+  const { workflow } = row;
+  return {
+    workflowId: workflow.workflowId,
+    name: workflow.name,
+    description: workflow.description,
+    status: WORKFLOW_STATUS[workflow.status],
+    stepCount: workflow.steps.size,
+    createdBy: workflow.createdBy,
+    version: row.version,
+    createdAt: timestampFromMs(row.createdAtMs),
+    updatedAt: timestampFromMs(row.updatedAtMs),
+  };
+}
+
+function stepView(
+  stepId: string,
+  step: StepState,
+  times: StepTimes | undefined,
+): StepInit {
+  const started = times?.startedAtMs;
+  const finished = times?.finishedAtMs;
+  return {
+    stepId,
+    name: step.name,
+    description: step.description,
+    stepType: step.stepType,
+    customType: step.customType,
+    status: STEP_STATUS[step.status],
+    config: objectOf(step.config),
+    dependencies: [...step.dependencies.keys()],
+    retryCount: step.retryCount,
+    maxRetries: step.maxRetries,
+    awaitingCorrelationId: step.awaiting ?? '',
+    targetDomain: step.targetDomain,
+    operation: step.operation,
+    completedBy: step.completedBy ?? '',
+    error: step.error ?? '',
+    approver: step.approver ?? '',
+    ...(step.estimatedMinutes !== undefined && {
+      estimatedDurationMinutes: step.estimatedMinutes,
+    }),
+    ...(step.assignedTo !== undefined && { assignedTo: step.assignedTo }),
+    ...(step.output && { output: step.output }),
+    ...(step.formData && { formData: step.formData }),
+    ...(started !== undefined && { startedAt: timestampFromMs(started) }),
+    ...(finished !== undefined && { finishedAt: timestampFromMs(finished) }),
+    ...(started !== undefined &&
+      finished !== undefined && {
+        durationSeconds: (finished - started) / 1000,
+      }),
+  };
+}
+
+function stepsView(row: WorkflowRow, ids: Iterable<string>): StepInit[] {
+  const views: StepInit[] = [];
+  for (const id of ids) {
+    const step = row.workflow.steps.get(id);
+    if (step !== undefined) views.push(stepView(id, step, row.times.get(id)));
+  }
+  return views;
+}
+
+function asOfMs(asOf: Timestamp | undefined): number {
+  // Queries are the edge: "now" is read here, never in the decider.
+  return asOf === undefined ? Date.now() : timestampMs(asOf);
+}
+
+/** Minutes a step has been under way at `asOf` (or took, once finished); 0 before it starts. */
+function elapsedMinutes(times: StepTimes | undefined, asOf: number): number {
+  if (times?.startedAtMs === undefined) return 0;
+  const end = times.finishedAtMs ?? asOf;
+  return Math.max(0, end - times.startedAtMs) / MINUTE_MS;
+}
+
+const isTaskCursor = (key: string): boolean => {
+  const [workflowId = '', stepId = '', ...rest] = key.split(':');
+  return (
+    rest.length === 0 && isSubjectToken(workflowId) && isSubjectToken(stepId)
+  );
+};
+
+/**
+ * The query handlers over the projection's rows. Unknown workflows answer
+ * NOT_FOUND, malformed arguments VALIDATION_FAILED. Lists are paged by id
+ * with opaque cursors (page size 0 → 50, at most 500).
+ */
+export const workflowQueries = (
+  rows: Rows<WorkflowRow>,
+): QueryHandlers<typeof WorkflowQueryService> => {
+  const index = new WorkflowIndex(rows);
+
+  return {
+    findWorkflow({ workflowId }) {
+      const row = rowOf(rows, workflowId);
+      const { workflow } = row;
+      return {
+        workflow: {
+          summary: summary(row),
+          steps: stepsView(row, workflow.steps.keys()),
+          context: objectOf(workflow.context),
+          metadata: objectOf(workflow.metadata),
+          ...(row.startedAtMs !== undefined && {
+            startedAt: maybeTime(row.startedAtMs),
+          }),
+          ...(row.finishedAtMs !== undefined && {
+            finishedAt: maybeTime(row.finishedAtMs),
+          }),
+        },
+      };
+    },
+
+    listWorkflows({ page, status, nameContains }) {
+      const window = readPage(page, isSubjectToken);
+      if (WorkflowStatus[status] === undefined) {
+        throw new DomainError(
+          ErrorCode.VALIDATION_FAILED,
+          `status ${status} is not a known workflow status`,
+        );
+      }
+      const nameQuery = nameContains.toLowerCase();
+      const filtered =
+        status !== WorkflowStatus.UNSPECIFIED || nameQuery !== '';
+      const matches = ({ workflow }: WorkflowRow): boolean =>
+        (status === WorkflowStatus.UNSPECIFIED ||
+          WORKFLOW_STATUS[workflow.status] === status) &&
+        (nameQuery === '' || workflow.name.toLowerCase().includes(nameQuery));
+      const ids = index.sorted();
+      const start =
+        window.after === undefined
+          ? 0
+          : lowerBound(ids, window.after + '\u0000');
+      function* candidates(): Generator<
+        [string, WorkflowRow],
+        void,
+        undefined
+      > {
+        for (let i = start; i < ids.length; i++) {
+          const row = rows.get(ids[i]!);
+          if (row !== undefined && matches(row)) yield [ids[i]!, row];
+        }
+      }
+      // Filtered totals need one pass over all rows: O(n) with cheap predicates.
+      let total = rows.size;
+      if (filtered) {
+        total = 0;
+        for (const row of rows.values()) if (matches(row)) total++;
+      }
+      const { items, info } = takePage(candidates(), window, total, summary);
+      return { workflows: items, page: info };
+    },
+
+    executableSteps({ workflowId }) {
+      const row = rowOf(rows, workflowId);
+      return {
+        steps: stepsView(row, executableSteps(row.workflow.steps)),
+        status: WORKFLOW_STATUS[row.workflow.status],
+      };
+    },
+
+    progress({ workflowId }) {
+      const row = rowOf(rows, workflowId);
+      const { workflow } = row;
+      const { counts } = workflow;
+      const total = workflow.steps.size;
+      let estimatedTotal = 0;
+      let estimatedRemaining = 0;
+      for (const step of workflow.steps.values()) {
+        const minutes = step.estimatedMinutes ?? 0;
+        estimatedTotal += minutes;
+        if (!isDone(step.status)) estimatedRemaining += minutes;
+      }
+      return {
+        status: WORKFLOW_STATUS[workflow.status],
+        totalSteps: total,
+        pending: counts.pending,
+        running: counts.running,
+        inProgress: counts.in_progress,
+        waitingApproval: counts.waiting_approval,
+        completed: counts.completed,
+        failed: counts.failed,
+        skipped: counts.skipped,
+        cancelled: counts.cancelled,
+        percentComplete:
+          total === 0 ? 0 : ((counts.completed + counts.skipped) / total) * 100,
+        estimatedMinutesTotal: BigInt(estimatedTotal),
+        estimatedMinutesRemaining: BigInt(estimatedRemaining),
+        version: row.version,
+      };
+    },
+
+    criticalPath({ workflowId }) {
+      const { stepIds, totalMinutes } = criticalPath(
+        rowOf(rows, workflowId).workflow.steps,
+      );
+      return { stepIds: [...stepIds], totalMinutes: BigInt(totalMinutes) };
+    },
+
+    bottlenecks({ workflowId, limit, asOf }) {
+      const row = rowOf(rows, workflowId);
+      const now = asOfMs(asOf);
+      const size =
+        limit === 0 ? DEFAULT_BOTTLENECKS : Math.min(limit, MAX_PAGE_SIZE);
+      const { steps } = row.workflow;
+      const ranked = [...blockedCounts(steps)].map(([stepId, blocked]) => {
+        const step = steps.get(stepId)!;
+        const elapsed = elapsedMinutes(row.times.get(stepId), now);
+        return {
+          stepId,
+          name: step.name,
+          status: STEP_STATUS[step.status],
+          blockedSteps: blocked,
+          elapsedMinutes: elapsed,
+          overEstimate:
+            isActive(step.status) &&
+            step.estimatedMinutes !== undefined &&
+            elapsed > step.estimatedMinutes,
+          ...(step.estimatedMinutes !== undefined && {
+            estimatedDurationMinutes: step.estimatedMinutes,
+          }),
+        };
+      });
+      ranked.sort(
+        (a, b) =>
+          b.blockedSteps - a.blockedSteps ||
+          b.elapsedMinutes - a.elapsedMinutes ||
+          (a.stepId < b.stepId ? -1 : 1),
+      );
+      return { bottlenecks: ranked.slice(0, size) };
+    },
+
+    timeoutRisks({ workflowId, threshold, asOf }) {
+      if (!(threshold >= 0 && threshold <= 10)) {
+        throw new DomainError(
+          ErrorCode.VALIDATION_FAILED,
+          `threshold must be within (0, 10] (0 for the default), got ${threshold}`,
+        );
+      }
+      const row = rowOf(rows, workflowId);
+      const now = asOfMs(asOf);
+      const limit = threshold === 0 ? DEFAULT_RISK_THRESHOLD : threshold;
+      const risks = [];
+      for (const [stepId, step] of row.workflow.steps) {
+        const estimate = step.estimatedMinutes;
+        if (!isActive(step.status) || estimate === undefined || estimate === 0)
+          continue;
+        const elapsed = elapsedMinutes(row.times.get(stepId), now);
+        const ratio = elapsed / estimate;
+        if (ratio < limit) continue;
+        risks.push({
+          stepId,
+          name: step.name,
+          status: STEP_STATUS[step.status],
+          elapsedMinutes: elapsed,
+          estimatedDurationMinutes: estimate,
+          ratio,
+          overdue: ratio > 1,
+        });
+      }
+      risks.sort((a, b) => b.ratio - a.ratio || (a.stepId < b.stepId ? -1 : 1));
+      return { risks };
+    },
+
+    tasksForAssignee({ assignee, includeFinished, page }) {
+      requireText(assignee, 'assignee', LIMITS.actor);
+      const window = readPage(page, isTaskCursor);
+      const ids = index.sorted();
+      const [afterWorkflow, afterStep] =
+        window.after === undefined
+          ? [undefined, undefined]
+          : window.after.split(':');
+      const listed = (step: StepState | undefined): step is StepState =>
+        step !== undefined &&
+        isHuman(step.stepType) &&
+        (includeFinished || !isFinished(step.status));
+      type Task = MessageInitShape<typeof AssignedTaskSchema>;
+      function* tasks(): Generator<[string, Task], void, undefined> {
+        for (
+          let i =
+            afterWorkflow === undefined ? 0 : lowerBound(ids, afterWorkflow);
+          i < ids.length;
+          i++
+        ) {
+          const workflowId = ids[i]!;
+          const row = rows.get(workflowId);
+          const mine = row?.assignments.get(assignee);
+          if (row === undefined || mine === undefined) continue;
+          const from = workflowId === afterWorkflow ? afterStep : undefined;
+          for (const stepId of mine.keys(from)) {
+            const step = row.workflow.steps.get(stepId);
+            if (!listed(step)) continue;
+            yield [
+              `${workflowId}:${stepId}`,
+              {
+                workflowId,
+                workflowName: row.workflow.name,
+                workflowStatus: WORKFLOW_STATUS[row.workflow.status],
+                stepId,
+                name: step.name,
+                stepType: step.stepType,
+                status: STEP_STATUS[step.status],
+              },
+            ];
+          }
+        }
+      }
+      let total = 0;
+      for (const row of rows.values()) {
+        for (const stepId of row.assignments.get(assignee)?.keys() ?? []) {
+          if (listed(row.workflow.steps.get(stepId))) total++;
+        }
+      }
+      const { items, info } = takePage(tasks(), window, total, (task) => task);
+      return { tasks: items, page: info };
+    },
+
+    taskOutputs({ workflowId }) {
+      const row = rowOf(rows, workflowId);
+      const outputs = [];
+      for (const [stepId, step] of row.workflow.steps) {
+        if (step.status !== 'completed') continue;
+        const finished = row.times.get(stepId)?.finishedAtMs;
+        outputs.push({
+          stepId,
+          name: step.name,
+          status: STEP_STATUS[step.status],
+          completedBy: step.completedBy ?? '',
+          ...(step.output && { output: step.output }),
+          ...(step.formData && { formData: step.formData }),
+          ...(finished !== undefined && {
+            finishedAt: timestampFromMs(finished),
+          }),
+        });
+      }
+      return { outputs };
+    },
+  };
+};

@@ -1,0 +1,100 @@
+import {
+  create,
+  type DescMessage,
+  type JsonObject,
+  type Message,
+} from '@bufbuild/protobuf';
+import {
+  CompleteStepExecutionSchema,
+  FailStepExecutionSchema,
+  type WorkflowCommand,
+} from '@cim/proto/cim/workflow/v1/workflow_pb';
+import type { ForeignEventMeta, Reaction } from '@cim/service';
+import { parseOperationCorrelationId } from './domain/index.js';
+
+/**
+ * A domain whose commits answer the operations workflows request of it. A
+ * commit answers an operation when it carries the operation's correlation id
+ * (the performer sent its command with that Cim-Correlation-Id).
+ */
+export interface OperationResultSource {
+  /** The domain that performs operations, e.g. `graph`. */
+  readonly domain: string;
+  /** Its generated `<Domain>Event` schema. */
+  readonly event: DescMessage;
+  /** Event type names that answer operations; every type when omitted. */
+  readonly events?: readonly string[];
+  /** The error message when an event reports that the operation failed; undefined when it succeeded. */
+  readonly failure?: (
+    event: Message,
+    meta: ForeignEventMeta,
+  ) => string | undefined;
+}
+
+/**
+ * What one foreign event means for the step that awaits it: nothing unless
+ * its commit carries an operation correlation id (wf:<workflow>:<step>:<request>);
+ * otherwise CompleteStepExecution, or FailStepExecution when `failure` names
+ * an error, matched to the step by that correlation id. Pure. A commit of
+ * several events yields one command per event; the first settles the step
+ * and the decider refuses the rest (the step is no longer running).
+ */
+export function operationResult(
+  event: Message,
+  meta: ForeignEventMeta,
+  failure?: OperationResultSource['failure'],
+): WorkflowCommand['body'][] {
+  const target = parseOperationCorrelationId(meta.correlationId);
+  if (target === undefined) return [];
+  const { workflowId, stepId } = target;
+  const result: JsonObject = {
+    domain: meta.domain,
+    eventType: meta.eventType,
+    aggregateId: meta.aggregateId,
+    version: Number(meta.version),
+    eventId: meta.eventId,
+  };
+  const error = failure?.(event, meta);
+  if (error !== undefined) {
+    return [
+      {
+        case: 'failStepExecution',
+        value: create(FailStepExecutionSchema, {
+          workflowId,
+          stepId,
+          error: error.trim() === '' ? `${meta.eventType} failed` : error,
+          details: result,
+          correlationId: meta.correlationId,
+        }),
+      },
+    ];
+  }
+  return [
+    {
+      case: 'completeStepExecution',
+      value: create(CompleteStepExecutionSchema, {
+        workflowId,
+        stepId,
+        output: result,
+        correlationId: meta.correlationId,
+      }),
+    },
+  ];
+}
+
+/**
+ * The reaction that settles steps waiting for operations of one domain: a
+ * durable consumer `cim-workflow-results-<domain>` on that domain's events.
+ * Redelivered events derive the same command ids and meet a step that is no
+ * longer running, so they change nothing.
+ */
+export function operationResults(
+  source: OperationResultSource,
+): Reaction<WorkflowCommand> {
+  return {
+    name: `results-${source.domain}`,
+    source: { domain: source.domain, event: source.event },
+    ...(source.events !== undefined && { events: source.events }),
+    react: (event, meta) => operationResult(event, meta, source.failure),
+  };
+}
