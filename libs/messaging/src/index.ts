@@ -26,3 +26,4 @@ export { request } from './request.js';
 export type { RequestOptions } from './request.js';
 export { connectNats } from './connection.js';
 export type { NatsOptions } from './connection.js';
+export { RequestMux } from './request-mux.js';

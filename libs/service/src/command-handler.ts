@@ -79,6 +79,11 @@ export class CommandHandler<
   private readonly maxAttempts: number;
   private readonly snapshotEvery: bigint;
   private readonly eventTypes = new Map<string, string>();
+  // Bound once: prom-client hashes label objects on every unbound call.
+  private readonly appendOutcomes: Record<
+    'ok' | 'duplicate' | 'conflict' | 'error',
+    { inc(): void }
+  >;
 
   constructor(
     private readonly domain: string,
@@ -97,11 +102,20 @@ export class CommandHandler<
     this.results = new Lru(options.resultCacheSize ?? 100_000);
     this.maxAttempts = options.maxAttempts ?? 8;
     this.snapshotEvery = BigInt(options.snapshotEvery ?? 500);
+    const outcome = (name: string) => metrics.appends.labels(name);
+    this.appendOutcomes = {
+      ok: outcome('ok'),
+      duplicate: outcome('duplicate'),
+      conflict: outcome('conflict'),
+      error: outcome('error'),
+    };
   }
 
   /** Remembers the result of a stored commit, so a retry of its command is answered with it. */
   remember(commit: Commit, seq: number): void {
-    this.results.set(commit.commandId, resultOf(commit, seq));
+    // This instance's own commits are remembered already, when their ack arrives.
+    if (!this.results.has(commit.commandId))
+      this.results.set(commit.commandId, resultOf(commit, seq));
   }
 
   /** Handles one command for `aggregateId`; `reply` is called exactly once. */
@@ -324,7 +338,7 @@ export class CommandHandler<
   ): void {
     if (ack.duplicate) {
       // Stored by an earlier attempt of this command: catch up and answer with that commit's result.
-      this.metrics.appends.inc({ outcome: 'duplicate' });
+      this.appendOutcomes.duplicate.inc();
       entry.stale = true;
       this.refresh(aggregateId, entry, (current) => {
         const first = this.results.get(meta.commandId);
@@ -339,7 +353,7 @@ export class CommandHandler<
       });
       return;
     }
-    this.metrics.appends.inc({ outcome: 'ok' });
+    this.appendOutcomes.ok.inc();
     let { state } = entry;
     for (const event of events) state = this.decider.evolve(state, event);
     const previousVersion = entry.version;
@@ -376,7 +390,7 @@ export class CommandHandler<
   ): void {
     entry.stale = true;
     if (error.failure === AppendFailure.wrongLastSequence) {
-      this.metrics.appends.inc({ outcome: 'conflict' });
+      this.appendOutcomes.conflict.inc();
       if (attempt < this.maxAttempts) {
         const retry = () =>
           this.refresh(aggregateId, entry, (fresh) =>
@@ -394,7 +408,7 @@ export class CommandHandler<
         ),
       );
     } else if (error.failure === AppendFailure.unavailable) {
-      this.metrics.appends.inc({ outcome: 'error' });
+      this.appendOutcomes.error.inc();
       reply.fail(
         new UnavailableError(
           `${this.domain} event store unavailable: ${error.message}`,
@@ -402,7 +416,7 @@ export class CommandHandler<
         ),
       );
     } else {
-      this.metrics.appends.inc({ outcome: 'error' });
+      this.appendOutcomes.error.inc();
       this.log.error(
         { err: error, aggregateId, commandId: meta.commandId },
         'append rejected',

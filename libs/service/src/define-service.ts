@@ -234,7 +234,7 @@ async function startService<
   };
 
   for (const route of commands) {
-    const counter = metrics.commands;
+    const accepted = metrics.commands.labels(route.name, 'accepted');
     const timer = metrics.commandSeconds.labels(route.name);
     service.addEndpoint(route.name, {
       subject: route.subject,
@@ -245,13 +245,16 @@ async function startService<
         const reply = {
           ok: (result: Parameters<typeof encodeResult>[0]) => {
             msg.respond(encodeResult(result));
-            counter.inc({ command: route.name, outcome: 'accepted' });
+            accepted.inc();
             stopTimer();
             done();
           },
           fail: (failure: unknown) => {
             answerError(msg, failure, log, { command: route.name });
-            counter.inc({ command: route.name, outcome: outcomeOf(failure) });
+            metrics.commands.inc({
+              command: route.name,
+              outcome: outcomeOf(failure),
+            });
             stopTimer();
             done();
           },

@@ -14,6 +14,11 @@ export class Lru<K, V> {
     return this.map.size;
   }
 
+  /** Whether `key` is present, without refreshing it. */
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+
   get(key: K): V | undefined {
     const value = this.map.get(key);
     if (value !== undefined) {

@@ -25,9 +25,13 @@ interface Waiter {
 
 /** When a projection writes its KV snapshot. */
 export interface ProjectionOptions {
-  /** Snapshot after this many commits; default 10,000. */
+  /** Snapshot after this many commits (and at least as many as there are rows); default 10,000. */
   readonly snapshotEveryCommits?: number;
-  /** ... or after this many milliseconds with at least one new commit; default 30,000. */
+  /**
+   * ... but at most once per this many milliseconds, and after it with at
+   * least one new commit; default 60,000. A snapshot serialises the whole read
+   * model on the event loop, so it is rationed: it only shortens restarts.
+   */
   readonly snapshotEveryMs?: number;
 }
 
@@ -48,6 +52,7 @@ export class ProjectionRunner<
   private snapshotTimer: NodeJS.Timeout | undefined;
   private saving = false;
   private sinceSnapshot = 0;
+  private lastSnapshotAt = 0;
   private caughtUpTo = 0;
   private caughtUpResolve: (() => void) | undefined;
   /** Stream sequence of the last message folded. */
@@ -111,7 +116,7 @@ export class ProjectionRunner<
     this.follower = await this.store.follow(this.position + 1, (msg) =>
       this.apply(msg),
     );
-    const every = this.options.snapshotEveryMs ?? 30_000;
+    const every = this.options.snapshotEveryMs ?? 60_000;
     this.snapshotTimer = setInterval(() => {
       if (this.sinceSnapshot > 0) void this.saveSnapshot();
     }, every).unref();
@@ -207,8 +212,14 @@ export class ProjectionRunner<
     this.versions.set(aggregateId, commit.version);
     this.onCommit(commit, msg.seq);
     this.release(aggregateId, commit.version);
-    if (++this.sinceSnapshot >= (this.options.snapshotEveryCommits ?? 10_000))
+    if (
+      ++this.sinceSnapshot >=
+        Math.max(this.options.snapshotEveryCommits ?? 10_000, this.rows.size) &&
+      Date.now() - this.lastSnapshotAt >=
+        (this.options.snapshotEveryMs ?? 60_000)
+    ) {
       void this.saveSnapshot();
+    }
     if (this.caughtUp) this.caughtUpResolve?.();
   }
 
@@ -255,6 +266,7 @@ export class ProjectionRunner<
     if (this.saving) return;
     this.saving = true;
     this.sinceSnapshot = 0;
+    this.lastSnapshotAt = Date.now();
     try {
       // Serialised synchronously, so the snapshot is one consistent position.
       const bytes = serialize({

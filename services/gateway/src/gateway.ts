@@ -12,10 +12,9 @@ import {
 import { DomainError, ErrorCode, isUuid, uuidv7 } from '@cim/kernel';
 import {
   Header,
+  RequestMux,
   methodSubject,
-  request,
   serviceRoute,
-  type RequestOptions,
 } from '@cim/messaging';
 import {
   Health,
@@ -106,12 +105,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     'grpc.max_receive_message_length': maxMessageBytes,
   });
 
-  // 2. A raw passthrough handler per RPC.
+  // 2. A raw passthrough handler per RPC, all sharing one reply subscription.
+  const mux = new RequestMux(nc, requestTimeoutMs);
   for (const service of options.services) {
     const implementation: Record<string, UntypedHandleCall> = {};
     for (const method of service.methods) {
       implementation[method.localName] = forward(method, {
-        nc,
+        mux,
         log,
         requestTimeoutMs,
         onCall: options.onCall,
@@ -176,6 +176,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         stopWatching();
         // Calls in flight end within the request timeout; anything longer (an idle reflection stream) is cut.
         await shutdown(server, requestTimeoutMs + 1000);
+        mux.close();
         log.info({ port }, 'gateway stopped');
       })()),
   };
@@ -183,7 +184,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
 /** What a forwarding handler needs besides its method. */
 interface ForwardContext {
-  readonly nc: NatsConnection;
+  readonly mux: RequestMux;
   readonly log: GatewayLog;
   readonly requestTimeoutMs: number;
   readonly onCall: ((info: CallInfo) => void) | undefined;
@@ -198,7 +199,7 @@ function forward(
       `${methodPath(method)} is ${method.methodKind}; the gateway forwards unary RPCs only`,
     );
   }
-  const { nc, log, requestTimeoutMs, onCall } = context;
+  const { mux, log, onCall } = context;
   const { domain, kind } = serviceRoute(method.parent);
   const subject = methodSubject(method);
   const path = methodPath(method);
@@ -231,18 +232,14 @@ function forward(
       finish(answer.code);
     };
 
-    let requestOptions: RequestOptions;
+    let headers: MsgHdrs | undefined;
     try {
-      const headers = headersFor(call.metadata);
-      requestOptions =
-        headers === undefined
-          ? { timeoutMs: requestTimeoutMs }
-          : { headers, timeoutMs: requestTimeoutMs };
+      headers = headersFor(call.metadata);
     } catch (error) {
       fail(error);
       return;
     }
-    request(nc, subject, call.request, requestOptions).then((reply) => {
+    mux.request(subject, call.request, headers).then((reply) => {
       callback(null, reply);
       finish(status.OK);
     }, fail);
