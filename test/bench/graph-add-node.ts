@@ -1,0 +1,297 @@
+import { eventSubject, methodSubject, streamName } from '@cim/kernel';
+import { request } from '@cim/messaging';
+import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import {
+  Cleanup,
+  compared,
+  cpuLines,
+  informational,
+  type Benchmark,
+} from './benchmark.js';
+import {
+  addNodeRequest,
+  checkCommandReply,
+  commandHeaders,
+  createGraphRequest,
+  graphId,
+} from './graph-fixtures.js';
+import { measureAppendLimit } from './jetstream-append.js';
+import { startNatsServer } from './nats-harness.js';
+import {
+  PipelinedRequester,
+  type PipelinedRequest,
+  type PipelinedRunOptions,
+  type PipelinedRunResult,
+} from './pipelined-requester.js';
+import {
+  cpuMeter,
+  startGraphService,
+  whileRunning,
+  type ChildHandle,
+} from './processes.js';
+import { rate, summarize, type Summary } from './stats.js';
+
+/** Requests in flight, for the raw appends and the commands alike. */
+const WINDOW = 256;
+
+const FULL = {
+  appends: 200_000,
+  appendWarmUp: 20_000,
+  graphs: 10_000,
+  commands: 100_000,
+  commandWarmUp: 10_000,
+};
+
+const QUICK = {
+  appends: 20_000,
+  appendWarmUp: 2_000,
+  graphs: 1_000,
+  commands: 10_000,
+  commandWarmUp: 1_000,
+};
+
+/**
+ * (a) The JetStream append limit: raw pipelined appends with the headers our
+ * appends carry, each carrying the bytes of a real AddNode commit (taken from
+ * a short run of the service). (b) AddNode commands over NATS to the graph
+ * service in its own process, 256 in flight, round-robin over 10,000 graphs
+ * created first (untimed). Reports b's rate against a, b's latency under that
+ * load, and the CPU each process spent per operation. Every part has its own
+ * nats-server; a runs first, before b's hundreds of megabytes of writes
+ * reach the disk and slow every process down.
+ */
+export const benchmark: Benchmark = {
+  name: 'graph-add-node',
+  async run({ quick, childNodeArgs, note }) {
+    const counts = quick ? QUICK : FULL;
+
+    // 1. One AddNode commit as the service writes it.
+    const commit = await sampleCommit();
+
+    // 2. The limit, with those bytes.
+    const limit = await withNats(async (nc, serverPid) =>
+      measureAppendLimit(nc, {
+        count: counts.appends,
+        warmUp: counts.appendWarmUp,
+        window: WINDOW,
+        payload: commit,
+        serverPid,
+      }),
+    );
+    note(
+      `raw appends of ${commit.length} B: ${limit.perSecond.toFixed(0)} msg/s`,
+    );
+
+    // 3. The service under load.
+    const service = await measureService(counts, childNodeArgs, note);
+    // Ids are fixed-width; the varint version and timestamp move the size by a few bytes at most.
+    if (Math.abs(service.commit.length - commit.length) > 8) {
+      note(
+        `stored AddNode commits are ${service.commit.length} B; the limit used ${commit.length} B`,
+      );
+    }
+
+    return [
+      informational('jetstream-append-limit', limit.perSecond, 'msg/s'),
+      ...cpuLines('jetstream-append', 'msg', {
+        'server-cpu': limit.serverCpuUs,
+        'client-cpu': limit.clientCpuUs,
+      }),
+      informational('add-node-commit-bytes', commit.length, 'B'),
+      compared(
+        'graph-add-node-nats',
+        service.perSecond,
+        'cmd/s',
+        limit.perSecond,
+        '>=0.3',
+      ),
+      informational('graph-add-node-nats-p50', service.latency.p50, 'ms'),
+      informational('graph-add-node-nats-p99', service.latency.p99, 'ms'),
+      ...cpuLines('graph-add-node', 'cmd', {
+        'service-cpu': service.serviceCpuUs,
+        'server-cpu': service.serverCpuUs,
+        'client-cpu': service.clientCpuUs,
+      }),
+    ];
+  },
+};
+
+/** What the AddNode run measured. */
+interface ServiceResult {
+  readonly perSecond: number;
+  readonly latency: Summary;
+  readonly serviceCpuUs: number | undefined;
+  readonly serverCpuUs: number | undefined;
+  readonly clientCpuUs: number | undefined;
+  /** A stored AddNode commit, byte for byte. */
+  readonly commit: Uint8Array;
+}
+
+/** Creates one graph, adds one node, and returns the commit the service stored for it. */
+async function sampleCommit(): Promise<Uint8Array> {
+  const cleanup = new Cleanup();
+  try {
+    const server = cleanup.add(await startNatsServer(), (s) => s.stop());
+    const nc = cleanup.add(await connect({ servers: server.url }), (c) =>
+      c.close(),
+    );
+    const service = cleanup.add(
+      await startGraphService(nc, { natsUrl: server.url }),
+      (child) => child.stop(),
+    );
+    const graph = graphId(0);
+    await whileRunning(
+      [service],
+      request(
+        nc,
+        methodSubject(GraphCommandService.method.createGraph),
+        createGraphRequest(graph),
+        { headers: commandHeaders() },
+      ),
+    );
+    await whileRunning(
+      [service],
+      request(
+        nc,
+        methodSubject(GraphCommandService.method.addNode),
+        addNodeRequest(graph),
+        { headers: commandHeaders() },
+      ),
+    );
+    return await storedCommits(nc, 2);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+async function measureService(
+  counts: typeof FULL,
+  childNodeArgs: readonly string[],
+  note: (text: string) => void,
+): Promise<ServiceResult> {
+  const cleanup = new Cleanup();
+  try {
+    const server = cleanup.add(await startNatsServer(), (s) => s.stop());
+    const nc = cleanup.add(await connect({ servers: server.url }), (c) =>
+      c.close(),
+    );
+    const service = cleanup.add(
+      await startGraphService(nc, {
+        natsUrl: server.url,
+        nodeArgs: childNodeArgs,
+      }),
+      (child) => child.stop(),
+    );
+    const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
+
+    // 1. The graphs, untimed; explicit ids so AddNode can name them.
+    const createGraph = methodSubject(GraphCommandService.method.createGraph);
+    await mustSucceed(requester, service, 'CreateGraph', {
+      count: counts.graphs,
+      window: WINDOW,
+      request: (i) => ({
+        subject: createGraph,
+        payload: createGraphRequest(graphId(i)),
+        headers: commandHeaders(),
+      }),
+      check: checkCommandReply,
+    });
+    note(`created ${counts.graphs} graphs`);
+
+    // 2. AddNode round-robin over the graphs, each with a fresh node id and command id.
+    const addNode = methodSubject(GraphCommandService.method.addNode);
+    let sent = 0;
+    const nextAddNode = (): PipelinedRequest => ({
+      subject: addNode,
+      payload: addNodeRequest(graphId(sent++ % counts.graphs)),
+      headers: commandHeaders(),
+    });
+    await mustSucceed(requester, service, 'AddNode warm-up', {
+      count: counts.commandWarmUp,
+      window: WINDOW,
+      request: nextAddNode,
+      check: checkCommandReply,
+    });
+    const cpu = cpuMeter([service.pid, server.pid, process.pid]);
+    const timed = await mustSucceed(requester, service, 'AddNode', {
+      count: counts.commands,
+      window: WINDOW,
+      request: nextAddNode,
+      check: checkCommandReply,
+      latencies: true,
+    });
+    const [serviceCpuUs, serverCpuUs, clientCpuUs] = cpu(counts.commands);
+    const perSecond = rate(timed.replies, timed.seconds);
+    const latency = summarize(timed.latenciesMs);
+    note(
+      `AddNode: ${perSecond.toFixed(0)} cmd/s, p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms`,
+    );
+
+    // 3. Every command left its commit; the last one on a graph is an AddNode commit.
+    const commit = await storedCommits(nc, counts.graphs + sent);
+    return {
+      perSecond,
+      latency,
+      serviceCpuUs,
+      serverCpuUs,
+      clientCpuUs,
+      commit,
+    };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+async function withNats<T>(
+  use: (nc: NatsConnection, serverPid: number) => Promise<T>,
+): Promise<T> {
+  const cleanup = new Cleanup();
+  try {
+    const server = cleanup.add(await startNatsServer(), (s) => s.stop());
+    const nc = cleanup.add(await connect({ servers: server.url }), (c) =>
+      c.close(),
+    );
+    return await use(nc, server.pid);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+/** Runs the requests; throws when any was refused or the service exits meanwhile. */
+async function mustSucceed(
+  requester: PipelinedRequester,
+  service: ChildHandle,
+  what: string,
+  options: PipelinedRunOptions,
+): Promise<PipelinedRunResult> {
+  const result = await whileRunning([service], requester.run(options));
+  if (result.failures > 0) {
+    throw new Error(
+      `${result.failures} of ${options.count} ${what} commands failed; first: ${result.firstFailure}`,
+    );
+  }
+  return result;
+}
+
+/** Checks that the stream holds at least `commits` messages and returns the last commit of the first graph. */
+async function storedCommits(
+  nc: NatsConnection,
+  commits: number,
+): Promise<Uint8Array> {
+  const jsm = await jetstreamManager(nc);
+  const stream = streamName('graph');
+  const { messages } = (await jsm.streams.info(stream)).state;
+  if (messages < commits)
+    throw new Error(
+      `${stream} holds ${messages} messages, expected ${commits}`,
+    );
+  const last = await jsm.streams.getMessage(stream, {
+    last_by_subj: eventSubject('graph', graphId(0)),
+  });
+  if (last === null) throw new Error(`${graphId(0)} has no commit`);
+  // A copy: the message's bytes are a view into a larger read buffer.
+  return last.data.slice();
+}
