@@ -1,0 +1,4 @@
+import { runMain } from '@cim/service';
+import { locationService } from './service.js';
+
+await runMain(locationService);

@@ -1,0 +1,57 @@
+import { isSubjectToken } from '@cim/kernel';
+import type { LocationCommand } from '@cim/proto/cim/location/v1/location_pb';
+import type { LocationReadModel } from './read-model.js';
+
+/**
+ * Fills the facts a command needs about other locations from the read model,
+ * so that `decide` stays pure and sees one aggregate: the parent's ancestry
+ * for DefineLocation and SetParentLocation (after waiting for
+ * parent_min_version), live children for ArchiveLocation, and the location's
+ * own link with its parent's ancestry for VerifyLocationHierarchy (after
+ * waiting for observed_version). Facts a client sent are always replaced.
+ *
+ * The facts are as current as this instance's projection, not as the
+ * stream: two re-parentings decided at once can each pass their check and
+ * together close a cycle. VerifyLocationHierarchy, sent by the service after
+ * every ParentLocationSet, breaks such a cycle afterwards, and the queries
+ * report a cycle and never loop while it lasts.
+ */
+export async function prepareCommand(
+  command: LocationCommand,
+  model: LocationReadModel,
+): Promise<LocationCommand> {
+  const { body } = command;
+  switch (body.case) {
+    case 'define':
+    case 'setParent': {
+      const { value } = body;
+      // No parent, or an id decide refuses anyway: nothing to look up or wait for.
+      if (!isSubjectToken(value.parentId)) {
+        value.parentFacts = undefined;
+        return command;
+      }
+      await model.waitFor(value.parentId, value.parentMinVersion);
+      value.parentFacts = model.parentFacts(value.parentId);
+      return command;
+    }
+    case 'archive':
+      body.value.children = model.childFacts(body.value.locationId);
+      return command;
+    case 'verifyHierarchy': {
+      const { value } = body;
+      await model.waitFor(value.locationId, value.observedVersion);
+      value.self = model.selfLink(value.locationId);
+      value.parentFacts =
+        value.self === undefined || value.self.parentId === ''
+          ? undefined
+          : model.parentFacts(value.self.parentId);
+      return command;
+    }
+    case 'update':
+    case 'removeParent':
+    case 'addMetadata':
+    case 'validateContext':
+    case undefined:
+      return command;
+  }
+}
