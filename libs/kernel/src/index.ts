@@ -52,3 +52,4 @@ export { scanCommit } from './commit-scan.js';
 export type { CommitFields } from './commit-scan.js';
 export { FindingKind, StreamVerifier } from './stream-verifier.js';
 export type { Finding, VerifyReport } from './stream-verifier.js';
+export { SortedMap } from './sorted-map.js';

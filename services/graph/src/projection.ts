@@ -10,7 +10,7 @@ import {
   type Relationship,
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { CommitMeta } from '@cim/service';
-import { SortedMap } from './domain/sorted-map.js';
+import { SortedMap } from '@cim/kernel';
 
 /** A node in the read model. */
 export interface NodeRecord {

@@ -16,7 +16,7 @@ import {
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { QueryHandlers, Rows } from '@cim/service';
 import { requireId, requireText, LIMITS, show } from './domain/rules.js';
-import { SortedMap } from './domain/sorted-map.js';
+import { SortedMap } from '@cim/kernel';
 import {
   graphMetrics,
   shortestPath,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SortedMap } from '../src/domain/sorted-map.js';
+import { SortedMap } from '@cim/kernel';
 import {
   graphMetrics,
   hasDirectedCycle,

@@ -16,7 +16,7 @@ import {
   reviveGraphState,
   type GraphState,
 } from '../src/domain/index.js';
-import { SortedMap } from '../src/domain/sorted-map.js';
+import { SortedMap } from '@cim/kernel';
 import {
   graphMetrics,
   hasDirectedCycle,

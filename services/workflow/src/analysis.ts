@@ -1,4 +1,5 @@
-import { isDone, type SortedMap, type StepState } from './domain/index.js';
+import type { SortedMap } from '@cim/kernel';
+import { isDone, type StepState } from './domain/index.js';
 
 /** The steps of one workflow by id, as the decider state and the read model keep them. */
 export type Steps = SortedMap<StepState>;

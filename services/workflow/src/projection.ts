@@ -1,7 +1,7 @@
 import type { WorkflowEvent } from '@cim/proto/cim/workflow/v1/workflow_pb';
 import type { CommitMeta } from '@cim/service';
+import { SortedMap } from '@cim/kernel';
 import {
-  SortedMap,
   reviveWorkflowData,
   workflowDecider,
   type IdSet,

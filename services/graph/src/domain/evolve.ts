@@ -9,7 +9,7 @@ import {
   type NodeRemoved,
   type NodeUpdated,
 } from '@cim/proto/cim/graph/v1/graph_pb';
-import type { SortedMap } from './sorted-map.js';
+import type { SortedMap } from '@cim/kernel';
 import {
   newGraph,
   newNode,

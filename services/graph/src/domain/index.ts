@@ -23,4 +23,3 @@ export type {
   NodeState,
   PresentGraph,
 } from './state.js';
-export { SortedMap } from './sorted-map.js';

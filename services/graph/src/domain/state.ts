@@ -1,6 +1,6 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { GraphType, Relationship } from '@cim/proto/cim/graph/v1/graph_pb';
-import { SortedMap } from './sorted-map.js';
+import { SortedMap } from '@cim/kernel';
 
 /** Where an edge runs; fixed for the edge's lifetime (UpdateEdge cannot change it). */
 export interface EdgeEnds {

@@ -1,4 +1,4 @@
-import type { SortedMap } from './sorted-map.js';
+import type { SortedMap } from '@cim/kernel';
 import type { StepState } from './state.js';
 
 /**

@@ -34,7 +34,7 @@ import {
   show,
   validateStruct,
 } from './rules.js';
-import type { SortedMap } from './sorted-map.js';
+import type { SortedMap } from '@cim/kernel';
 import {
   canRequestOperations,
   isActive,

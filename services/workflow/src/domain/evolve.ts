@@ -5,7 +5,7 @@ import type {
   WorkflowEvent,
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
 import { valueToJson } from './rules.js';
-import { SortedMap } from './sorted-map.js';
+import { SortedMap } from '@cim/kernel';
 import {
   NO_STEPS,
   isFinished,

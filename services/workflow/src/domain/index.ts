@@ -42,4 +42,3 @@ export {
   parseOperationCorrelationId,
 } from './correlation.js';
 export type { OperationTarget } from './correlation.js';
-export { SortedMap } from './sorted-map.js';

@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import { StepType } from '@cim/proto/cim/workflow/v1/workflow_pb';
-import { SortedMap } from './sorted-map.js';
+import { SortedMap } from '@cim/kernel';
 
 /** Lifecycle of a workflow (domains.md §2.2). */
 export type WorkflowStatusName =
