@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { LocalCommits } from './local-commits.js';
 import {
   create,
   toBinary,
@@ -15,6 +16,7 @@ import {
   DomainError,
   ErrorCode,
   GENESIS_HASH,
+  decodeCommit,
   eventRecord,
   sealCommit,
   uuidv7,
@@ -97,6 +99,8 @@ export class CommandHandler<
     options: CommandHandlerOptions = {},
     /** The active key's commit mac key; commits carry no mac without it. */
     private readonly macKey?: KeyObject,
+    /** Where this instance's own commits go for its projection. */
+    private readonly localCommits?: LocalCommits,
   ) {
     this.cache = new Lru(options.cacheSize ?? 10_000, (entry) => !entry.busy);
     this.results = new Lru(options.resultCacheSize ?? 100_000);
@@ -317,6 +321,7 @@ export class CommandHandler<
             records.map((r) => r.eventId),
             version,
             sealed.hash,
+            now,
           );
         } else {
           this.failed(aggregateId, command, meta, reply, entry, attempt, error);
@@ -335,6 +340,7 @@ export class CommandHandler<
     eventIds: string[],
     version: bigint,
     hash: Uint8Array,
+    occurredAtMs: number,
   ): void {
     if (ack.duplicate) {
       // Stored by an earlier attempt of this command: catch up and answer with that commit's result.
@@ -342,14 +348,32 @@ export class CommandHandler<
       entry.stale = true;
       this.refresh(aggregateId, entry, (current) => {
         const first = this.results.get(meta.commandId);
-        if (first !== undefined) reply.ok(first);
-        else
-          reply.fail(
-            new UnavailableError(
-              `command ${meta.commandId} was stored but its commit is not readable yet`,
-            ),
-          );
-        this.release(aggregateId, current);
+        if (first !== undefined) {
+          reply.ok(first);
+          this.release(aggregateId, current);
+          return;
+        }
+        // Folded before its result was forgotten: the ack names the stored commit, read it.
+        void (async () => {
+          let result: CommandResult;
+          try {
+            const stored = await this.store.get(ack.seq);
+            if (stored === undefined)
+              throw new Error(`commit ${ack.seq} is not readable`);
+            result = resultOf(decodeCommit(stored.data), ack.seq);
+          } catch (cause) {
+            reply.fail(
+              new UnavailableError(
+                `command ${meta.commandId}: first result unreadable`,
+                { cause },
+              ),
+            );
+            this.release(aggregateId, current);
+            return;
+          }
+          reply.ok(result);
+          this.release(aggregateId, current);
+        })();
       });
       return;
     }
@@ -369,6 +393,17 @@ export class CommandHandler<
       streamSequence: BigInt(ack.seq),
     });
     this.results.set(meta.commandId, result);
+    this.localCommits?.add(ack.seq, {
+      aggregateId,
+      version,
+      commandId: meta.commandId,
+      correlationId: meta.correlationId,
+      actor: meta.actor,
+      occurredAtMs,
+      eventIds,
+      events,
+      hash,
+    });
     reply.ok(result);
     if (version / this.snapshotEvery > previousVersion / this.snapshotEvery) {
       const snapshot = { state, version, lastSeq: ack.seq, lastHash: hash };

@@ -46,6 +46,7 @@ import {
   type ProjectionOptions,
 } from './projection-runner.js';
 import { ReactionRunner } from './reaction-runner.js';
+import { LocalCommits } from './local-commits.js';
 import { history, publicKeys, type BuiltinQuery } from './audit-queries.js';
 import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { publishKeys } from './key-registry.js';
@@ -175,6 +176,7 @@ async function startService<
     spec.revive?.state,
     integrity ? keyring.keys.map((k) => k.macKey) : undefined,
   );
+  const localCommits = new LocalCommits();
   const handler = new CommandHandler<State, Command, Event>(
     domain,
     aggregateType,
@@ -186,6 +188,7 @@ async function startService<
     metrics,
     options,
     integrity ? keyring.active.macKey : undefined,
+    localCommits,
   );
 
   // (2) The read model, caught up before any query is answered; with
@@ -204,7 +207,9 @@ async function startService<
     spec.revive?.row,
     checkpointer === undefined
       ? undefined
-      : (seq, subject, data) => checkpointer.observe(seq, subject, data),
+      : (seq, subject, data, trustedHash) =>
+          checkpointer.observe(seq, subject, data, trustedHash),
+    localCommits,
   );
   await projection.start(
     checkpointer === undefined

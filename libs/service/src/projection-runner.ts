@@ -8,6 +8,7 @@ import type { Commit } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { EventMessage } from './definition.js';
 import type { CommitMeta, Projection, Rows } from './types.js';
+import { LocalCommits, type LocalCommit } from './local-commits.js';
 
 const SNAPSHOT_KEY = 'projection';
 
@@ -73,7 +74,9 @@ export class ProjectionRunner<
       seq: number,
       subject: string,
       data: Uint8Array,
+      trustedHash: Uint8Array | undefined,
     ) => boolean = () => false,
+    private readonly local: LocalCommits = new LocalCommits(),
   ) {}
 
   get size(): number {
@@ -163,10 +166,15 @@ export class ProjectionRunner<
 
   private apply(msg: JsMsg): void {
     this.position = msg.seq;
-    const forged = this.observe(msg.seq, msg.subject, msg.data);
+    const local = this.local.take(msg.seq);
+    const forged = this.observe(msg.seq, msg.subject, msg.data, local?.hash);
     if (forged || !msg.subject.includes('.evt.')) {
       if (this.caughtUp) this.caughtUpResolve?.();
       return; // checkpoints share the stream; forged commits stay out of the read model
+    }
+    if (local !== undefined) {
+      this.fold(msg.seq, local);
+      return;
     }
     let commit: Commit;
     try {
@@ -178,31 +186,54 @@ export class ProjectionRunner<
       );
       return;
     }
+    let events: Event[];
+    try {
+      events = commit.events.map(
+        (record) => fromBinary(this.eventSchema, record.payload) as Event,
+      );
+    } catch (err) {
+      this.log.error(
+        { err, seq: msg.seq },
+        'undecodable event: commit skipped by projection',
+      );
+      return;
+    }
+    this.fold(msg.seq, {
+      aggregateId: commit.aggregateId,
+      version: commit.version,
+      commandId: commit.commandId,
+      correlationId: commit.correlationId,
+      actor: commit.actor,
+      occurredAtMs:
+        commit.occurredAt === undefined ? 0 : timestampMs(commit.occurredAt),
+      eventIds: commit.events.map((record) => record.eventId),
+      events,
+      hash: commit.hash,
+    });
+    this.onCommit(commit, msg.seq);
+  }
+
+  /** Folds one commit's events into its aggregate's row and moves the read model on. */
+  private fold(seq: number, commit: LocalCommit): void {
     const { aggregateId } = commit;
-    const occurredAtMs =
-      commit.occurredAt === undefined ? 0 : timestampMs(commit.occurredAt);
     const first = commit.version - BigInt(commit.events.length) + 1n;
     let row = this.rows.get(aggregateId);
-    commit.events.forEach((record, i) => {
+    commit.events.forEach((event, i) => {
       const meta: CommitMeta = {
         aggregateId,
         version: first + BigInt(i),
-        sequence: BigInt(msg.seq),
-        eventId: record.eventId,
+        sequence: BigInt(seq),
+        eventId: commit.eventIds[i] ?? '',
         commandId: commit.commandId,
         correlationId: commit.correlationId,
         actor: commit.actor,
-        occurredAtMs,
+        occurredAtMs: commit.occurredAtMs,
       };
       try {
-        row = this.project(
-          row,
-          fromBinary(this.eventSchema, record.payload) as Event,
-          meta,
-        );
+        row = this.project(row, event as Event, meta);
       } catch (err) {
         this.log.error(
-          { err, seq: msg.seq, eventId: record.eventId },
+          { err, seq, eventId: meta.eventId },
           'event not projected',
         );
       }
@@ -210,7 +241,6 @@ export class ProjectionRunner<
     if (row === undefined) this.rows.delete(aggregateId);
     else this.rows.set(aggregateId, row);
     this.versions.set(aggregateId, commit.version);
-    this.onCommit(commit, msg.seq);
     this.release(aggregateId, commit.version);
     if (
       ++this.sinceSnapshot >=

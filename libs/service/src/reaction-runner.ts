@@ -7,6 +7,7 @@ import {
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import {
   DomainError,
+  ErrorCode,
   decodeCommit,
   derivedUuid,
   eventWildcard,
@@ -149,7 +150,10 @@ export class ReactionRunner<Command extends CommandMessage> {
       this.dispatch(job.aggregateId, job.command, job.meta, {
         ok: () => settled(false),
         fail: (error: unknown) => {
-          if (DomainError.is(error)) {
+          if (
+            DomainError.is(error) &&
+            error.code !== ErrorCode.CONCURRENCY_CONFLICT
+          ) {
             // A refusal is an answer: the event is handled (a redelivery is refused the same way).
             this.log.info(
               { err: error, reaction: this.reaction.name, eventSeq: msg.seq },
@@ -157,6 +161,7 @@ export class ReactionRunner<Command extends CommandMessage> {
             );
             settled(false);
           } else {
+            // Unavailable, or still conflicting after the handler's retries: the event comes again.
             this.log.warn(
               { err: error, reaction: this.reaction.name, eventSeq: msg.seq },
               'reaction command failed; will retry',

@@ -1,0 +1,4 @@
+import { runMain } from '@cim/service';
+import { conceptualspacesService } from './service.js';
+
+await runMain(conceptualspacesService);

@@ -1,0 +1,254 @@
+import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
+import {
+  Confidentiality,
+  DocumentStatus,
+  DocumentType,
+  ProcessingStage,
+  VersionBump,
+  type Permission,
+  type ProcessingOptions,
+  type StoredContent,
+} from '@cim/proto/cim/document/v1/document_pb';
+import { isContentCid } from './cid.js';
+
+/** Size limits on what a command may carry; the message size limit bounds the rest (custom metadata, structured changes). */
+export const LIMITS = {
+  title: 300,
+  description: 4000,
+  filename: 255,
+  mimeType: 255,
+  language: 35,
+  tag: 64,
+  tags: 50,
+  details: 2000,
+  threat: 200,
+  threats: 50,
+  reason: 1000,
+  principal: 200,
+  principalsPerShare: 50,
+  grants: 500,
+  links: 500,
+  versionTags: 500,
+  comment: 10_000,
+  blockId: 128,
+  format: 64,
+  conflict: 500,
+  conflicts: 100,
+} as const;
+
+/** The actor the runtime gives commands that reactions of this service send. */
+export const SERVICE_ACTOR = 'service:document';
+
+/** The principal that stands for everyone in a grant. */
+export const EVERYONE = '*';
+
+/** MIME type used when a command names none. */
+export const DEFAULT_MIME_TYPE = 'application/octet-stream';
+
+/** A value quoted for an error message, cut short so a huge input cannot bloat the reply. */
+export function show(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
+/** Throws VALIDATION_FAILED with `message`. */
+export function invalid(message: string): never {
+  throw new DomainError(ErrorCode.VALIDATION_FAILED, message);
+}
+
+/** Ids become NATS subject tokens and keys: `[A-Za-z0-9_-]{1,128}`. */
+export function requireId(value: string, field: string): void {
+  if (!isSubjectToken(value)) {
+    invalid(`${field} must match [A-Za-z0-9_-]{1,128}, got ${show(value)}`);
+  }
+}
+
+/** A content CID: CIDv1, raw codec, SHA-256, base32 lower with the `b` prefix. */
+export function requireContentCid(value: string, field: string): void {
+  if (!isContentCid(value)) {
+    invalid(
+      `${field} must be a CIDv1 (raw, sha2-256, base32 "b…"), got ${show(value)}`,
+    );
+  }
+}
+
+/** A text that must not be blank and must fit `max` characters. */
+export function requireText(value: string, field: string, max: number): void {
+  if (value.trim() === '') invalid(`${field} must not be blank`);
+  limitText(value, field, max);
+}
+
+/** A text that may be empty but must fit `max` characters. */
+export function limitText(value: string, field: string, max: number): void {
+  if (value.length > max) {
+    invalid(`${field} must be at most ${max} characters, got ${value.length}`);
+  }
+}
+
+/** At most LIMITS.tags distinct, non-blank tags of at most LIMITS.tag characters. */
+export function validateTags(tags: readonly string[], field = 'tags'): void {
+  if (tags.length > LIMITS.tags) {
+    invalid(
+      `${field} must hold at most ${LIMITS.tags} tags, got ${tags.length}`,
+    );
+  }
+  const seen = new Set<string>();
+  tags.forEach((tag, i) => {
+    requireText(tag, `${field}[${i}]`, LIMITS.tag);
+    if (seen.has(tag)) invalid(`${field}[${i}] repeats the tag ${show(tag)}`);
+    seen.add(tag);
+  });
+}
+
+/** Distinct non-blank texts, each at most `max` characters, at most `count` of them. */
+export function validateTexts(
+  values: readonly string[],
+  field: string,
+  max: number,
+  count: number,
+): void {
+  if (values.length > count) {
+    invalid(
+      `${field} must hold at most ${count} entries, got ${values.length}`,
+    );
+  }
+  values.forEach((value, i) => requireText(value, `${field}[${i}]`, max));
+}
+
+const MIME = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*(\s*;.*)?$/;
+
+/** `type/subtype`, optionally with parameters; empty means DEFAULT_MIME_TYPE. */
+export function mimeTypeOf(value: string, field = 'mime_type'): string {
+  if (value === '') return DEFAULT_MIME_TYPE;
+  limitText(value, field, LIMITS.mimeType);
+  if (!MIME.test(value)) {
+    invalid(`${field} must look like type/subtype, got ${show(value)}`);
+  }
+  return value;
+}
+
+const LANGUAGE = /^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/;
+
+/** A BCP 47 language tag such as `en` or `pt-BR`, or empty. */
+export function validateLanguage(value: string, field = 'language'): void {
+  if (value === '') return;
+  limitText(value, field, LIMITS.language);
+  if (!LANGUAGE.test(value)) {
+    invalid(`${field} must be a language tag such as en or pt-BR`);
+  }
+}
+
+/** A known document type; unspecified becomes OTHER. */
+export function documentTypeOf(value: DocumentType): DocumentType {
+  const type = value === DocumentType.UNSPECIFIED ? DocumentType.OTHER : value;
+  if (DocumentType[type] === undefined) {
+    invalid(`document_type ${value} is not a known document type`);
+  }
+  return type;
+}
+
+/** A known confidentiality; unspecified becomes INTERNAL. */
+export function confidentialityOf(value: Confidentiality): Confidentiality {
+  const level =
+    value === Confidentiality.UNSPECIFIED ? Confidentiality.INTERNAL : value;
+  if (Confidentiality[level] === undefined) {
+    invalid(`confidentiality ${value} is not a known level`);
+  }
+  return level;
+}
+
+/** A known, specified value of a proto enum. */
+export function requireEnum<E extends number>(
+  value: E,
+  names: Readonly<Record<number, string>>,
+  field: string,
+): E {
+  if (value === 0 || names[value] === undefined) {
+    invalid(`${field} must be set to a known value, got ${value}`);
+  }
+  return value;
+}
+
+/** A known version bump; unspecified becomes PATCH. */
+export function bumpOf(value: VersionBump): VersionBump {
+  const bump = value === VersionBump.UNSPECIFIED ? VersionBump.PATCH : value;
+  if (VersionBump[bump] === undefined) {
+    invalid(`bump ${value} is not a known version bump`);
+  }
+  return bump;
+}
+
+/** A semantic version as the state keeps it. */
+export interface SemVer {
+  readonly major: number;
+  readonly minor: number;
+  readonly patch: number;
+}
+
+/** The version every document starts at. */
+export const FIRST_VERSION: SemVer = { major: 1, minor: 0, patch: 0 };
+
+/** The version after `bump`: the bumped part plus one, the parts below it reset. */
+export function bumped(version: SemVer, bump: VersionBump): SemVer {
+  switch (bump) {
+    case VersionBump.MAJOR:
+      return { major: version.major + 1, minor: 0, patch: 0 };
+    case VersionBump.MINOR:
+      return { major: version.major, minor: version.minor + 1, patch: 0 };
+    default:
+      return { ...version, patch: version.patch + 1 };
+  }
+}
+
+/** The stages ProcessingOptions require, in a fixed order. */
+export function requiredStages(
+  options: ProcessingOptionsLike,
+): ProcessingStage[] {
+  return [
+    ...(options.scan ? [ProcessingStage.VIRUS_SCAN] : []),
+    ...(options.validate ? [ProcessingStage.FORMAT_VALIDATION] : []),
+  ];
+}
+
+/** ProcessingOptions as plain data. */
+export type ProcessingOptionsLike = Pick<
+  ProcessingOptions,
+  'scan' | 'validate' | 'autoPromote'
+>;
+
+/**
+ * Lifecycle moves ChangeDocumentState allows (domains.md §2.3): draft →
+ * under_review → published | rejected, rejected → draft, published →
+ * archived | superseded.
+ */
+export const TRANSITIONS: Readonly<
+  Partial<Record<DocumentStatus, readonly DocumentStatus[]>>
+> = {
+  [DocumentStatus.DRAFT]: [DocumentStatus.UNDER_REVIEW],
+  [DocumentStatus.UNDER_REVIEW]: [
+    DocumentStatus.PUBLISHED,
+    DocumentStatus.REJECTED,
+  ],
+  [DocumentStatus.REJECTED]: [DocumentStatus.DRAFT],
+  [DocumentStatus.PUBLISHED]: [
+    DocumentStatus.ARCHIVED,
+    DocumentStatus.SUPERSEDED,
+  ],
+};
+
+/** Whether `held` includes `needed` (admin ⊇ write ⊇ comment ⊇ read). */
+export function includes(held: Permission | undefined, needed: Permission) {
+  return held !== undefined && held >= needed;
+}
+
+/** Confidentiality levels on which everyone (`*`) may be granted something. */
+export function everyoneMayBeGranted(level: Confidentiality): boolean {
+  return level === Confidentiality.PUBLIC || level === Confidentiality.INTERNAL;
+}
+
+/** The service's finding for `cid` among a command's stored entries. */
+export function storedEntry(
+  stored: readonly StoredContent[],
+  cid: string,
+): StoredContent | undefined {
+  return stored.find((entry) => entry.contentCid === cid && entry.present);
+}
