@@ -96,7 +96,7 @@ export async function measureAppendLimit(
 const decoder = new TextDecoder();
 
 /** A JetStream publish ack is JSON `{"stream":…,"seq":…}`; a refusal carries `"error"` or a status. */
-function checkAck(reply: Msg): string | undefined {
+export function checkAck(reply: Msg): string | undefined {
   const code = reply.headers?.code ?? 0;
   if (code !== 0 && code !== 200)
     return `status ${code} ${reply.headers?.description ?? ''}`.trim();

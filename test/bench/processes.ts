@@ -157,14 +157,22 @@ export interface ServiceChildOptions {
   readonly nodeArgs?: readonly string[];
 }
 
+/** What the graph service child runs with, beyond the shared options. */
+export interface GraphServiceOptions extends ServiceChildOptions {
+  /** CIM_DURABILITY; default fast, so that the disk does not hide the service's own cost. */
+  readonly durability?: 'strict' | 'fast';
+  /** CIM_INTEGRITY (commit macs and signed checkpoints); default: the service's own default, on. */
+  readonly integrity?: boolean;
+}
+
 /**
- * Runs the graph service (`services/graph/dist/main.js`) in fast durability
- * with warnings-only logging, and resolves once `/readyz` answers and its
- * `$SRV.PING.cim-graph` is answered through `nc`.
+ * Runs the graph service (`services/graph/dist/main.js`), in fast durability
+ * unless told otherwise, with warnings-only logging, and resolves once
+ * `/readyz` answers and its `$SRV.PING.cim-graph` is answered through `nc`.
  */
 export async function startGraphService(
   nc: NatsConnection,
-  options: ServiceChildOptions,
+  options: GraphServiceOptions,
 ): Promise<ChildHandle> {
   const httpPort = await freePort();
   const handle = await startChild({
@@ -173,7 +181,10 @@ export async function startGraphService(
     env: {
       CIM_NATS_URL: options.natsUrl,
       CIM_HTTP_PORT: String(httpPort),
-      CIM_DURABILITY: 'fast',
+      CIM_DURABILITY: options.durability ?? 'fast',
+      ...(options.integrity === undefined
+        ? {}
+        : { CIM_INTEGRITY: options.integrity ? 'on' : 'off' }),
       LOG_LEVEL: 'warn',
     },
     httpPort,
