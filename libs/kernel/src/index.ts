@@ -5,6 +5,18 @@ export type { DomainErrorCode } from './domain-error.js';
 export { derivedUuid, uuidv7, isUuid, uuidv7Time } from './ids.js';
 export { isSubjectToken } from './subject-token.js';
 export {
+  invalid,
+  limitText,
+  notFound,
+  requireFinite,
+  requireId,
+  requireText,
+  show,
+  validateTags,
+  violation,
+} from './validation.js';
+export type { TagLimits } from './validation.js';
+export {
   GENESIS_HASH,
   HASH_BYTES,
   chainHash,

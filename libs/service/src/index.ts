@@ -5,6 +5,20 @@ export type {
   QueryHandlers,
   Rows,
 } from './types.js';
+export {
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  SortedRowIds,
+  decodeCursor,
+  encodeCursor,
+  lowerBound,
+  pageSize,
+  readPage,
+  rejectPageToken,
+  takePage,
+  upperBound,
+} from './paging.js';
+export type { PageInfoInit, PageWindow } from './paging.js';
 export { defineService } from './define-service.js';
 export type {
   RunningService,

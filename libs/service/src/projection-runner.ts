@@ -53,7 +53,7 @@ export class ProjectionRunner<
   private snapshotTimer: NodeJS.Timeout | undefined;
   private saving = false;
   private sinceSnapshot = 0;
-  private lastSnapshotAt = 0;
+  private lastSnapshotAt = Date.now();
   private caughtUpTo = 0;
   private caughtUpResolve: (() => void) | undefined;
   /** Stream sequence of the last message folded. */

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { invalid, notFound, requireFinite, requireId, show } from '@cim/kernel';
 import {
   DistanceMethod,
   SimilarityMethod,
@@ -11,7 +12,13 @@ import {
   type SimilarityRequest,
   type SpaceSummarySchema,
 } from '@cim/proto/cim/conceptualspaces/v1/conceptualspaces_pb';
-import type { QueryHandlers, Rows } from '@cim/service';
+import {
+  readPage,
+  takePage,
+  upperBound,
+  type QueryHandlers,
+  type Rows,
+} from '@cim/service';
 import { nearest } from './concept-index.js';
 import { dimensionMessage, metricMessage } from './domain/definitions.js';
 import {
@@ -31,19 +38,11 @@ import {
   type Geometry,
 } from './domain/geometry.js';
 import { graphFeatures, richnessOf } from './domain/graph-features.js';
-import {
-  invalid,
-  notFound,
-  requireFinite,
-  requireId,
-  show,
-} from './domain/rules.js';
 import type {
   ConceptState,
   PresentSpace,
   RegionState,
 } from './domain/state.js';
-import { readPage, takePage } from './paging.js';
 import { liveIn, type SpaceRow } from './projection.js';
 
 /** Most answers FindSimilar gives. */
@@ -202,18 +201,6 @@ function regionView(
 function checkUnit(value: number, field: string): void {
   if (!(value >= 0 && value <= 1))
     invalid(`${field} must be within [0, 1], got ${value}`);
-}
-
-/** Index of the first id greater than `after` (binary search). */
-function upperBound(ids: readonly string[], after: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ids[mid]! <= after) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

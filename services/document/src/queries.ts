@@ -1,6 +1,13 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { DomainError, ErrorCode } from '@cim/kernel';
+import {
+  DomainError,
+  ErrorCode,
+  requireId,
+  requireText,
+  show,
+  type SortedMap,
+} from '@cim/kernel';
 import {
   DocumentStatus,
   DocumentType,
@@ -11,17 +18,16 @@ import {
   type HistoryEntrySchema,
   type VersionInfoSchema,
 } from '@cim/proto/cim/document/v1/document_pb';
-import type { QueryHandlers, Rows, ServiceIo } from '@cim/service';
-import { DocumentIndex } from './document-index.js';
 import {
-  LIMITS,
-  requireContentCid,
-  requireId,
-  requireText,
-  show,
-} from './domain/rules.js';
-import type { SortedMap } from '@cim/kernel';
-import { MAX_PAGE_SIZE, readPage, takePage } from './paging.js';
+  MAX_PAGE_SIZE,
+  readPage,
+  takePage,
+  type QueryHandlers,
+  type Rows,
+  type ServiceIo,
+} from '@cim/service';
+import { DocumentIndex } from './document-index.js';
+import { LIMITS, requireContentCid } from './domain/rules.js';
 import type { ContentOptions, ContentStores } from './prepare.js';
 import {
   positionKey,

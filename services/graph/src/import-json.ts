@@ -1,13 +1,6 @@
 import type { JsonObject } from '@bufbuild/protobuf';
-import {
-  LIMITS,
-  invalid,
-  limitText,
-  requireId,
-  requireText,
-  show,
-  validateWeight,
-} from './domain/rules.js';
+import { invalid, limitText, requireId, requireText, show } from '@cim/kernel';
+import { LIMITS, validateWeight } from './domain/rules.js';
 
 /** A node of an imported document. */
 export interface ImportedNode {

@@ -1,10 +1,13 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
-import type {
-  PageInfoSchema,
-  PageRequest,
-} from '@cim/proto/cim/common/v1/paging_pb';
+import {
+  DomainError,
+  ErrorCode,
+  SortedMap,
+  requireId,
+  requireText,
+  show,
+} from '@cim/kernel';
 import {
   Direction,
   GraphStatus,
@@ -14,9 +17,15 @@ import {
   type GraphSummarySchema,
   type NodeSchema,
 } from '@cim/proto/cim/graph/v1/graph_pb';
-import type { QueryHandlers, Rows } from '@cim/service';
-import { requireId, requireText, LIMITS, show } from './domain/rules.js';
-import { SortedMap } from '@cim/kernel';
+import {
+  SortedRowIds,
+  readPage,
+  takePage,
+  upperBound,
+  type QueryHandlers,
+  type Rows,
+} from '@cim/service';
+import { LIMITS } from './domain/rules.js';
 import {
   graphMetrics,
   shortestPath,
@@ -30,85 +39,11 @@ import type {
   NodeRecord,
 } from './projection.js';
 
-/** Page size when a request asks for 0. */
-export const DEFAULT_PAGE_SIZE = 50;
-/** Larger requested page sizes are cut down to this. */
-export const MAX_PAGE_SIZE = 500;
-
-type PageInfoInit = MessageInitShape<typeof PageInfoSchema>;
-
 const NO_EDGES: Adjacency = {
   out: SortedMap.empty(),
   in: SortedMap.empty(),
   shared: 0,
 };
-
-const CURSOR_PREFIX = 'k:';
-
-/** An opaque page token: the last id of the previous page, so later pages are stable under inserts. */
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(CURSOR_PREFIX + lastId, 'utf8').toString('base64url');
-}
-
-/** The id a page token carries; VALIDATION_FAILED for anything encodeCursor did not make. */
-export function decodeCursor(token: string): string {
-  const text = Buffer.from(token, 'base64url').toString('utf8');
-  const id = text.slice(CURSOR_PREFIX.length);
-  // Node's base64url decoder skips characters it does not know; re-encoding catches them.
-  if (
-    !text.startsWith(CURSOR_PREFIX) ||
-    !isSubjectToken(id) ||
-    encodeCursor(id) !== token
-  ) {
-    throw new DomainError(
-      ErrorCode.VALIDATION_FAILED,
-      `page_token ${show(token)} is not a token this query issued`,
-    );
-  }
-  return id;
-}
-
-interface PageWindow {
-  readonly size: number;
-  readonly after: string | undefined;
-}
-
-function readPage(page: PageRequest | undefined): PageWindow {
-  const requested = page?.pageSize ?? 0;
-  const token = page?.pageToken ?? '';
-  return {
-    size:
-      requested === 0 ? DEFAULT_PAGE_SIZE : Math.min(requested, MAX_PAGE_SIZE),
-    after: token === '' ? undefined : decodeCursor(token),
-  };
-}
-
-/** Takes one page from entries already positioned after the cursor and in id order. */
-function takePage<V, O>(
-  entries: Iterable<readonly [string, V]>,
-  { size }: PageWindow,
-  total: number,
-  render: (value: V) => O,
-): { readonly items: O[]; readonly info: PageInfoInit } {
-  const items: O[] = [];
-  let last: string | undefined;
-  let more = false;
-  for (const [id, value] of entries) {
-    if (items.length === size) {
-      more = true;
-      break;
-    }
-    items.push(render(value));
-    last = id;
-  }
-  return {
-    items,
-    info: {
-      nextPageToken: more && last !== undefined ? encodeCursor(last) : '',
-      totalSize: BigInt(total),
-    },
-  };
-}
 
 /** Two id-ordered entry streams as one, each id once. */
 function* mergeById<V>(
@@ -195,64 +130,6 @@ function edgeView(edge: EdgeRecord): MessageInitShape<typeof EdgeSchema> {
 }
 
 /**
- * Graph ids in sorted order for ListGraphs, kept beside the rows: `project`
- * never drops a row, so ids only ever arrive and a change of `rows.size`
- * reveals them. Catching up costs one O(n) scan plus sorting the new ids;
- * a page then costs O(log n + page size) without filters.
- */
-class GraphIndex {
-  private ids: string[] = [];
-  private readonly known = new Set<string>();
-
-  constructor(private readonly rows: Rows<GraphRow>) {}
-
-  sorted(): readonly string[] {
-    if (this.rows.size !== this.ids.length) this.catchUp();
-    return this.ids;
-  }
-
-  private catchUp(): void {
-    if (this.rows.size < this.ids.length) {
-      // Rows were replaced wholesale (a rebuilt projection): start over.
-      this.ids = [];
-      this.known.clear();
-    }
-    const fresh: string[] = [];
-    for (const [id] of this.rows.entries()) {
-      if (this.known.has(id)) continue;
-      this.known.add(id);
-      fresh.push(id);
-    }
-    // Default sort compares UTF-16 code units, the order SortedMap and cursors use.
-    fresh.sort();
-    const merged: string[] = [];
-    let i = 0;
-    let j = 0;
-    while (i < this.ids.length || j < fresh.length) {
-      if (
-        j === fresh.length ||
-        (i < this.ids.length && this.ids[i]! < fresh[j]!)
-      )
-        merged.push(this.ids[i++]!);
-      else merged.push(fresh[j++]!);
-    }
-    this.ids = merged;
-  }
-}
-
-/** Index of the first id greater than `after` (binary search). */
-function upperBound(ids: readonly string[], after: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ids[mid]! <= after) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/**
  * The query handlers over the projection's rows. Unknown graphs and nodes
  * answer NOT_FOUND, malformed arguments VALIDATION_FAILED. Lists are paged by
  * id with opaque cursors (page size 0 → 50, at most 500). Metrics are cached
@@ -262,7 +139,7 @@ function upperBound(ids: readonly string[], after: string): number {
 export const graphQueries = (
   rows: Rows<GraphRow>,
 ): QueryHandlers<typeof GraphQueryService> => {
-  const index = new GraphIndex(rows);
+  const index = new SortedRowIds(rows);
   const metricsOf = new WeakMap<GraphRow, GraphMetrics>();
 
   return {

@@ -24,9 +24,14 @@ import {
   ShortestPathResponseSchema,
   type GraphEvent,
 } from '@cim/proto/cim/graph/v1/graph_pb';
-import type { QueryContext, Rows } from '@cim/service';
+import {
+  decodeCursor,
+  encodeCursor,
+  type QueryContext,
+  type Rows,
+} from '@cim/service';
 import type { GraphRow } from '../src/projection.js';
-import { decodeCursor, encodeCursor, graphQueries } from '../src/queries.js';
+import { graphQueries } from '../src/queries.js';
 import {
   GRAPH_ID,
   T0,

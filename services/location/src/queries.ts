@@ -1,31 +1,30 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { DomainError, ErrorCode } from '@cim/kernel';
+import { DomainError, ErrorCode, invalid, requireId, show } from '@cim/kernel';
 import {
   LocationType,
   type LocationQueryService,
   type LocationRefSchema,
   type LocationSchema,
 } from '@cim/proto/cim/location/v1/location_pb';
-import type { QueryHandlers } from '@cim/service';
+import {
+  readPage,
+  takePage,
+  upperBound,
+  type QueryHandlers,
+} from '@cim/service';
 import {
   MAX_DISTANCE_M,
   addressProblems,
   initialBearing,
-  invalid,
   isKnownType,
   isValidPosition,
-  requireId,
-  show,
 } from './domain/index.js';
 import {
   distanceCursor,
   distanceWindow,
-  idCursor,
-  idWindow,
-  takePage,
   type DistanceCursor,
-} from './paging.js';
+} from './distance-cursor.js';
 import type { LocationRow } from './projection.js';
 import type { LocationReadModel } from './read-model.js';
 import type { NearbyPoint } from './spatial-index.js';
@@ -69,6 +68,13 @@ function typeFilter(type: LocationType): void {
   if (type !== LocationType.UNSPECIFIED && !isKnownType(type)) {
     invalid(`location_type ${type} is not a known type`);
   }
+}
+
+/** Ids as takePage entries: each id is its own key, so the next page token carries the last id. */
+function* keyed(
+  ids: Iterable<string>,
+): Generator<[string, string], void, undefined> {
+  for (const id of ids) yield [id, id];
 }
 
 /** True when (distance, id) comes after the cursor. */
@@ -159,8 +165,10 @@ export const locationQueries = (
         .filter((point) => wanted(model.row(point.id)));
       const centre = { latitude, longitude };
       const { items, info } = takePage(
-        matches.slice(firstAfter(matches, window.after)),
-        window.size,
+        matches
+          .slice(firstAfter(matches, window.after))
+          .map((point) => [point.id, point] as const),
+        window,
         matches.length,
         (point: NearbyPoint) => ({
           location: locationView(model.row(point.id)!),
@@ -189,7 +197,7 @@ export const locationQueries = (
         );
       }
       typeFilter(locationType);
-      const window = idWindow(page);
+      const window = readPage(page);
       const wanted = keep(locationType, includeArchived);
       const ids: string[] = [];
       model.points.searchBox(south, west, north, east, (id) => {
@@ -199,26 +207,24 @@ export const locationQueries = (
       const start =
         window.after === undefined ? 0 : upperBound(ids, window.after);
       const { items, info } = takePage(
-        ids.slice(start),
-        window.size,
+        keyed(ids.slice(start)),
+        window,
         ids.length,
         (id: string) => locationView(model.row(id)!),
-        idCursor,
       );
       return { locations: items, page: info };
     },
 
     hierarchy({ locationId, page }) {
       const row = rowOf(locationId);
-      const window = idWindow(page);
+      const window = readPage(page);
       const { ancestors, cycle } = model.ancestry(locationId);
       const children = model.childrenOf(locationId);
       const { items, info } = takePage(
-        children.from(window.after),
-        window.size,
+        keyed(children.from(window.after)),
+        window,
         children.size,
         (id: string) => refView(model.row(id)!),
-        idCursor,
       );
       return {
         location: locationView(row),
@@ -235,14 +241,13 @@ export const locationQueries = (
       if (!isKnownType(locationType)) {
         invalid(`location_type must be a known type, got ${locationType}`);
       }
-      const window = idWindow(page);
+      const window = readPage(page);
       const ids = model.ofType(locationType, includeArchived);
       const { items, info } = takePage(
-        ids.from(window.after),
-        window.size,
+        keyed(ids.from(window.after)),
+        window,
         ids.size,
         (id: string) => locationView(model.row(id)!),
-        idCursor,
       );
       return { locations: items, page: info };
     },
@@ -254,15 +259,3 @@ export const locationQueries = (
     },
   };
 };
-
-/** Index of the first id greater than `after` (binary search). */
-function upperBound(ids: readonly string[], after: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ids[mid]! <= after) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

@@ -1,3 +1,5 @@
+import { lowerBound, upperBound } from '@cim/service';
+
 /** Ids a chunk holds before it splits in two. */
 const CHUNK = 512;
 
@@ -77,26 +79,4 @@ export class SortedIds {
     }
     return lo;
   }
-}
-
-function lowerBound(ids: readonly string[], id: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ids[mid]! < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function upperBound(ids: readonly string[], id: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ids[mid]! <= id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

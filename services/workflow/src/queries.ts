@@ -4,11 +4,14 @@ import {
   timestampMs,
   type Timestamp,
 } from '@bufbuild/protobuf/wkt';
-import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
-import type {
-  PageInfoSchema,
-  PageRequest,
-} from '@cim/proto/cim/common/v1/paging_pb';
+import {
+  DomainError,
+  ErrorCode,
+  isSubjectToken,
+  requireId,
+  requireText,
+  show,
+} from '@cim/kernel';
 import {
   StepStatus,
   WorkflowStatus,
@@ -17,7 +20,15 @@ import {
   type WorkflowQueryService,
   type WorkflowSummarySchema,
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
-import type { QueryHandlers, Rows } from '@cim/service';
+import {
+  MAX_PAGE_SIZE,
+  SortedRowIds,
+  lowerBound,
+  readPage,
+  takePage,
+  type QueryHandlers,
+  type Rows,
+} from '@cim/service';
 import { blockedCounts, criticalPath, executableSteps } from './analysis.js';
 import {
   isActive,
@@ -29,13 +40,9 @@ import {
   type StepStatusName,
   type WorkflowStatusName,
 } from './domain/index.js';
-import { LIMITS, requireId, requireText, show } from './domain/rules.js';
+import { LIMITS } from './domain/rules.js';
 import type { StepTimes, WorkflowRow } from './projection.js';
 
-/** Page size when a request asks for 0. */
-export const DEFAULT_PAGE_SIZE = 50;
-/** Larger requested page sizes are cut down to this. */
-export const MAX_PAGE_SIZE = 500;
 /** Bottlenecks listed when a request asks for 0. */
 export const DEFAULT_BOTTLENECKS = 10;
 /** TimeoutRisks' threshold when a request asks for 0. */
@@ -43,7 +50,6 @@ export const DEFAULT_RISK_THRESHOLD = 0.8;
 
 const MINUTE_MS = 60_000;
 
-type PageInfoInit = MessageInitShape<typeof PageInfoSchema>;
 type StepInit = MessageInitShape<typeof StepSchema>;
 
 const WORKFLOW_STATUS: Readonly<Record<WorkflowStatusName, WorkflowStatus>> = {
@@ -65,137 +71,6 @@ const STEP_STATUS: Readonly<Record<StepStatusName, StepStatus>> = {
   skipped: StepStatus.SKIPPED,
   cancelled: StepStatus.CANCELLED,
 };
-
-const CURSOR_PREFIX = 'k:';
-
-/** An opaque page token: the last key of the previous page, so later pages are stable under inserts. */
-export function encodeCursor(lastKey: string): string {
-  return Buffer.from(CURSOR_PREFIX + lastKey, 'utf8').toString('base64url');
-}
-
-/** The key a page token carries; VALIDATION_FAILED for anything encodeCursor did not make from a valid key. */
-export function decodeCursor(
-  token: string,
-  valid: (key: string) => boolean,
-): string {
-  const text = Buffer.from(token, 'base64url').toString('utf8');
-  const key = text.slice(CURSOR_PREFIX.length);
-  // Node's base64url decoder skips characters it does not know; re-encoding catches them.
-  if (
-    !text.startsWith(CURSOR_PREFIX) ||
-    !valid(key) ||
-    encodeCursor(key) !== token
-  ) {
-    throw new DomainError(
-      ErrorCode.VALIDATION_FAILED,
-      `page_token ${show(token)} is not a token this query issued`,
-    );
-  }
-  return key;
-}
-
-interface PageWindow {
-  readonly size: number;
-  readonly after: string | undefined;
-}
-
-function readPage(
-  page: PageRequest | undefined,
-  valid: (key: string) => boolean,
-): PageWindow {
-  const requested = page?.pageSize ?? 0;
-  const token = page?.pageToken ?? '';
-  return {
-    size:
-      requested === 0 ? DEFAULT_PAGE_SIZE : Math.min(requested, MAX_PAGE_SIZE),
-    after: token === '' ? undefined : decodeCursor(token, valid),
-  };
-}
-
-/** Takes one page from keyed items already positioned after the cursor and in key order. */
-function takePage<V, O>(
-  entries: Iterable<readonly [string, V]>,
-  { size }: PageWindow,
-  total: number,
-  render: (value: V) => O,
-): { readonly items: O[]; readonly info: PageInfoInit } {
-  const items: O[] = [];
-  let last: string | undefined;
-  let more = false;
-  for (const [key, value] of entries) {
-    if (items.length === size) {
-      more = true;
-      break;
-    }
-    items.push(render(value));
-    last = key;
-  }
-  return {
-    items,
-    info: {
-      nextPageToken: more && last !== undefined ? encodeCursor(last) : '',
-      totalSize: BigInt(total),
-    },
-  };
-}
-
-/**
- * Workflow ids in sorted order for the list queries, kept beside the rows:
- * `project` never drops a row, so ids only ever arrive and a change of
- * `rows.size` reveals them. Catching up costs one O(n) scan plus sorting the
- * new ids; a page then starts in O(log n).
- */
-class WorkflowIndex {
-  private ids: string[] = [];
-  private readonly known = new Set<string>();
-
-  constructor(private readonly rows: Rows<WorkflowRow>) {}
-
-  sorted(): readonly string[] {
-    if (this.rows.size !== this.ids.length) this.catchUp();
-    return this.ids;
-  }
-
-  private catchUp(): void {
-    if (this.rows.size < this.ids.length) {
-      // Rows were replaced wholesale (a rebuilt projection): start over.
-      this.ids = [];
-      this.known.clear();
-    }
-    const fresh: string[] = [];
-    for (const [id] of this.rows.entries()) {
-      if (this.known.has(id)) continue;
-      this.known.add(id);
-      fresh.push(id);
-    }
-    // Default sort compares UTF-16 code units, the order SortedMap and cursors use.
-    fresh.sort();
-    const merged: string[] = [];
-    let i = 0;
-    let j = 0;
-    while (i < this.ids.length || j < fresh.length) {
-      if (
-        j === fresh.length ||
-        (i < this.ids.length && this.ids[i]! < fresh[j]!)
-      )
-        merged.push(this.ids[i++]!);
-      else merged.push(fresh[j++]!);
-    }
-    this.ids = merged;
-  }
-}
-
-/** Index of the first id not less than `from` (binary search). */
-function lowerBound(ids: readonly string[], from: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ids[mid]! < from) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 function rowOf(rows: Rows<WorkflowRow>, workflowId: string): WorkflowRow {
   requireId(workflowId, 'workflow_id');
@@ -304,7 +179,7 @@ const isTaskCursor = (key: string): boolean => {
 export const workflowQueries = (
   rows: Rows<WorkflowRow>,
 ): QueryHandlers<typeof WorkflowQueryService> => {
-  const index = new WorkflowIndex(rows);
+  const index = new SortedRowIds(rows);
 
   return {
     findWorkflow({ workflowId }) {
@@ -327,7 +202,7 @@ export const workflowQueries = (
     },
 
     listWorkflows({ page, status, nameContains }) {
-      const window = readPage(page, isSubjectToken);
+      const window = readPage(page);
       if (WorkflowStatus[status] === undefined) {
         throw new DomainError(
           ErrorCode.VALIDATION_FAILED,

@@ -1,5 +1,15 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { DomainError, ErrorCode } from '@cim/kernel';
+import {
+  DomainError,
+  ErrorCode,
+  invalid,
+  limitText,
+  notFound,
+  requireFinite,
+  requireId,
+  show,
+  violation,
+} from '@cim/kernel';
 import {
   ConceptualspacesEventSchema,
   type AddConcept,
@@ -46,16 +56,7 @@ import {
   isRecorded,
   recordGraphChange,
 } from './graph-features.js';
-import {
-  LIMITS,
-  invalid,
-  limitText,
-  notFound,
-  requireFinite,
-  requireId,
-  show,
-  violation,
-} from './rules.js';
+import { LIMITS } from './rules.js';
 import {
   NO_GRAPH,
   type ConceptState,

@@ -3,6 +3,14 @@
 // between their proto messages and the state.
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import {
+  invalid,
+  limitText,
+  requireFinite,
+  requireId,
+  requireText,
+  show,
+} from '@cim/kernel';
+import {
   DimensionKind,
   type DimensionWeight,
   type DimensionWeightSchema,
@@ -11,15 +19,7 @@ import {
   type QualityDimension,
   type QualityDimensionSchema,
 } from '@cim/proto/cim/conceptualspaces/v1/conceptualspaces_pb';
-import {
-  LIMITS,
-  invalid,
-  limitText,
-  requireFinite,
-  requireId,
-  requireText,
-  show,
-} from './rules.js';
+import { LIMITS } from './rules.js';
 import type { DimensionState, MetricState, WeightState } from './state.js';
 
 /** Checks a dimension and returns it with its effective range; VALIDATION_FAILED naming `field` otherwise. */

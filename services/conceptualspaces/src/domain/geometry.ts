@@ -6,8 +6,8 @@
 // relies on them. Everything a distance is compared with is computed by the
 // same functions in the same order, so an index and a linear scan agree bit
 // for bit.
+import { invalid } from '@cim/kernel';
 import { DimensionKind } from '@cim/proto/cim/conceptualspaces/v1/conceptualspaces_pb';
-import { invalid } from './rules.js';
 import type {
   DimensionState,
   HalfSpaceState,

@@ -2,11 +2,12 @@
 // concepts") and how a graph's changes fold into the counters behind them.
 // Folding is exact whatever the delivery order: a change is applied only
 // when every earlier graph version was, and changes that arrive early wait.
+import { invalid, limitText, requireId } from '@cim/kernel';
 import {
   DimensionKind,
   type GraphChange,
 } from '@cim/proto/cim/conceptualspaces/v1/conceptualspaces_pb';
-import { LIMITS, invalid, limitText, requireId } from './rules.js';
+import { LIMITS } from './rules.js';
 import type {
   DimensionState,
   EdgeFacts,

@@ -1,5 +1,14 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { DomainError, ErrorCode } from '@cim/kernel';
+import {
+  DomainError,
+  ErrorCode,
+  invalid,
+  limitText,
+  requireId,
+  requireText,
+  show,
+  validateTags,
+} from '@cim/kernel';
 import {
   Confidentiality,
   ContentState,
@@ -43,18 +52,12 @@ import {
   documentTypeOf,
   everyoneMayBeGranted,
   includes,
-  invalid,
-  limitText,
   mimeTypeOf,
   requireContentCid,
   requireEnum,
-  requireId,
   requiredStages,
-  requireText,
-  show,
   storedEntry,
   validateLanguage,
-  validateTags,
   validateTexts,
   type ProcessingOptionsLike,
   type SemVer,
@@ -268,7 +271,7 @@ function ingest(
   const description = hints?.description ?? '';
   limitText(description, 'hints.description', LIMITS.description);
   const tags = hints?.tags ?? [];
-  validateTags(tags, 'hints.tags');
+  validateTags(tags, 'hints.tags', LIMITS);
   const documentType = documentTypeOf(hints?.documentType ?? 0);
   const confidentiality = confidentialityOf(command.confidentiality);
   absent(state, documentId);
@@ -306,7 +309,7 @@ function createFromCid(
   requireId(documentId, 'document_id');
   requireContentCid(contentCid, 'content_cid');
   requireText(title, 'title', LIMITS.title);
-  validateTags(tags);
+  validateTags(tags, 'tags', LIMITS);
   limitText(command.description, 'description', LIMITS.description);
   limitText(command.filename, 'filename', LIMITS.filename);
   const mimeType = mimeTypeOf(command.mimeType);
@@ -562,7 +565,7 @@ function updateMetadata(
     limitText(description, 'description', LIMITS.description);
   if (filename !== undefined) limitText(filename, 'filename', LIMITS.filename);
   if (language !== undefined) validateLanguage(language);
-  if (tags !== undefined) validateTags(tags.values);
+  if (tags !== undefined) validateTags(tags.values, 'tags', LIMITS);
   const documentType =
     command.documentType === undefined
       ? undefined

@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
+import { invalid, limitText, requireText, show } from '@cim/kernel';
 import {
   Confidentiality,
   DocumentStatus,
@@ -45,23 +45,6 @@ export const EVERYONE = '*';
 /** MIME type used when a command names none. */
 export const DEFAULT_MIME_TYPE = 'application/octet-stream';
 
-/** A value quoted for an error message, cut short so a huge input cannot bloat the reply. */
-export function show(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-}
-
-/** Throws VALIDATION_FAILED with `message`. */
-export function invalid(message: string): never {
-  throw new DomainError(ErrorCode.VALIDATION_FAILED, message);
-}
-
-/** Ids become NATS subject tokens and keys: `[A-Za-z0-9_-]{1,128}`. */
-export function requireId(value: string, field: string): void {
-  if (!isSubjectToken(value)) {
-    invalid(`${field} must match [A-Za-z0-9_-]{1,128}, got ${show(value)}`);
-  }
-}
-
 /** A content CID: CIDv1, raw codec, SHA-256, base32 lower with the `b` prefix. */
 export function requireContentCid(value: string, field: string): void {
   if (!isContentCid(value)) {
@@ -69,34 +52,6 @@ export function requireContentCid(value: string, field: string): void {
       `${field} must be a CIDv1 (raw, sha2-256, base32 "b…"), got ${show(value)}`,
     );
   }
-}
-
-/** A text that must not be blank and must fit `max` characters. */
-export function requireText(value: string, field: string, max: number): void {
-  if (value.trim() === '') invalid(`${field} must not be blank`);
-  limitText(value, field, max);
-}
-
-/** A text that may be empty but must fit `max` characters. */
-export function limitText(value: string, field: string, max: number): void {
-  if (value.length > max) {
-    invalid(`${field} must be at most ${max} characters, got ${value.length}`);
-  }
-}
-
-/** At most LIMITS.tags distinct, non-blank tags of at most LIMITS.tag characters. */
-export function validateTags(tags: readonly string[], field = 'tags'): void {
-  if (tags.length > LIMITS.tags) {
-    invalid(
-      `${field} must hold at most ${LIMITS.tags} tags, got ${tags.length}`,
-    );
-  }
-  const seen = new Set<string>();
-  tags.forEach((tag, i) => {
-    requireText(tag, `${field}[${i}]`, LIMITS.tag);
-    if (seen.has(tag)) invalid(`${field}[${i}] repeats the tag ${show(tag)}`);
-    seen.add(tag);
-  });
 }
 
 /** Distinct non-blank texts, each at most `max` characters, at most `count` of them. */

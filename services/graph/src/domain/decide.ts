@@ -1,5 +1,14 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { DomainError, ErrorCode } from '@cim/kernel';
+import {
+  DomainError,
+  ErrorCode,
+  invalid,
+  limitText,
+  requireId,
+  requireText,
+  show,
+  validateTags,
+} from '@cim/kernel';
 import {
   GraphEventSchema,
   GraphStatus,
@@ -23,15 +32,9 @@ import { parseImportJson } from '../import-json.js';
 import { closesCycle, linksCloseCycle } from './dag.js';
 import {
   LIMITS,
-  invalid,
   isAcyclicType,
-  limitText,
-  requireId,
-  requireText,
-  show,
   validateConceptualPoint,
   validateRelationship,
-  validateTags,
   validateWeight,
 } from './rules.js';
 import type {
@@ -149,7 +152,7 @@ function createGraph(
   if (GraphType[type] === undefined) {
     invalid(`graph_type ${graphType} is not a known graph type`);
   }
-  validateTags(tags);
+  validateTags(tags, 'tags', LIMITS);
   if (state.status !== 'absent') {
     throw new DomainError(
       ErrorCode.ALREADY_EXISTS,
@@ -188,7 +191,7 @@ function updateGraph(
   if (description !== undefined) {
     limitText(description, 'description', LIMITS.description);
   }
-  if (tags !== undefined) validateTags(tags.values);
+  if (tags !== undefined) validateTags(tags.values, 'tags', LIMITS);
   active(state, graphId);
   return event({
     case: 'updated',

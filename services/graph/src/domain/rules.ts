@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
+import { invalid, limitText, requireFinite, requireText } from '@cim/kernel';
 import { GraphType, type Relationship } from '@cim/proto/cim/graph/v1/graph_pb';
 
 /** Size limits on what a command may carry; the message size limit bounds the rest (metadata). */
@@ -20,59 +20,12 @@ export function isAcyclicType(graphType: GraphType): boolean {
   );
 }
 
-/** A value quoted for an error message, cut short so a huge input cannot bloat the reply. */
-export function show(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-}
-
-/** Throws VALIDATION_FAILED with `message`. */
-export function invalid(message: string): never {
-  throw new DomainError(ErrorCode.VALIDATION_FAILED, message);
-}
-
-/** Ids become NATS subject tokens and keys: `[A-Za-z0-9_-]{1,128}`. */
-export function requireId(value: string, field: string): void {
-  if (!isSubjectToken(value)) {
-    invalid(`${field} must match [A-Za-z0-9_-]{1,128}, got ${show(value)}`);
-  }
-}
-
-/** A text that must not be blank and must fit `max` characters. */
-export function requireText(value: string, field: string, max: number): void {
-  if (value.trim() === '') invalid(`${field} must not be blank`);
-  limitText(value, field, max);
-}
-
-/** A text that may be empty but must fit `max` characters. */
-export function limitText(value: string, field: string, max: number): void {
-  if (value.length > max) {
-    invalid(`${field} must be at most ${max} characters, got ${value.length}`);
-  }
-}
-
-/** At most LIMITS.tags distinct, non-blank tags of at most LIMITS.tag characters. */
-export function validateTags(tags: readonly string[], field = 'tags'): void {
-  if (tags.length > LIMITS.tags) {
-    invalid(
-      `${field} must hold at most ${LIMITS.tags} tags, got ${tags.length}`,
-    );
-  }
-  const seen = new Set<string>();
-  tags.forEach((tag, i) => {
-    requireText(tag, `${field}[${i}]`, LIMITS.tag);
-    if (seen.has(tag)) invalid(`${field}[${i}] repeats the tag ${show(tag)}`);
-    seen.add(tag);
-  });
-}
-
 /** Edge weights are finite; shortest-path queries additionally need them non-negative. */
 export function validateWeight(
   weight: number | undefined,
   field = 'weight',
 ): void {
-  if (weight !== undefined && !Number.isFinite(weight)) {
-    invalid(`${field} must be a finite number, got ${weight}`);
-  }
+  if (weight !== undefined) requireFinite(weight, field);
 }
 
 /** Coordinates in a conceptual space: finite, at most LIMITS.conceptualPoint of them. */
@@ -82,11 +35,7 @@ export function validateConceptualPoint(point: readonly number[]): void {
       `conceptual_point must have at most ${LIMITS.conceptualPoint} dimensions, got ${point.length}`,
     );
   }
-  point.forEach((x, i) => {
-    if (!Number.isFinite(x)) {
-      invalid(`conceptual_point[${i}] must be a finite number, got ${x}`);
-    }
-  });
+  point.forEach((x, i) => requireFinite(x, `conceptual_point[${i}]`));
 }
 
 /** Checks the variant fields of a relationship; an absent relationship is valid. */
@@ -97,11 +46,7 @@ export function validateRelationship(
   switch (kind?.case) {
     case 'dependency':
       limitText(kind.value.kind, 'relationship.dependency.kind', LIMITS.type);
-      if (!Number.isFinite(kind.value.strength)) {
-        invalid(
-          `relationship.dependency.strength must be a finite number, got ${kind.value.strength}`,
-        );
-      }
+      requireFinite(kind.value.strength, 'relationship.dependency.strength');
       return;
     case 'similarity': {
       const { score } = kind.value;

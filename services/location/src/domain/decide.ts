@@ -1,5 +1,14 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { DomainError, ErrorCode } from '@cim/kernel';
+import {
+  DomainError,
+  ErrorCode,
+  invalid,
+  limitText,
+  requireId,
+  requireText,
+  show,
+  violation,
+} from '@cim/kernel';
 import {
   CoordinatesSchema,
   LocationEventSchema,
@@ -25,18 +34,12 @@ import { canonicalIp } from './ip.js';
 import {
   LIMITS,
   WGS84,
-  invalid,
   isKnownType,
-  limitText,
-  requireId,
-  requireText,
-  show,
   typeRuleBroken,
   validateAddress,
   validateCoordinates,
   validateMetadata,
   validateVirtual,
-  violation,
 } from './rules.js';
 import type { LocationState, PresentLocation } from './state.js';
 

@@ -1,9 +1,9 @@
-import { DomainError, ErrorCode } from '@cim/kernel';
+import { DomainError, ErrorCode, show, violation } from '@cim/kernel';
 import type {
   HierarchyLink,
   ParentFacts,
 } from '@cim/proto/cim/location/v1/location_pb';
-import { LIMITS, show, violation } from './rules.js';
+import { LIMITS } from './rules.js';
 
 const path = (ids: readonly string[]): string => ids.map(show).join(' → ');
 

@@ -30,12 +30,5 @@ export {
 } from './geo.js';
 export type { LatLon } from './geo.js';
 export { canonicalIp } from './ip.js';
-export {
-  LIMITS,
-  addressProblems,
-  invalid,
-  isKnownType,
-  requireId,
-  show,
-} from './rules.js';
+export { LIMITS, addressProblems, isKnownType } from './rules.js';
 export type { LocationData, LocationState, PresentLocation } from './state.js';

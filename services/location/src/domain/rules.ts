@@ -1,4 +1,10 @@
-import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
+import {
+  invalid,
+  limitText,
+  requireFinite,
+  requireText,
+  show,
+} from '@cim/kernel';
 import {
   LocationType,
   type Address,
@@ -30,41 +36,6 @@ export const LIMITS = {
 
 /** The only coordinate system; an empty system means it. */
 export const WGS84 = 'WGS84';
-
-/** A value quoted for an error message, cut short so a huge input cannot bloat the reply. */
-export function show(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-}
-
-/** Throws VALIDATION_FAILED with `message`. */
-export function invalid(message: string): never {
-  throw new DomainError(ErrorCode.VALIDATION_FAILED, message);
-}
-
-/** Throws BUSINESS_RULE_VIOLATION with `message`. */
-export function violation(message: string): never {
-  throw new DomainError(ErrorCode.BUSINESS_RULE_VIOLATION, message);
-}
-
-/** Ids become NATS subject tokens and keys: `[A-Za-z0-9_-]{1,128}`. */
-export function requireId(value: string, field: string): void {
-  if (!isSubjectToken(value)) {
-    invalid(`${field} must match [A-Za-z0-9_-]{1,128}, got ${show(value)}`);
-  }
-}
-
-/** A text that must not be blank and must fit `max` characters. */
-export function requireText(value: string, field: string, max: number): void {
-  if (value.trim() === '') invalid(`${field} must not be blank`);
-  limitText(value, field, max);
-}
-
-/** A text that may be empty but must fit `max` characters. */
-export function limitText(value: string, field: string, max: number): void {
-  if (value.length > max) {
-    invalid(`${field} must be at most ${max} characters, got ${value.length}`);
-  }
-}
 
 /** True for the four concrete location types. */
 export function isKnownType(type: LocationType): boolean {
@@ -120,9 +91,7 @@ export function validateCoordinates(
   if (!(Number.isFinite(longitude) && longitude >= -180 && longitude <= 180)) {
     invalid(`${field}.longitude must be within [-180, 180], got ${longitude}`);
   }
-  if (altitude !== undefined && !Number.isFinite(altitude)) {
-    invalid(`${field}.altitude must be a finite number, got ${altitude}`);
-  }
+  if (altitude !== undefined) requireFinite(altitude, `${field}.altitude`);
   if (system !== '' && system.toUpperCase() !== WGS84) {
     invalid(`${field}.system must be ${WGS84}, got ${show(system)}`);
   }

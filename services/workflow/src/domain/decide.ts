@@ -1,5 +1,13 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { DomainError, ErrorCode } from '@cim/kernel';
+import {
+  DomainError,
+  ErrorCode,
+  invalid,
+  limitText,
+  requireId,
+  requireText,
+  show,
+} from '@cim/kernel';
 import {
   StepType,
   WorkflowEventSchema,
@@ -24,14 +32,9 @@ import { operationCorrelationId } from './correlation.js';
 import { closesCycle } from './dag.js';
 import {
   LIMITS,
-  invalid,
-  limitText,
   requireDomainName,
-  requireId,
   requireKey,
-  requireText,
   requireValue,
-  show,
   validateStruct,
 } from './rules.js';
 import type { SortedMap } from '@cim/kernel';

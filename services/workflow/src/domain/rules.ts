@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import type { Value } from '@bufbuild/protobuf/wkt';
-import { DomainError, ErrorCode, isSubjectToken } from '@cim/kernel';
+import { invalid, requireText, show } from '@cim/kernel';
 
 /** Size limits on what a command may carry; the message size limit bounds the rest. */
 export const LIMITS = {
@@ -15,36 +15,6 @@ export const LIMITS = {
   steps: 1000,
   maxRetries: 100,
 } as const;
-
-/** A value quoted for an error message, cut short so a huge input cannot bloat the reply. */
-export function show(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-}
-
-/** Throws VALIDATION_FAILED with `message`. */
-export function invalid(message: string): never {
-  throw new DomainError(ErrorCode.VALIDATION_FAILED, message);
-}
-
-/** Ids become NATS subject tokens and keys: `[A-Za-z0-9_-]{1,128}`. */
-export function requireId(value: string, field: string): void {
-  if (!isSubjectToken(value)) {
-    invalid(`${field} must match [A-Za-z0-9_-]{1,128}, got ${show(value)}`);
-  }
-}
-
-/** A text that must not be blank and must fit `max` characters. */
-export function requireText(value: string, field: string, max: number): void {
-  if (value.trim() === '') invalid(`${field} must not be blank`);
-  limitText(value, field, max);
-}
-
-/** A text that may be empty but must fit `max` characters. */
-export function limitText(value: string, field: string, max: number): void {
-  if (value.length > max) {
-    invalid(`${field} must be at most ${max} characters, got ${value.length}`);
-  }
-}
 
 /** Keys of context variables, metadata and configuration: not blank, at most LIMITS.key characters. */
 export function requireKey(key: string, field = 'key'): void {
