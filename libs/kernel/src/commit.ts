@@ -1,6 +1,6 @@
 import { createHmac, type KeyObject } from 'node:crypto';
-import { create, toBinary, fromBinary } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { encodeCommitFields } from './commit-encoding.js';
 import { sha256 } from './sha256.js';
 import {
   CommitSchema,
@@ -61,37 +61,33 @@ export function eventRecord(
  * `hash = SHA-256(prevHash ‖ commit bytes without hash)`.
  */
 export function sealCommit(draft: CommitDraft): SealedCommit {
-  const unsealed = toBinary(
-    CommitSchema,
-    create(CommitSchema, {
+  const withMac = draft.macKey !== undefined;
+  const { buffer, unsealed } = encodeCommitFields(
+    {
       commitId: draft.commitId,
       commandId: draft.meta.commandId,
       domain: draft.domain,
       aggregateType: draft.aggregateType,
       aggregateId: draft.aggregateId,
       version: draft.version,
-      events: draft.events as EventRecord[],
+      events: draft.events,
       actor: draft.meta.actor,
       correlationId: draft.meta.correlationId,
       causationId: draft.meta.causationId,
-      occurredAt: timestampFromMs(draft.occurredAtMs),
+      occurredAtMs: draft.occurredAtMs,
       prevHash: draft.prevHash,
-    }),
+    },
+    HASH_SUFFIX_BYTES * (withMac ? 2 : 1),
   );
-  const hash = chainHash(draft.prevHash, unsealed);
-  const withMac = draft.macKey !== undefined;
-  const bytes = new Uint8Array(
-    unsealed.length + HASH_SUFFIX_BYTES * (withMac ? 2 : 1),
-  );
-  bytes.set(unsealed, 0);
-  bytes.set(HASH_FIELD_PREFIX, unsealed.length);
-  bytes.set(hash, unsealed.length + HASH_FIELD_PREFIX.length);
+  const hash = chainHash(draft.prevHash, buffer.subarray(0, unsealed));
+  buffer.set(HASH_FIELD_PREFIX, unsealed);
+  buffer.set(hash, unsealed + HASH_FIELD_PREFIX.length);
   if (withMac) {
-    const at = unsealed.length + HASH_SUFFIX_BYTES;
-    bytes.set(MAC_FIELD_PREFIX, at);
-    bytes.set(commitMac(draft.macKey, hash), at + MAC_FIELD_PREFIX.length);
+    const at = unsealed + HASH_SUFFIX_BYTES;
+    buffer.set(MAC_FIELD_PREFIX, at);
+    buffer.set(commitMac(draft.macKey, hash), at + MAC_FIELD_PREFIX.length);
   }
-  return { bytes, hash };
+  return { bytes: buffer, hash };
 }
 
 /** SHA-256(prevHash ‖ unsealed). */
