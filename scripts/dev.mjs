@@ -88,13 +88,12 @@ function exec(command, args, env) {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-function generate(outDir) {
+function generate() {
   const env = {
     ...process.env,
     PATH: `${join(root, 'libs/proto/node_modules/.bin')}:${process.env.PATH}`,
   };
-  const args = outDir === undefined ? ['generate'] : ['generate', '-o', outDir];
-  must('buf', args, { cwd: join(root, 'proto'), env });
+  must('buf', ['generate'], { cwd: join(root, 'proto'), env });
 }
 
 const [command = 'help', ...rest] = process.argv.slice(2);
