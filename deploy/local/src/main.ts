@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startLocalNats, type LocalNats } from './nats-server.js';
 import { OptionsError, parseOptions, workspaceRoot } from './options.js';
 import { Supervised } from './supervisor.js';
+import { keysDir, rotateKey } from '@cim/service';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -55,21 +56,44 @@ async function main(): Promise<void> {
     CIM_DURABILITY: options.durability,
     LOG_LEVEL: options.logLevel,
   };
+  for (const domain of options.replicas.keys()) {
+    if (!domains.includes(domain)) {
+      throw new OptionsError(
+        `--replicas names ${domain}, which is not one of ${domains.join(', ')}`,
+      );
+    }
+  }
+  // Every instance of a domain must sign with the same key: create it before any of them starts.
+  for (const domain of domains) {
+    const dir = keysDir(options.dataDir, domain);
+    if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith('.pem'))) {
+      say(`generated a development signing key in ${rotateKey(dir)}`);
+    }
+  }
   const processes: Supervised[] = [];
-  for (const name of [...domains, 'gateway']) {
+  const instances = [
+    ...domains.flatMap((domain) =>
+      Array.from({ length: options.replicas.get(domain) ?? 1 }, (_, i) => ({
+        name: i === 0 ? domain : `${domain}#${i + 1}`,
+        service: domain,
+      })),
+    ),
+    { name: 'gateway', service: 'gateway' },
+  ];
+  for (const { name, service } of instances) {
     const httpPort = await freePort();
     processes.push(
       new Supervised(
         {
           name,
-          script: join(root, 'services', name, 'dist', 'main.js'),
+          script: join(root, 'services', service, 'dist', 'main.js'),
           env: {
             ...baseEnv,
             CIM_HTTP_PORT: String(httpPort),
             CIM_GRPC_PORT: String(options.grpcPort),
           },
           httpPort,
-          logFile: join(logDir, `${name}.log`),
+          logFile: join(logDir, `${name.replace('#', '-')}.log`),
         },
         say,
       ),
@@ -80,6 +104,8 @@ async function main(): Promise<void> {
   const stopAll = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // A terminal's Ctrl-C reaches every process of the group at once: none of their exits is a crash.
+    for (const p of processes) p.expectExit();
     say(`\n${signal}: stopping the gateway, the services, then NATS`);
     const gateway = processes.at(-1);
     await gateway?.stop();

@@ -7,6 +7,8 @@ export type Topology = 'single';
 /** What `npm start` was asked to run. */
 export interface StartOptions {
   readonly topology: Topology;
+  /** Instances per domain service (default 1 each); they share the domain's queue group. */
+  readonly replicas: ReadonlyMap<string, number>;
   readonly dataDir: string;
   readonly natsUrl: string | undefined;
   readonly natsBinary: string;
@@ -20,7 +22,8 @@ export class OptionsError extends Error {
   override readonly name = 'OptionsError';
 }
 
-const USAGE = 'usage: npm start -- [--data-dir <dir>] [--topology single]';
+const USAGE =
+  'usage: npm start -- [--data-dir <dir>] [--topology single] [--replicas <domain>=<n>]...';
 
 /** Reads flags and environment; throws OptionsError with the accepted values. */
 export function parseOptions(
@@ -30,11 +33,27 @@ export function parseOptions(
 ): StartOptions {
   let dataDir = env['CIM_DATA_DIR'] || join(workspaceRoot, '.data');
   let topology: Topology = 'single';
+  const replicas = new Map<string, number>();
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
     if (flag === '--data-dir' && value !== undefined) {
       dataDir = value;
+      i++;
+    } else if (flag === '--replicas' && value !== undefined) {
+      const match = /^([a-z][a-z0-9]*)=(\d+)$/.exec(value);
+      const count = Number(match?.[2]);
+      if (
+        match === null ||
+        !Number.isInteger(count) ||
+        count < 1 ||
+        count > 16
+      ) {
+        throw new OptionsError(
+          `--replicas takes <domain>=<1..16>, got ${JSON.stringify(value)}`,
+        );
+      }
+      replicas.set(match[1]!, count);
       i++;
     } else if (flag === '--topology' && value !== undefined) {
       if (value !== 'single')
@@ -66,6 +85,7 @@ export function parseOptions(
   const natsBinary = env['CIM_NATS_SERVER'] || 'nats-server';
   return {
     topology,
+    replicas,
     dataDir: resolve(dataDir),
     natsUrl: env['CIM_NATS_URL'] || undefined,
     natsBinary,

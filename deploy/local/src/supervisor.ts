@@ -69,8 +69,14 @@ export class Supervised {
     );
   }
 
-  async stop(): Promise<void> {
+  /** From now on an exit is expected: it is not restarted. */
+  expectExit(): void {
     this.stopping = true;
+    clearTimeout(this.restartTimer);
+  }
+
+  async stop(): Promise<void> {
+    this.expectExit();
     clearTimeout(this.restartTimer);
     const child = this.child;
     if (
