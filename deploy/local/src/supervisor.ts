@@ -77,7 +77,6 @@ export class Supervised {
 
   async stop(): Promise<void> {
     this.expectExit();
-    clearTimeout(this.restartTimer);
     const child = this.child;
     if (
       child === undefined ||
