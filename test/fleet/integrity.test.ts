@@ -69,7 +69,7 @@ async function fleet(keyring: Keyring = ephemeralKeyring()): Promise<Fleet> {
   return { server, nc, keyring, service };
 }
 
-/** A graph with a few nodes, labelled with `marker` so the bytes can be found on disk. */
+/** A graph with a few nodes whose ids start with `marker`, so their bytes can be found on disk (labels are personal: encrypted). */
 async function someHistory(nc: NatsConnection, marker = 'n'): Promise<string> {
   const { aggregateId: graphId } = await sendCommand(nc, cmd.createGraph, {
     name: 'audited',
@@ -77,9 +77,9 @@ async function someHistory(nc: NatsConnection, marker = 'n'): Promise<string> {
   for (let i = 0; i < 5; i++) {
     await sendCommand(nc, cmd.addNode, {
       graphId,
-      nodeId: `n${i}`,
+      nodeId: `${marker}${i}`,
       nodeType: 't',
-      label: `${marker}-${i}`,
+      label: `label ${i}`,
     });
   }
   return graphId;
@@ -218,9 +218,9 @@ describe('tamper-evident history', () => {
     let changed = false;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.blk'))) {
       const bytes = readFileSync(join(dir, file));
-      const at = bytes.indexOf(`${marker}-3`);
+      const at = bytes.indexOf(`${marker}3`);
       if (at >= 0) {
-        bytes[at + marker.length + 2] = '7'.charCodeAt(0); // the label now reads <marker>-7
+        bytes[at + marker.length] = '7'.charCodeAt(0); // the node id now reads <marker>7
         writeFileSync(join(dir, file), bytes);
         changed = true;
       }

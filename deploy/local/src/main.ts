@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startLocalNats, type LocalNats } from './nats-server.js';
 import { OptionsError, parseOptions, workspaceRoot } from './options.js';
 import { Supervised } from './supervisor.js';
-import { keysDir, rotateKey } from '@cim/service';
+import { keysDir, loadMasterKey, rotateKey } from '@cim/service';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -70,6 +70,13 @@ async function main(): Promise<void> {
       say(`generated a development signing key in ${rotateKey(dir)}`);
     }
   }
+  // One vault master key for the whole fleet, written before any service reads it.
+  loadMasterKey({
+    dir: join(options.dataDir, 'keys'),
+    env: process.env,
+    onGenerated: (path) =>
+      say(`generated a development vault master key in ${path}`),
+  });
   const processes: Supervised[] = [];
   const instances = [
     ...domains.flatMap((domain) =>

@@ -12,8 +12,10 @@ import {
   decodeCommit,
   isSubjectToken,
 } from '@cim/kernel';
+import { DATA_SUBJECT } from './forgetter.js';
 import {
   HistoryResponseSchema,
+  SubjectForgottenSchema,
   PublicKeysResponseSchema,
   type HistoryRequest,
   type HistoryResponse,
@@ -42,7 +44,8 @@ export async function history(
   store: EventStore,
   eventSchema: DescMessage,
   request: HistoryRequest,
-  renderEvent: (event: Message) => Message = (event) => event,
+  renderEvent: (event: Message) => Message | Promise<Message> = (event) =>
+    event,
 ): Promise<HistoryResponse> {
   const { aggregateId } = request;
   if (!isSubjectToken(aggregateId)) {
@@ -65,31 +68,40 @@ export async function history(
   }
   const page = commits.slice(0, size);
   const next = commits[size];
+  const entries = [];
+  for (const stored of page) {
+    const commit = decodeCommit(stored.data);
+    const events = [];
+    // A forgotten subject's audit record carries SubjectForgotten, not a domain event.
+    const schema =
+      commit.aggregateType === DATA_SUBJECT
+        ? SubjectForgottenSchema
+        : eventSchema;
+    for (const record of commit.events) {
+      const event = await renderEvent(fromBinary(schema, record.payload));
+      events.push({
+        eventId: record.eventId,
+        eventType: record.eventType,
+        json: toJsonString(schema, event),
+      });
+    }
+    entries.push({
+      streamSequence: BigInt(stored.seq),
+      commitId: commit.commitId,
+      commandId: commit.commandId,
+      version: commit.version,
+      actor: commit.actor,
+      correlationId: commit.correlationId,
+      causationId: commit.causationId,
+      ...(commit.occurredAt === undefined
+        ? {}
+        : { occurredAt: commit.occurredAt }),
+      events,
+    });
+  }
   return create(HistoryResponseSchema, {
     aggregateId,
-    entries: page.map((stored) => {
-      const commit = decodeCommit(stored.data);
-      return {
-        streamSequence: BigInt(stored.seq),
-        commitId: commit.commitId,
-        commandId: commit.commandId,
-        version: commit.version,
-        actor: commit.actor,
-        correlationId: commit.correlationId,
-        causationId: commit.causationId,
-        ...(commit.occurredAt === undefined
-          ? {}
-          : { occurredAt: commit.occurredAt }),
-        events: commit.events.map((record) => ({
-          eventId: record.eventId,
-          eventType: record.eventType,
-          json: toJsonString(
-            eventSchema,
-            renderEvent(fromBinary(eventSchema, record.payload)),
-          ),
-        })),
-      };
-    }),
+    entries,
     page: { nextPageToken: next === undefined ? '' : String(next.seq) },
   });
 }

@@ -70,29 +70,34 @@ export function commandRoutes(
   if (body === undefined)
     throw new Error(`${commandSchema.typeName} has no oneof body`);
   const idField = `${domain}Id`;
-  return service.methods.map((method) => {
-    const field = body.fields.find(
-      (f) => f.message?.typeName === method.input.typeName,
-    );
-    if (field === undefined) {
-      throw new Error(
-        `${method.input.typeName} is not a case of ${commandSchema.typeName}.body`,
+  return service.methods
+    .filter((method) => method.input.typeName !== FORGET_SUBJECT)
+    .map((method) => {
+      const field = body.fields.find(
+        (f) => f.message?.typeName === method.input.typeName,
       );
-    }
-    if (!isStringField(method.input, idField)) {
-      throw new Error(
-        `${method.input.typeName} has no string ${idField} field`,
-      );
-    }
-    return {
-      name: method.name,
-      subject: methodSubject(method),
-      input: method.input,
-      caseName: field.localName,
-      idField,
-    };
-  });
+      if (field === undefined) {
+        throw new Error(
+          `${method.input.typeName} is not a case of ${commandSchema.typeName}.body`,
+        );
+      }
+      if (!isStringField(method.input, idField)) {
+        throw new Error(
+          `${method.input.typeName} has no string ${idField} field`,
+        );
+      }
+      return {
+        name: method.name,
+        subject: methodSubject(method),
+        input: method.input,
+        caseName: field.localName,
+        idField,
+      };
+    });
 }
+
+/** The built-in command every domain may declare to forget a data subject. */
+export const FORGET_SUBJECT = 'cim.common.v1.ForgetSubject';
 
 /** Derives the query routes of a query service. */
 export function queryRoutes(

@@ -1,5 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { LocalCommits } from './local-commits.js';
+import { hasPersonalFields, protect } from './personal-data.js';
+import type { Vault } from './vault.js';
 import {
   create,
   toBinary,
@@ -101,6 +103,8 @@ export class CommandHandler<
     private readonly macKey?: KeyObject,
     /** Where this instance's own commits go for its projection. */
     private readonly localCommits?: LocalCommits,
+    /** Keys of data subjects, when the domain's events hold personal fields. */
+    private readonly vault?: Vault,
   ) {
     this.cache = new Lru(options.cacheSize ?? 10_000, (entry) => !entry.busy);
     this.results = new Lru(options.resultCacheSize ?? 100_000);
@@ -279,6 +283,49 @@ export class CommandHandler<
       this.release(aggregateId, entry);
       return;
     }
+    if (this.vault !== undefined && hasPersonalFields(this.eventSchema)) {
+      // Personal fields are encrypted before the events go anywhere: state, stream, read model.
+      const vault = this.vault;
+      Promise.all(
+        events.map((event) =>
+          protect(event, this.eventSchema, aggregateId, vault),
+        ),
+      ).then(
+        (protectedEvents) =>
+          this.commit(
+            aggregateId,
+            command,
+            meta,
+            reply,
+            entry,
+            attempt,
+            protectedEvents,
+          ),
+        (error: unknown) => {
+          reply.fail(
+            new UnavailableError(
+              `personal data of ${aggregateId} cannot be protected`,
+              { cause: error },
+            ),
+          );
+          this.release(aggregateId, entry);
+        },
+      );
+      return;
+    }
+    this.commit(aggregateId, command, meta, reply, entry, attempt, events);
+  }
+
+  /** Steps 4 and 5: appends the decided events as one sealed commit. */
+  private commit(
+    aggregateId: string,
+    command: Command,
+    meta: CommandMeta,
+    reply: CommandReply,
+    entry: Entry<State>,
+    attempt: number,
+    events: readonly Event[],
+  ): void {
     const now = Date.now();
     const records = events.map((event) =>
       eventRecord(

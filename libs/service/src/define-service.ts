@@ -47,6 +47,12 @@ import {
 } from './projection-runner.js';
 import { ReactionRunner } from './reaction-runner.js';
 import { LocalCommits } from './local-commits.js';
+import { hasPersonalFields, reveal } from './personal-data.js';
+import { Vault } from './vault.js';
+import { Forgetter } from './forgetter.js';
+import { FORGET_SUBJECT } from './bindings.js';
+import { methodSubject } from '@cim/kernel';
+import { randomBytes } from 'node:crypto';
 import { history, publicKeys, type BuiltinQuery } from './audit-queries.js';
 import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { publishKeys } from './key-registry.js';
@@ -78,7 +84,15 @@ export interface StartOptions
   readonly keyring?: Keyring;
   /** Commit macs, signed checkpoints and mac checks; default true (off only to measure their cost). */
   readonly integrity?: boolean;
+  /**
+   * Wraps data subjects' keys in the vault (32 bytes). Default: one key per
+   * process (tests); `runMain` loads CIM_MASTER_KEY or `<data dir>/keys/master.key`.
+   */
+  readonly masterKey?: Buffer;
 }
+
+/** The master key of a process that was given none: fine for tests, never for data that must outlive it. */
+const DEVELOPMENT_MASTER_KEY = randomBytes(32);
 
 /** A started service instance. */
 export interface RunningService {
@@ -177,6 +191,14 @@ async function startService<
     integrity ? keyring.keys.map((k) => k.macKey) : undefined,
   );
   const localCommits = new LocalCommits();
+  // Personal fields: encrypted per data subject, so that forgetting one destroys a key, not history.
+  const vault = hasPersonalFields(spec.schemas.event)
+    ? await Vault.open(
+        nc,
+        options.masterKey ?? DEVELOPMENT_MASTER_KEY,
+        options.replicas ?? 1,
+      )
+    : undefined;
   const handler = new CommandHandler<State, Command, Event>(
     domain,
     aggregateType,
@@ -189,6 +211,7 @@ async function startService<
     options,
     integrity ? keyring.active.macKey : undefined,
     localCommits,
+    vault,
   );
 
   // (2) The read model, caught up before any query is answered; with
@@ -290,12 +313,54 @@ async function startService<
     });
   }
 
+  // The built-in ForgetSubject command, where the domain declares it.
+  const forget = spec.schemas.command.file.services
+    .find((s) => s.name.endsWith('CommandService'))
+    ?.methods.find((m) => m.input.typeName === FORGET_SUBJECT);
+  if (forget !== undefined && vault !== undefined) {
+    const forgetter = new Forgetter(
+      store,
+      vault,
+      domain,
+      integrity ? keyring.active.macKey : undefined,
+    );
+    service.addEndpoint(forget.name, {
+      subject: methodSubject(forget),
+      handler: (error, msg) => {
+        if (error !== null) return;
+        inFlight++;
+        Promise.resolve()
+          .then(() =>
+            forgetter.forget(
+              commandMeta(msg.headers, actor),
+              decodeRequest(forget.input, msg.data),
+            ),
+          )
+          .then(
+            (result) => msg.respond(encodeResult(result)),
+            (failure: unknown) =>
+              answerError(msg, failure, log, { command: forget.name }),
+          )
+          .finally(done);
+      },
+    });
+  }
+
   const waitTimeout = options.minVersionTimeoutMs ?? 5000;
   const replicas = options.replicas ?? 1;
   const builtins: Record<BuiltinQuery, (request: Message) => Promise<unknown>> =
     {
       history: (request) =>
-        history(store, spec.schemas.event, request as HistoryRequest),
+        history(
+          store,
+          spec.schemas.event,
+          request as HistoryRequest,
+          (event) =>
+            vault === undefined ||
+            event.$typeName !== spec.schemas.event.typeName
+              ? event
+              : reveal(event, spec.schemas.event, vault),
+        ),
       publicKeys: () => publicKeys(nc, domain, replicas),
     };
   for (const route of queries) {
@@ -312,7 +377,7 @@ async function startService<
         if (error !== null) return;
         inFlight++;
         const stopTimer = timer.startTimer();
-        answerQuery(route, handle, msg, projection, waitTimeout)
+        answerQuery(route, handle, msg, projection, waitTimeout, vault)
           .then(
             () => metrics.queries.inc({ query: route.name, outcome: 'ok' }),
             (failure: unknown) => {
@@ -393,6 +458,7 @@ async function startService<
         await Promise.all(reactions.map((r) => r.stop()));
         await service.stop();
         checkpointer?.stop();
+        vault?.close();
         if (inFlight > 0) {
           await new Promise<void>((resolve) => {
             drained = resolve;
@@ -417,6 +483,7 @@ async function answerQuery(
     waitFor(id: string, version: bigint, timeoutMs: number): Promise<void>;
   },
   waitTimeoutMs: number,
+  vault: Vault | undefined,
 ): Promise<void> {
   const request = decodeRequest<Message & Record<string, unknown>>(
     route.method.input,
@@ -439,9 +506,12 @@ async function answerQuery(
   const result = await handle(request, {
     position: BigInt(projection.position),
   });
-  msg.respond(
-    toBinary(route.method.output, create(route.method.output, result as never)),
-  );
+  const response = create(route.method.output, result as never);
+  const shown =
+    vault === undefined
+      ? response
+      : await reveal(response, route.method.output, vault);
+  msg.respond(toBinary(route.method.output, shown));
 }
 
 function answerError(

@@ -46,6 +46,7 @@ export {
   ephemeralKeyring,
   keysDir,
   loadKeyring,
+  loadMasterKey,
   rotateKey,
 } from './keyring.js';
 export type { Keyring } from './keyring.js';
@@ -53,3 +54,5 @@ export { KEYS_BUCKET, listKeys, publishKeys } from './key-registry.js';
 export type { CheckpointOptions } from './checkpointer.js';
 export { verifyDomain } from './verify.js';
 export type { VerifyOptions } from './verify.js';
+export { ERASED } from './personal-data.js';
+export { VAULT_BUCKET } from './vault.js';

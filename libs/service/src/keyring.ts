@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -78,4 +79,42 @@ export function rotateKey(dir: string, now: Date = new Date()): string {
   });
   chmodSync(path, 0o600);
   return path;
+}
+
+/**
+ * The vault's master key: `CIM_MASTER_KEY` (32 bytes, base64) when set, else
+ * `<dir>/master.key`, written (owner-only) with a new random key when missing.
+ * Every service of a fleet must use the same one.
+ */
+export function loadMasterKey(options: {
+  dir: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  onGenerated?: (path: string) => void;
+}): Buffer {
+  const fromEnv = options.env?.['CIM_MASTER_KEY'];
+  const key =
+    fromEnv !== undefined && fromEnv !== ''
+      ? Buffer.from(fromEnv, 'base64')
+      : readOrCreateMasterKey(options);
+  if (key.length !== 32)
+    throw new Error(
+      'the master key must be 32 bytes (base64 in CIM_MASTER_KEY)',
+    );
+  return key;
+}
+
+function readOrCreateMasterKey(options: {
+  dir: string;
+  onGenerated?: (path: string) => void;
+}): Buffer {
+  const path = join(options.dir, 'master.key');
+  if (!existsSync(path)) {
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    writeFileSync(path, randomBytes(32).toString('base64'), {
+      mode: 0o600,
+      flag: 'wx',
+    });
+    options.onGenerated?.(path);
+  }
+  return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
 }

@@ -9,6 +9,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { EventMessage } from './definition.js';
 import type { CommitMeta, Projection, Rows } from './types.js';
 import { LocalCommits, type LocalCommit } from './local-commits.js';
+import { DATA_SUBJECT } from './forgetter.js';
 
 const SNAPSHOT_KEY = 'projection';
 
@@ -184,6 +185,11 @@ export class ProjectionRunner<
         { err, seq: msg.seq },
         'unreadable commit skipped by projection',
       );
+      return;
+    }
+    if (commit.aggregateType === DATA_SUBJECT) {
+      // A forgotten subject's audit record: nothing for the read model to fold.
+      this.onCommit(commit, msg.seq);
       return;
     }
     let events: Event[];

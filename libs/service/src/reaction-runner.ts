@@ -29,6 +29,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { CommandRoute } from './bindings.js';
+import { DATA_SUBJECT } from './forgetter.js';
 import type { CommandReply } from './command-handler.js';
 import type {
   CommandMessage,
@@ -133,7 +134,11 @@ export class ReactionRunner<Command extends CommandMessage> {
       msg.term();
       return;
     }
-    const jobs = this.commandsFor(commit, msg.seq);
+    // A forgotten subject's audit record carries no domain event to react to.
+    const jobs =
+      commit.aggregateType === DATA_SUBJECT
+        ? []
+        : this.commandsFor(commit, msg.seq);
     if (jobs.length === 0) {
       msg.ack();
       return;

@@ -1,6 +1,7 @@
 import { createLogger, startTracing } from '@cim/observability';
 import { ConfigError, loadConfig } from './config.js';
-import { keysDir, loadKeyring } from './keyring.js';
+import { join } from 'node:path';
+import { keysDir, loadKeyring, loadMasterKey } from './keyring.js';
 import type { ServiceDefinition } from './define-service.js';
 
 /**
@@ -33,8 +34,15 @@ export async function runMain(definition: ServiceDefinition): Promise<void> {
       onGenerated: (path) =>
         log.warn({ path }, 'generated a development signing key'),
     });
+    const masterKey = loadMasterKey({
+      dir: join(config.dataDir, 'keys'),
+      env: process.env,
+      onGenerated: (path) =>
+        log.warn({ path }, 'generated a development vault master key'),
+    });
     const running = await definition.start({
       keyring,
+      masterKey,
       integrity: config.integrity,
       natsUrl: config.natsUrl,
       httpPort: config.httpPort,

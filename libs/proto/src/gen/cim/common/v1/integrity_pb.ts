@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cim/common/v1/integrity.proto.
  */
 export const file_cim_common_v1_integrity: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jaW0vY29tbW9uL3YxL2ludGVncml0eS5wcm90bxINY2ltLmNvbW1vbi52MSLzAQoKQ2hlY2twb2ludBIOCgZkb21haW4YASABKAkSEQoJZmlyc3Rfc2VxGAIgASgEEhAKCGxhc3Rfc2VxGAMgASgEEhQKDGNvbW1pdF9jb3VudBgEIAEoBBITCgttZXJrbGVfcm9vdBgFIAEoDBIVCg1leGNsdWRlZF9zZXFzGAYgAygEEhwKFHByZXZfY2hlY2twb2ludF9oYXNoGAcgASgMEg4KBmtleV9pZBgIIAEoCRItCglzZWFsZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXNpZ25hdHVyZRgPIAEoDCKAAQoJUHVibGljS2V5Eg4KBmtleV9pZBgBIAEoCRIOCgZkb21haW4YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdyZXRpcmVkGAUgASgIIhMKEVB1YmxpY0tleXNSZXF1ZXN0IjwKElB1YmxpY0tleXNSZXNwb25zZRImCgRrZXlzGAEgAygLMhguY2ltLmNvbW1vbi52MS5QdWJsaWNLZXkiUAoOSGlzdG9yeVJlcXVlc3QSFAoMYWdncmVnYXRlX2lkGAEgASgJEigKBHBhZ2UYAiABKAsyGi5jaW0uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IkIKDEhpc3RvcnlFdmVudBIQCghldmVudF9pZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEgwKBGpzb24YAyABKAki+gEKDEhpc3RvcnlFbnRyeRIXCg9zdHJlYW1fc2VxdWVuY2UYASABKAQSEQoJY29tbWl0X2lkGAIgASgJEhIKCmNvbW1hbmRfaWQYAyABKAkSDwoHdmVyc2lvbhgEIAEoBBINCgVhY3RvchgFIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgGIAEoCRIUCgxjYXVzYXRpb25faWQYByABKAkSLwoLb2NjdXJyZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKBmV2ZW50cxgJIAMoCzIbLmNpbS5jb21tb24udjEuSGlzdG9yeUV2ZW50InwKD0hpc3RvcnlSZXNwb25zZRIUCgxhZ2dyZWdhdGVfaWQYASABKAkSLAoHZW50cmllcxgCIAMoCzIbLmNpbS5jb21tb24udjEuSGlzdG9yeUVudHJ5EiUKBHBhZ2UYAyABKAsyFy5jaW0uY29tbW9uLnYxLlBhZ2VJbmZvYgZwcm90bzM", [file_cim_common_v1_paging, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jaW0vY29tbW9uL3YxL2ludGVncml0eS5wcm90bxINY2ltLmNvbW1vbi52MSLzAQoKQ2hlY2twb2ludBIOCgZkb21haW4YASABKAkSEQoJZmlyc3Rfc2VxGAIgASgEEhAKCGxhc3Rfc2VxGAMgASgEEhQKDGNvbW1pdF9jb3VudBgEIAEoBBITCgttZXJrbGVfcm9vdBgFIAEoDBIVCg1leGNsdWRlZF9zZXFzGAYgAygEEhwKFHByZXZfY2hlY2twb2ludF9oYXNoGAcgASgMEg4KBmtleV9pZBgIIAEoCRItCglzZWFsZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXNpZ25hdHVyZRgPIAEoDCKAAQoJUHVibGljS2V5Eg4KBmtleV9pZBgBIAEoCRIOCgZkb21haW4YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdyZXRpcmVkGAUgASgIIhMKEVB1YmxpY0tleXNSZXF1ZXN0IjwKElB1YmxpY0tleXNSZXNwb25zZRImCgRrZXlzGAEgAygLMhguY2ltLmNvbW1vbi52MS5QdWJsaWNLZXkiUAoOSGlzdG9yeVJlcXVlc3QSFAoMYWdncmVnYXRlX2lkGAEgASgJEigKBHBhZ2UYAiABKAsyGi5jaW0uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IkIKDEhpc3RvcnlFdmVudBIQCghldmVudF9pZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEgwKBGpzb24YAyABKAki+gEKDEhpc3RvcnlFbnRyeRIXCg9zdHJlYW1fc2VxdWVuY2UYASABKAQSEQoJY29tbWl0X2lkGAIgASgJEhIKCmNvbW1hbmRfaWQYAyABKAkSDwoHdmVyc2lvbhgEIAEoBBINCgVhY3RvchgFIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgGIAEoCRIUCgxjYXVzYXRpb25faWQYByABKAkSLwoLb2NjdXJyZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKBmV2ZW50cxgJIAMoCzIbLmNpbS5jb21tb24udjEuSGlzdG9yeUV2ZW50InwKD0hpc3RvcnlSZXNwb25zZRIUCgxhZ2dyZWdhdGVfaWQYASABKAkSLAoHZW50cmllcxgCIAMoCzIbLmNpbS5jb21tb24udjEuSGlzdG9yeUVudHJ5EiUKBHBhZ2UYAyABKAsyFy5jaW0uY29tbW9uLnYxLlBhZ2VJbmZvIjMKDUZvcmdldFN1YmplY3QSEgoKc3ViamVjdF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiNgoQU3ViamVjdEZvcmdvdHRlbhISCgpzdWJqZWN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCWIGcHJvdG8z", [file_cim_common_v1_paging, file_google_protobuf_timestamp]);
 
 /**
  * A signed seal over a contiguous range of a domain's stream, appended on
@@ -304,4 +304,56 @@ export type HistoryResponse = Message<"cim.common.v1.HistoryResponse"> & {
  */
 export const HistoryResponseSchema: GenMessage<HistoryResponse> = /*@__PURE__*/
   messageDesc(file_cim_common_v1_integrity, 7);
+
+/**
+ * Forget a data subject: its key is destroyed, so every personal field
+ * encrypted under it reads as erased everywhere, while the history stays
+ * intact and verifiable. Declared on every domain's command service.
+ *
+ * @generated from message cim.common.v1.ForgetSubject
+ */
+export type ForgetSubject = Message<"cim.common.v1.ForgetSubject"> & {
+  /**
+   * The data subject: for now the aggregate whose personal fields are forgotten.
+   *
+   * @generated from field: string subject_id = 1;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message cim.common.v1.ForgetSubject.
+ * Use `create(ForgetSubjectSchema)` to create a new message.
+ */
+export const ForgetSubjectSchema: GenMessage<ForgetSubject> = /*@__PURE__*/
+  messageDesc(file_cim_common_v1_integrity, 8);
+
+/**
+ * Recorded (aggregate type DataSubject) when a subject is forgotten.
+ *
+ * @generated from message cim.common.v1.SubjectForgotten
+ */
+export type SubjectForgotten = Message<"cim.common.v1.SubjectForgotten"> & {
+  /**
+   * @generated from field: string subject_id = 1;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message cim.common.v1.SubjectForgotten.
+ * Use `create(SubjectForgottenSchema)` to create a new message.
+ */
+export const SubjectForgottenSchema: GenMessage<SubjectForgotten> = /*@__PURE__*/
+  messageDesc(file_cim_common_v1_integrity, 9);
 
