@@ -98,9 +98,7 @@ export async function protect<M extends Message>(
   if (!any) return message;
   const key = await vault.keyFor(subject, true);
   const copy = clone(desc, message) as M;
-  walk(copy, desc, (plain) =>
-    key ? seal(plain, subject, key) : ERASED,
-  );
+  walk(copy, desc, (plain) => (key ? seal(plain, subject, key) : ERASED));
   return copy;
 }
 
