@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { LocalCommits } from './local-commits.js';
-import { hasPersonalFields, protect } from './personal-data.js';
+import { holdsPersonalData, protectWith } from './personal-data.js';
 import type { Vault } from './vault.js';
 import {
   create,
@@ -283,15 +283,31 @@ export class CommandHandler<
       this.release(aggregateId, entry);
       return;
     }
-    if (this.vault !== undefined && hasPersonalFields(this.eventSchema)) {
+    if (
+      this.vault !== undefined &&
+      events.some((event) => holdsPersonalData(event, this.eventSchema))
+    ) {
       // Personal fields are encrypted before the events go anywhere: state, stream, read model.
       const vault = this.vault;
-      Promise.all(
+      const encrypt = (key: Buffer | null) =>
         events.map((event) =>
-          protect(event, this.eventSchema, aggregateId, vault),
-        ),
-      ).then(
-        (protectedEvents) =>
+          protectWith(event, this.eventSchema, aggregateId, key),
+        );
+      const key = vault.cached(aggregateId);
+      if (key !== undefined) {
+        this.commit(
+          aggregateId,
+          command,
+          meta,
+          reply,
+          entry,
+          attempt,
+          encrypt(key),
+        );
+        return;
+      }
+      vault.keyFor(aggregateId, true).then(
+        (fetched) =>
           this.commit(
             aggregateId,
             command,
@@ -299,7 +315,7 @@ export class CommandHandler<
             reply,
             entry,
             attempt,
-            protectedEvents,
+            encrypt(fetched ?? null),
           ),
         (error: unknown) => {
           reply.fail(

@@ -78,6 +78,20 @@ function walk(
   }
 }
 
+/** True when `message` holds a non-empty personal string (checked without copying or awaiting anything). */
+export function holdsPersonalData(
+  message: Message,
+  desc: DescMessage,
+): boolean {
+  if (!hasPersonalFields(desc)) return false;
+  let any = false;
+  walk(message, desc, (v) => {
+    any = true;
+    return v;
+  });
+  return any;
+}
+
 /**
  * A copy of `message` whose personal fields are encrypted (AES-256-GCM) under
  * the subject's key, or erased when the subject is already forgotten. The
@@ -89,14 +103,23 @@ export async function protect<M extends Message>(
   subject: string,
   vault: Vault,
 ): Promise<M> {
-  if (!hasPersonalFields(desc)) return message;
-  let any = false;
-  walk(message, desc, (v) => {
-    any = true;
-    return v;
-  });
-  if (!any) return message;
-  const key = await vault.keyFor(subject, true);
+  if (!holdsPersonalData(message, desc)) return message;
+  return protectWith(
+    message,
+    desc,
+    subject,
+    (await vault.keyFor(subject, true)) ?? null,
+  );
+}
+
+/** `protect` with the subject's key already at hand (null: forgotten, so erased). */
+export function protectWith<M extends Message>(
+  message: M,
+  desc: DescMessage,
+  subject: string,
+  key: Buffer | null,
+): M {
+  if (!holdsPersonalData(message, desc)) return message;
   const copy = clone(desc, message) as M;
   walk(copy, desc, (plain) => (key ? seal(plain, subject, key) : ERASED));
   return copy;

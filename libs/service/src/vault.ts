@@ -66,6 +66,11 @@ export class Vault {
     }
   }
 
+  /** The subject's key when this process already holds it (null: forgotten), without a round trip. */
+  cached(subject: string): Buffer | null | undefined {
+    return this.cache.get(subject);
+  }
+
   /** Destroys the subject's key. */
   async forget(subject: string): Promise<void> {
     await this.kv.purge(subject);
