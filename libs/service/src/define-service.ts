@@ -5,7 +5,13 @@ import {
   type Message,
 } from '@bufbuild/protobuf';
 import { EventStore } from '@cim/eventstore';
-import { DomainError, assertDomainName, queueGroup } from '@cim/kernel';
+import { randomBytes } from 'node:crypto';
+import {
+  DomainError,
+  assertDomainName,
+  methodSubject,
+  queueGroup,
+} from '@cim/kernel';
 import { UnavailableError, connectNats } from '@cim/messaging';
 import {
   createLogger,
@@ -51,8 +57,6 @@ import { hasPersonalFields, reveal } from './personal-data.js';
 import { Vault } from './vault.js';
 import { Forgetter } from './forgetter.js';
 import { FORGET_SUBJECT } from './bindings.js';
-import { methodSubject } from '@cim/kernel';
-import { randomBytes } from 'node:crypto';
 import { history, publicKeys, type BuiltinQuery } from './audit-queries.js';
 import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { publishKeys } from './key-registry.js';

@@ -7,7 +7,12 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from '@bufbuild/protobuf';
-import { methodSubject, uuidv7 } from '@cim/kernel';
+import {
+  DomainError,
+  methodSubject,
+  uuidv7,
+  type ErrorCode,
+} from '@cim/kernel';
 import { Header, request } from '@cim/messaging';
 import type { CommandResultSchema } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -88,4 +93,15 @@ export async function countCommits(
     (sum, n) => sum + n,
     0,
   );
+}
+
+/** The code of the DomainError a request is refused with; fails when it succeeds or fails otherwise. */
+export async function rejection(promise: Promise<unknown>): Promise<ErrorCode> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!DomainError.is(error))
+    throw new Error(`expected a DomainError, got ${String(error)}`);
+  return error.code;
 }

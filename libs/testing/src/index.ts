@@ -19,6 +19,7 @@ export { deciderSpec } from './decider-spec.js';
 export type { DeciderThen } from './decider-spec.js';
 export {
   countCommits,
+  rejection,
   sendCommand,
   sendQuery,
   testLogger,

@@ -21,6 +21,7 @@ import {
   startNatsServer,
   testLogger,
   type NatsServerHandle,
+  rejection,
 } from '@cim/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -35,16 +36,6 @@ const qry = ConceptualspacesQueryService.method;
 const point = (coordinates: number[]) => ({
   kind: { case: 'point' as const, value: { coordinates } },
 });
-
-async function rejection(promise: Promise<unknown>): Promise<ErrorCode> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!DomainError.is(error))
-    throw new Error(`expected a DomainError, got ${String(error)}`);
-  return error.code;
-}
 
 describe('conceptual spaces service over NATS', () => {
   let server: NatsServerHandle;

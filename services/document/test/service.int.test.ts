@@ -27,6 +27,7 @@ import {
   startNatsServer,
   testLogger,
   type NatsServerHandle,
+  rejection,
 } from '@cim/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -43,16 +44,6 @@ const qry = DocumentQueryService.method;
 const LIMIT = 256 * 1024;
 const STREAM = 'CIM_DOCUMENT';
 const OWNER = 'user:owner';
-
-async function rejection(promise: Promise<unknown>): Promise<ErrorCode> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!DomainError.is(error))
-    throw new Error(`expected a DomainError, got ${String(error)}`);
-  return error.code;
-}
 
 const text = (s: string) => new TextEncoder().encode(s);
 

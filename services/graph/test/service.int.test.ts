@@ -26,6 +26,7 @@ import {
   startNatsServer,
   testLogger,
   type NatsServerHandle,
+  rejection,
 } from '@cim/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -35,16 +36,6 @@ import { graphService } from '../src/service.js';
 
 const cmd = GraphCommandService.method;
 const qry = GraphQueryService.method;
-
-async function rejection(promise: Promise<unknown>): Promise<ErrorCode> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!DomainError.is(error))
-    throw new Error(`expected a DomainError, got ${String(error)}`);
-  return error.code;
-}
 
 describe('graph service over NATS', () => {
   let server: NatsServerHandle;

@@ -34,6 +34,7 @@ import {
   startNatsServer,
   testLogger,
   type NatsServerHandle,
+  rejection,
 } from '@cim/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -45,16 +46,6 @@ import { address, coords, facts, link } from './fixtures.js';
 const cmd = LocationCommandService.method;
 const qry = LocationQueryService.method;
 const CONSUMER = 'cim-location-verify-hierarchy';
-
-async function rejection(promise: Promise<unknown>): Promise<ErrorCode> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!DomainError.is(error))
-    throw new Error(`expected a DomainError, got ${String(error)}`);
-  return error.code;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -33,6 +33,7 @@ import {
   startNatsServer,
   testLogger,
   type NatsServerHandle,
+  rejection,
 } from '@cim/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -43,16 +44,6 @@ import { defineWorkflowService, workflowService } from '../src/service.js';
 const cmd = WorkflowCommandService.method;
 const qry = WorkflowQueryService.method;
 const RESULTS_CONSUMER = 'cim-workflow-results-graph';
-
-async function rejection(promise: Promise<unknown>): Promise<ErrorCode> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!DomainError.is(error))
-    throw new Error(`expected a DomainError, got ${String(error)}`);
-  return error.code;
-}
 
 /** Commits stored on one aggregate's subject of a domain's stream (checkpoints not counted). */
 const commitsOf = (nc: NatsConnection, domain: string, aggregateId: string) =>
