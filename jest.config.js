@@ -26,12 +26,16 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{libs,services,tools}/*/test/**/*.unit.test.ts'],
+      testMatch: [
+        '<rootDir>/{libs,services,tools,deploy}/*/test/**/*.unit.test.ts',
+      ],
     },
     {
       ...common,
       displayName: 'int',
-      testMatch: ['<rootDir>/{libs,services,tools}/*/test/**/*.int.test.ts'],
+      testMatch: [
+        '<rootDir>/{libs,services,tools,deploy}/*/test/**/*.int.test.ts',
+      ],
     },
     {
       ...common,

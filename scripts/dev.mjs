@@ -71,7 +71,7 @@ function packageDirs() {
     for (const name of readdirSync(join(root, group)))
       dirs.push(join(group, name));
   }
-  return [...dirs, 'deploy/local', 'test'];
+  return [...dirs, 'deploy/nats', 'deploy/local', 'test'];
 }
 
 async function natsEnv() {

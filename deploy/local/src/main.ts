@@ -9,10 +9,15 @@ import {
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalNats, type LocalNats } from './nats-server.js';
+import { planTopology, type TopologyPlan } from '@cim/nats-topology';
+import {
+  atLeast,
+  natsServerProcess,
+  natsVersion as versionOf,
+} from './nats-server.js';
 import { OptionsError, parseOptions, workspaceRoot } from './options.js';
-import { Supervised } from './supervisor.js';
-import { keysDir, loadMasterKey, rotateKey } from '@cim/service';
+import { Supervised, readyz } from './supervisor.js';
+import { keysDir, loadMasterKey, rotateKey, topologyFile } from '@cim/service';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -22,40 +27,12 @@ async function main(): Promise<void> {
   const logDir = join(options.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
 
-  // (1) NATS: our own server unless CIM_NATS_URL points elsewhere.
-  let nats: LocalNats | undefined;
-  let natsUrl = options.natsUrl;
-  let natsVersion = 'external';
-  if (natsUrl === undefined) {
-    const port = await reusablePort(join(options.dataDir, 'nats.port'));
-    say(
-      `starting nats-server (${options.natsBinary}) on 127.0.0.1:${port}, durability ${options.durability}`,
-    );
-    nats = await startLocalNats({
-      binary: options.natsBinary,
-      dataDir: options.dataDir,
-      port,
-      durability: options.durability,
-      warn: say,
-    });
-    natsUrl = nats.url;
-    natsVersion = nats.version;
-  }
-  writeFileSync(join(options.dataDir, 'nats.url'), `${natsUrl}\n`);
-
-  // (2) Every domain service, then the gateway.
+  // (1) NATS: our own servers unless CIM_NATS_URL points elsewhere.
   const domains = readdirSync(join(root, 'services')).filter(
     (name) =>
       name !== 'gateway' &&
       existsSync(join(root, 'services', name, 'dist', 'main.js')),
   );
-  const baseEnv = {
-    ...process.env,
-    CIM_NATS_URL: natsUrl,
-    CIM_DATA_DIR: options.dataDir,
-    CIM_DURABILITY: options.durability,
-    LOG_LEVEL: options.logLevel,
-  };
   for (const domain of options.replicas.keys()) {
     if (!domains.includes(domain)) {
       throw new OptionsError(
@@ -63,6 +40,60 @@ async function main(): Promise<void> {
       );
     }
   }
+  const natsDir = join(options.dataDir, 'nats');
+  mkdirSync(natsDir, { recursive: true });
+  const ports = recordedPorts(join(natsDir, 'ports.json'));
+  const plan: TopologyPlan | undefined =
+    options.natsUrl === undefined
+      ? await planTopology({
+          kind: options.topology,
+          domains,
+          storeRoot: natsDir,
+          port: (listener) => ports.take(listener),
+        })
+      : undefined;
+  ports.save();
+  const servers: Supervised[] = [];
+  let natsVersion = 'external';
+  if (plan !== undefined) {
+    natsVersion = versionOf(options.natsBinary);
+    if (!atLeast(natsVersion, 2, 12)) {
+      say(
+        `nats-server ${natsVersion} is older than 2.12: no atomic batches or sync_interval; acknowledged writes may be lost on power failure`,
+      );
+    }
+    say(
+      `starting ${plan.servers.length} nats-server${plan.servers.length > 1 ? 's' : ''} (${options.natsBinary} ${natsVersion}), topology ${plan.kind}, durability ${options.durability}`,
+    );
+    for (const server of plan.servers) {
+      servers.push(
+        new Supervised(
+          natsServerProcess(server, {
+            binary: options.natsBinary,
+            version: natsVersion,
+            dir: natsDir,
+            durability: options.durability,
+          }),
+          say,
+        ),
+      );
+    }
+    for (const server of servers) server.start();
+    await Promise.all(servers.map((server) => server.waitReady(60_000)));
+  }
+  const natsUrl = plan?.clientUrl ?? options.natsUrl!;
+  writeFileSync(join(options.dataDir, 'nats.url'), `${natsUrl}\n`);
+  writeFileSync(topologyFile(options.dataDir), `${options.topology}\n`);
+
+  // (2) Every domain service, then the gateway: each connects where the topology says.
+  const baseEnv = {
+    ...process.env,
+    CIM_DATA_DIR: options.dataDir,
+    CIM_DURABILITY: options.durability,
+    CIM_TOPOLOGY: options.topology,
+    CIM_REPLICAS: String(plan?.replicas ?? 1),
+    LOG_LEVEL: options.logLevel,
+  };
   // Every instance of a domain must sign with the same key: create it before any of them starts.
   for (const domain of domains) {
     const dir = keysDir(options.dataDir, domain);
@@ -87,24 +118,27 @@ async function main(): Promise<void> {
     ),
     { name: 'gateway', service: 'gateway' },
   ];
+  const httpPorts = new Map<Supervised, number>();
   for (const { name, service } of instances) {
     const httpPort = await freePort();
-    processes.push(
-      new Supervised(
-        {
-          name,
-          script: join(root, 'services', service, 'dist', 'main.js'),
-          env: {
-            ...baseEnv,
-            CIM_HTTP_PORT: String(httpPort),
-            CIM_GRPC_PORT: String(options.grpcPort),
-          },
-          httpPort,
-          logFile: join(logDir, `${name.replace('#', '-')}.log`),
+    const supervised = new Supervised(
+      {
+        name,
+        command: process.execPath,
+        args: [join(root, 'services', service, 'dist', 'main.js')],
+        env: {
+          ...baseEnv,
+          CIM_NATS_URL: plan?.urlFor(service) ?? natsUrl,
+          CIM_HTTP_PORT: String(httpPort),
+          CIM_GRPC_PORT: String(options.grpcPort),
         },
-        say,
-      ),
+        ready: () => readyz(httpPort),
+        logFile: join(logDir, `${name.replace('#', '-')}.log`),
+      },
+      say,
     );
+    httpPorts.set(supervised, httpPort);
+    processes.push(supervised);
   }
 
   let stopping = false;
@@ -112,26 +146,18 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     // A terminal's Ctrl-C reaches every process of the group at once: none of their exits is a crash.
-    for (const p of processes) p.expectExit();
+    for (const p of [...processes, ...servers]) p.expectExit();
     say(`\n${signal}: stopping the gateway, the services, then NATS`);
     const gateway = processes.at(-1);
     await gateway?.stop();
     await Promise.all(processes.slice(0, -1).map((p) => p.stop()));
-    await nats?.stop();
+    await Promise.all(servers.map((p) => p.stop()));
     rmSync(join(options.dataDir, 'nats.url'), { force: true });
     say('stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stopAll('SIGINT'));
   process.once('SIGTERM', () => void stopAll('SIGTERM'));
-  nats?.process.once('exit', (code) => {
-    if (!stopping) {
-      say(
-        `nats-server exited (code ${code}); see ${join(options.dataDir, 'nats', 'nats-server.log')}`,
-      );
-      void stopAll('nats-server exit');
-    }
-  });
 
   const started = Date.now();
   for (const p of processes) {
@@ -143,27 +169,59 @@ async function main(): Promise<void> {
     );
   }
   say(`fleet ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  printTable(natsUrl, natsVersion, options.grpcPort, processes, logDir);
+  printTable(
+    plan,
+    natsUrl,
+    natsVersion,
+    options.grpcPort,
+    processes.map((p) => ({
+      name: p.spec.name,
+      httpPort: httpPorts.get(p)!,
+      pid: p.pid,
+    })),
+    logDir,
+  );
 }
 
 function printTable(
+  plan: TopologyPlan | undefined,
   natsUrl: string,
   natsVersion: string,
   grpcPort: number,
-  processes: Supervised[],
+  processes: readonly {
+    name: string;
+    httpPort: number;
+    pid: number | undefined;
+  }[],
   logDir: string,
 ): void {
+  const nats =
+    plan === undefined
+      ? [['nats', natsUrl, 'external server']]
+      : plan.servers.map((server) => [
+          server.name,
+          `nats://127.0.0.1:${server.port}`,
+          `nats-server ${natsVersion}; ${
+            server.role === 'leaf'
+              ? `leaf node, JetStream domain ${server.jetStreamDomain ?? ''}`
+              : server.role === 'hub'
+                ? 'hub: gateway and tools'
+                : server.role === 'node'
+                  ? 'cluster node, R3 streams'
+                  : 'all streams'
+          }`,
+        ]);
   const rows = [
     ['what', 'where', 'notes'],
-    ['nats', natsUrl, `nats-server ${natsVersion}`],
+    ...nats,
     [
       'gRPC gateway',
       `127.0.0.1:${grpcPort}`,
       'all domains; health + reflection',
     ],
     ...processes.map((p) => [
-      p.spec.name,
-      `http://127.0.0.1:${p.spec.httpPort}/metrics`,
+      p.name,
+      `http://127.0.0.1:${p.httpPort}/metrics`,
       `pid ${p.pid ?? '-'}; /healthz /readyz`,
     ]),
     ['logs', logDir, ''],
@@ -178,17 +236,39 @@ function printTable(
   process.stdout.write(`\ntry: npm run cim -- status\nstop: Ctrl-C\n`);
 }
 
-/** The port recorded from an earlier run when it is still free, else a new free one (recorded). */
-async function reusablePort(file: string): Promise<number> {
-  const previous = existsSync(file)
-    ? Number(readFileSync(file, 'utf8').trim())
-    : NaN;
-  const port =
-    Number.isInteger(previous) && (await isFree(previous))
-      ? previous
-      : await freePort();
-  writeFileSync(file, `${port}\n`);
-  return port;
+/**
+ * Ports by listener name, recorded in a file: a port from an earlier run is
+ * reused while it is free, so clients and leaf nodes find a restarted fleet
+ * where it was.
+ */
+function recordedPorts(file: string): {
+  take(listener: string): Promise<number>;
+  save(): void;
+} {
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(readFileSync(file, 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    previous = {};
+  }
+  const taken: Record<string, number> = {};
+  return {
+    take: async (listener) => {
+      const port = previous[listener];
+      taken[listener] =
+        typeof port === 'number' &&
+        Number.isInteger(port) &&
+        !Object.values(taken).includes(port) &&
+        (await isFree(port))
+          ? port
+          : await freePort();
+      return taken[listener];
+    },
+    save: () => writeFileSync(file, `${JSON.stringify(taken, null, 2)}\n`),
+  };
 }
 
 function freePort(): Promise<number> {

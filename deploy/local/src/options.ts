@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
+import { TOPOLOGY_KINDS, type TopologyKind } from '@cim/nats-topology';
+
 export type Durability = 'strict' | 'fast';
-export type Topology = 'single';
+export type Topology = TopologyKind;
 
 /** What `npm start` was asked to run. */
 export interface StartOptions {
@@ -23,7 +25,7 @@ export class OptionsError extends Error {
 }
 
 const USAGE =
-  'usage: npm start -- [--data-dir <dir>] [--topology single] [--replicas <domain>=<n>]...';
+  'usage: npm start -- [--data-dir <dir>] [--topology single|sharded|cluster] [--replicas <domain>=<n>]...';
 
 /** Reads flags and environment; throws OptionsError with the accepted values. */
 export function parseOptions(
@@ -56,11 +58,11 @@ export function parseOptions(
       replicas.set(match[1]!, count);
       i++;
     } else if (flag === '--topology' && value !== undefined) {
-      if (value !== 'single')
+      if (!(TOPOLOGY_KINDS as readonly string[]).includes(value))
         throw new OptionsError(
-          `--topology ${value} is not available yet; use single`,
+          `--topology takes ${TOPOLOGY_KINDS.join(', ')}, got ${JSON.stringify(value)}`,
         );
-      topology = value;
+      topology = value as Topology;
       i++;
     } else if (flag === '--help' || flag === '-h') {
       throw new OptionsError(USAGE);
@@ -83,11 +85,17 @@ export function parseOptions(
     );
   }
   const natsBinary = env['CIM_NATS_SERVER'] || 'nats-server';
+  const natsUrl = env['CIM_NATS_URL'] || undefined;
+  if (natsUrl !== undefined && topology !== 'single') {
+    throw new OptionsError(
+      `--topology ${topology} starts its own nats-servers; unset CIM_NATS_URL (it names an external server)`,
+    );
+  }
   return {
     topology,
     replicas,
     dataDir: resolve(dataDir),
-    natsUrl: env['CIM_NATS_URL'] || undefined,
+    natsUrl,
     natsBinary,
     grpcPort,
     durability,

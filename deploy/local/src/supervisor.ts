@@ -5,11 +5,13 @@ import { get } from 'node:http';
 /** One process the supervisor keeps running. */
 export interface ProcessSpec {
   readonly name: string;
-  readonly script: string;
-  readonly env: NodeJS.ProcessEnv;
-  /** Its /readyz port. */
-  readonly httpPort: number;
+  /** The executable and its arguments. */
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
   readonly logFile: string;
+  /** Whether the process serves yet: e.g. its /readyz answers 200. */
+  readonly ready: () => Promise<boolean>;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -17,7 +19,7 @@ const MAX_BACKOFF_MS = 30_000;
 const STABLE_MS = 60_000;
 
 /**
- * Runs one Node process, restarts it with exponential back-off when it exits
+ * Runs one process, restarts it with exponential back-off when it exits
  * on its own, and stops it with SIGTERM (SIGKILL after a bound) when asked.
  */
 export class Supervised {
@@ -38,8 +40,8 @@ export class Supervised {
 
   start(): void {
     const fd = openSync(this.spec.logFile, 'a');
-    const child = spawn(process.execPath, [this.spec.script], {
-      env: this.spec.env,
+    const child = spawn(this.spec.command, this.spec.args, {
+      env: this.spec.env ?? process.env,
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
@@ -57,11 +59,11 @@ export class Supervised {
     });
   }
 
-  /** Resolves once /readyz answers 200, or rejects after `timeoutMs`. */
+  /** Resolves once the process is ready, or rejects after `timeoutMs`. */
   async waitReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (await probe(this.spec.httpPort)) return;
+      if (await this.spec.ready()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(
@@ -94,7 +96,8 @@ export class Supervised {
   }
 }
 
-function probe(port: number): Promise<boolean> {
+/** Whether `http://127.0.0.1:<port>/readyz` answers 200. */
+export function readyz(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = get(
       { host: '127.0.0.1', port, path: '/readyz', timeout: 1000 },

@@ -39,7 +39,9 @@ export {
   querySubject,
   queueGroup,
   serviceRoute,
+  shardDomain,
   streamName,
+  HUB_JETSTREAM_DOMAIN,
 } from './subjects.js';
 export type { RequestKind } from './subjects.js';
 export { merkleRoot } from './merkle.js';

@@ -34,6 +34,18 @@ export function streamName(domain: string): string {
   return `CIM_${domain.toUpperCase()}`;
 }
 
+/**
+ * Where a domain's stream lives in the sharded topology: on its own leaf-node
+ * server, in the JetStream domain named after the domain. Clients elsewhere
+ * reach it through that JetStream domain's API prefix.
+ */
+export function shardDomain(domain: string): string {
+  return domain;
+}
+
+/** The JetStream domain of the hub server in the sharded topology. */
+export const HUB_JETSTREAM_DOMAIN = 'hub';
+
 /** The queue group every instance of a domain's service joins. */
 export function queueGroup(domain: string): string {
   return `cim-${domain}`;

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { shardDomain } from '@cim/kernel';
 import {
   LOG_LEVELS,
   type LogLevel,
@@ -8,6 +9,9 @@ import {
 
 /** How durable an acknowledged commit is; see README "Durability". */
 export type Durability = 'strict' | 'fast';
+
+/** How the fleet's NATS is laid out; see deploy/nats/README.md. */
+export type Topology = 'single' | 'sharded' | 'cluster';
 
 /** A process's configuration, read from the environment and validated at start-up. */
 export interface ServiceConfig {
@@ -27,6 +31,8 @@ export interface ServiceConfig {
   readonly replicas: number;
   /** CIM_OTEL_EXPORTER: none (default) or otlp. */
   readonly traceExporter: TraceExporter;
+  /** CIM_TOPOLOGY: single (default), sharded or cluster; default: what `npm start` recorded in `<data dir>/topology`. */
+  readonly topology: Topology;
   /** CIM_INTEGRITY: on (default); off drops commit macs and signed checkpoints, only to measure their cost. */
   readonly integrity: boolean;
 }
@@ -62,7 +68,40 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     ),
     integrity:
       oneOf(env, 'CIM_INTEGRITY', ['on', 'off'] as const, 'on') === 'on',
+    topology: oneOf(
+      { CIM_TOPOLOGY: env['CIM_TOPOLOGY'] || recorded(topologyFile(dataDir)) },
+      'CIM_TOPOLOGY',
+      TOPOLOGIES,
+      'single',
+    ),
   };
+}
+
+const TOPOLOGIES = ['single', 'sharded', 'cluster'] as const;
+
+/** The file in which `npm start` records the topology it runs. */
+export function topologyFile(dataDir: string): string {
+  return join(dataDir, 'topology');
+}
+
+/**
+ * The JetStream domain to address for `domain`'s stream from a client of
+ * this topology: in the sharded topology every domain's stream lives in its
+ * own leaf node's JetStream domain; elsewhere undefined (the connection's own).
+ */
+export function jetStreamDomainOf(
+  topology: Topology,
+  domain: string,
+): string | undefined {
+  return topology === 'sharded' ? shardDomain(domain) : undefined;
+}
+
+function recorded(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The file in which `npm start` records the URL of the NATS server it runs. */

@@ -40,7 +40,7 @@ import {
   CommandHandler,
   type CommandHandlerOptions,
 } from './command-handler.js';
-import type { Durability } from './config.js';
+import { jetStreamDomainOf, type Durability, type Topology } from './config.js';
 import type {
   CommandMessage,
   EventMessage,
@@ -76,6 +76,8 @@ export interface StartOptions
   readonly durability?: Durability;
   /** Stream and KV replicas: 1 on one server, 3 on a cluster. */
   readonly replicas?: number;
+  /** Where other domains' streams live (reactions read them); default single. */
+  readonly topology?: Topology;
   /** How long a query waits for `min_version`, ms; default 5000. */
   readonly minVersionTimeoutMs?: number;
   /** Service version reported by `$SRV` INFO; default 0.1.0. */
@@ -422,6 +424,7 @@ async function startService<
             );
         },
         log,
+        jetStreamDomainOf(options.topology ?? 'single', reaction.source.domain),
       ),
   );
   for (const reaction of reactions) reaction.start();

@@ -36,10 +36,12 @@ export type {
 export {
   ConfigError,
   defaultDataDir,
+  jetStreamDomainOf,
   loadConfig,
   natsUrlFile,
+  topologyFile,
 } from './config.js';
-export type { Durability, ServiceConfig } from './config.js';
+export type { Durability, ServiceConfig, Topology } from './config.js';
 export { IntegrityError } from './aggregate-loader.js';
 export { runMain } from './run-main.js';
 export {

@@ -5,6 +5,7 @@ import {
   PublicKeySchema,
   type PublicKey,
 } from '@cim/proto/cim/common/v1/integrity_pb';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Keyring } from './keyring.js';
@@ -54,13 +55,23 @@ export async function publishKeys(
   }
 }
 
-/** Every public key a domain has published, current and retired. */
+/**
+ * Every public key a domain has published, current and retired. With
+ * `jetStreamDomain` (sharded topology) the registry is read where that
+ * domain's service keeps it, and never created.
+ */
 export async function listKeys(
   nc: NatsConnection,
   domain: string,
   replicas = 1,
+  jetStreamDomain?: string,
 ): Promise<PublicKey[]> {
-  const kv = await bucket(nc, replicas);
+  const kv =
+    jetStreamDomain === undefined
+      ? await bucket(nc, replicas)
+      : await new Kvm(jetstream(nc, { domain: jetStreamDomain })).open(
+          KEYS_BUCKET,
+        );
   const keys: PublicKey[] = [];
   for await (const name of await kv.keys(`${domain}.*`)) {
     const entry = await kv.get(name);

@@ -67,6 +67,8 @@ export class ReactionRunner<Command extends CommandMessage> {
     private readonly routes: ReadonlyMap<string, CommandRoute>,
     private readonly dispatch: Dispatch<Command>,
     private readonly log: Logger,
+    /** The JetStream domain of the source stream when it is not this connection's own (sharded topology). */
+    private readonly sourceJetStreamDomain?: string,
   ) {
     this.consumer = `cim-${domain}-${reaction.name}`;
   }
@@ -86,7 +88,11 @@ export class ReactionRunner<Command extends CommandMessage> {
     if (this.stopped) return;
     const stream = streamName(this.reaction.source.domain);
     try {
-      const jsm = await jetstreamManager(this.nc);
+      const where =
+        this.sourceJetStreamDomain === undefined
+          ? {}
+          : { domain: this.sourceJetStreamDomain };
+      const jsm = await jetstreamManager(this.nc, where);
       try {
         await jsm.consumers.info(stream, this.consumer);
       } catch (error) {
@@ -100,7 +106,7 @@ export class ReactionRunner<Command extends CommandMessage> {
           max_ack_pending: 256,
         });
       }
-      const consumer = await jetstream(this.nc).consumers.get(
+      const consumer = await jetstream(this.nc, where).consumers.get(
         stream,
         this.consumer,
       );

@@ -49,6 +49,7 @@ export async function runMain(definition: ServiceDefinition): Promise<void> {
       log,
       durability: config.durability,
       replicas: config.replicas,
+      topology: config.topology,
     });
     const shutdown = (signal: string) => {
       log.info({ signal }, 'stopping');

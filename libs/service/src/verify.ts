@@ -15,6 +15,8 @@ export interface VerifyOptions {
   readonly aggregate?: string;
   /** Trusted public keys by key id; default: the keys the domain published (trust on first use). */
   readonly keys?: ReadonlyMap<string, KeyObject>;
+  /** The JetStream domain that holds the stream, when it is not the connection's own (sharded topology). */
+  readonly jetStreamDomain?: string;
   /** Called now and then with messages read so far and the total. */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -31,18 +33,22 @@ export async function verifyDomain(
   const keys =
     options.keys ??
     new Map(
-      (await listKeys(nc, domain)).map(
+      (await listKeys(nc, domain, 1, options.jetStreamDomain)).map(
         (k) => [k.keyId, publicKeyFromRaw(k.publicKey)] as const,
       ),
     );
   const verifier = new StreamVerifier(domain, keys, options.aggregate);
   const stream = streamName(domain);
-  const jsm = await jetstreamManager(nc);
+  const where =
+    options.jetStreamDomain === undefined
+      ? {}
+      : { domain: options.jetStreamDomain };
+  const jsm = await jetstreamManager(nc, where);
   const { state } = await jsm.streams.info(stream);
   const lastSeq = state.last_seq;
   const total = state.messages;
   if (total > 0) {
-    const consumer = await jetstream(nc).consumers.get(stream, {});
+    const consumer = await jetstream(nc, where).consumers.get(stream, {});
     let done = 0;
     let reached!: () => void;
     const finished = new Promise<void>((resolve) => (reached = resolve));

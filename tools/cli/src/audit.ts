@@ -72,11 +72,13 @@ export async function verify(
   nc: NatsConnection,
   domain: string,
   aggregate: string | undefined,
+  jetStreamDomain?: string,
 ): Promise<VerifyReport> {
   requireDomain(domain);
   const tty = process.stderr.isTTY;
   const report = await verifyDomain(nc, domain, {
     ...(aggregate === undefined ? {} : { aggregate }),
+    ...(jetStreamDomain === undefined ? {} : { jetStreamDomain }),
     onProgress: (done, total) => {
       if (!tty || total === 0) return;
       const width = 30;

@@ -17,6 +17,7 @@ import { Header, UnavailableError, request } from '@cim/messaging';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Svcm } from '@nats-io/services';
+import { jetStreamDomainOf, type Topology } from '@cim/service';
 import { domains, findMethod, UsageError } from './registry.js';
 
 /** Sends one command and returns its CommandResult as JSON. */
@@ -71,9 +72,9 @@ function encode(method: DescMethod, json: string): Uint8Array {
 export async function status(
   nc: NatsConnection,
   url: string,
+  topology: Topology = 'single',
 ): Promise<JsonValue> {
   const client = new Svcm(nc).client({ strategy: 'timer', maxWait: 1000 });
-  const jsm = await jetstreamManager(nc);
   const byName = new Map<string, Array<{ id: string; version: string }>>();
   for await (const info of await client.info()) {
     const list = byName.get(info.name) ?? [];
@@ -84,21 +85,28 @@ export async function status(
   for (const domain of domains()) {
     const instances = byName.get(`cim-${domain}`) ?? [];
     let stream: JsonValue = null;
+    const jetStreamDomain = jetStreamDomainOf(topology, domain);
     try {
+      const jsm = await jetstreamManager(nc, {
+        ...(jetStreamDomain === undefined ? {} : { domain: jetStreamDomain }),
+        timeout: 2000,
+      });
       const info = await jsm.streams.info(streamName(domain));
       stream = {
         name: info.config.name,
         messages: info.state.messages,
         bytes: info.state.bytes,
         lastSeq: info.state.last_seq,
+        ...(jetStreamDomain === undefined ? {} : { jetStreamDomain }),
       };
     } catch {
-      // No stream yet: the service never started against this server.
+      // No stream yet (the service never started against this server), or its shard is down.
     }
     services.push({ domain, up: instances.length > 0, instances, stream });
   }
   const gateway = byName.get('cim-gateway') ?? [];
   return {
+    topology,
     nats: {
       url,
       serverVersion: nc.info?.version ?? 'unknown',

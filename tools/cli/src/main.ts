@@ -1,5 +1,5 @@
 import { connectNats } from '@cim/messaging';
-import { ConfigError, loadConfig } from '@cim/service';
+import { ConfigError, jetStreamDomainOf, loadConfig } from '@cim/service';
 import { describeError, sendCommand, sendQuery, status } from './commands.js';
 import { UsageError } from './registry.js';
 import { auditTrail, formatAudit, formatReport, verify } from './audit.js';
@@ -41,7 +41,12 @@ async function main(argv: string[]): Promise<number> {
     const [domain = '', name = '', json = '{}'] = args;
     if (verb === 'verify') {
       const flags = parseVerifyFlags(args.slice(1));
-      const report = await verify(nc, domain, flags.aggregate);
+      const report = await verify(
+        nc,
+        domain,
+        flags.aggregate,
+        jetStreamDomainOf(config.topology, domain),
+      );
       process.stdout.write(
         `${flags.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`,
       );
@@ -58,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
         ? await sendCommand(nc, domain, name, json)
         : verb === 'query'
           ? await sendQuery(nc, domain, name, json)
-          : await status(nc, config.natsUrl);
+          : await status(nc, config.natsUrl, config.topology);
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
   } finally {
