@@ -3,18 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { EventStore } from '@cim/eventstore';
 import { graphService } from '@cim/graph';
-import { decodeCommit, uuidv7 } from '@cim/kernel';
-import { Header, request } from '@cim/messaging';
-import { CommandResultSchema } from '@cim/proto/cim/common/v1/envelope_pb';
-import {
-  AddNodeSchema,
-  GraphCommandService,
-  GraphEventSchema,
-} from '@cim/proto/cim/graph/v1/graph_pb';
+import { uuidv7 } from '@cim/kernel';
+import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { Durability } from '@cim/service';
+import {
+  AddNodeLoad,
+  createGraphs,
+  lostOrDuplicated,
+  storedNodes,
+} from './add-node-load.js';
 import {
   sendCommand,
   startNatsServer,
@@ -162,77 +160,31 @@ describe('durability', () => {
         syncAlways: true,
         ownConnection: true,
       });
-      const graphs = await Promise.all(
-        Array.from(
-          { length: 16 },
-          async () =>
-            (await sendCommand(nc, cmd.createGraph, { name: 'load' }))
-              .aggregateId,
-        ),
-      );
-      const acknowledged = new Map<string, string>(); // node id → graph id
-      let sent = 0;
-      let afterRestart = 0;
+      const graphs = await createGraphs(nc, 16);
+      const load = new AddNodeLoad(nc, graphs);
       let restarted = false;
+      let ackedBeforeCrash = 0;
       const deadline = Date.now() + 60_000;
-
-      const worker = async () => {
-        while (Date.now() < deadline && (!restarted || afterRestart < 300)) {
-          const graphId = graphs[sent % graphs.length]!;
-          const nodeId = `n${sent++}`;
-          const body = toBinary(
-            AddNodeSchema,
-            create(AddNodeSchema, { graphId, nodeId, nodeType: 't' }),
-          );
-          try {
-            const reply = await request(nc, 'cim.graph.cmd.AddNode', body, {
-              headers: { [Header.commandId]: uuidv7() },
-              timeoutMs: 2000,
-            });
-            fromBinary(CommandResultSchema, reply);
-            acknowledged.set(nodeId, graphId);
-            if (restarted) afterRestart++;
-          } catch {
-            // Unavailable while the server is down: not acknowledged, so nothing is promised.
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        }
-      };
-      const workers = Array.from({ length: 32 }, worker);
-      while (acknowledged.size < 500 && Date.now() < deadline)
+      const running = load.run(
+        32,
+        () =>
+          Date.now() > deadline ||
+          (restarted && load.acknowledged.size >= ackedBeforeCrash + 300),
+      );
+      while (load.acknowledged.size < 500 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       await server.kill('SIGKILL');
-      const ackedBeforeCrash = acknowledged.size;
+      ackedBeforeCrash = load.acknowledged.size;
       await server.restart();
       restarted = true;
-      await Promise.all(workers);
+      await running;
 
       expect(ackedBeforeCrash).toBeGreaterThanOrEqual(500);
-      expect(afterRestart).toBeGreaterThanOrEqual(300);
-      const store = await EventStore.open(nc, {
-        domain: 'graph',
-        durability: 'fast',
-      });
-      const stored = new Map<string, number>();
-      for (const graphId of graphs) {
-        for (const commit of await store.read(graphId)) {
-          for (const record of decodeCommit(commit.data).events) {
-            const event = fromBinary(GraphEventSchema, record.payload);
-            if (event.body.case === 'nodeAdded') {
-              stored.set(
-                event.body.value.nodeId,
-                (stored.get(event.body.value.nodeId) ?? 0) + 1,
-              );
-            }
-          }
-        }
-      }
-      store.close();
-      const missing = [...acknowledged.keys()].filter(
-        (nodeId) => stored.get(nodeId) !== 1,
+      expect(load.acknowledged.size).toBeGreaterThanOrEqual(
+        ackedBeforeCrash + 300,
       );
-      expect(missing).toEqual([]);
-      expect([...stored.values()].every((n) => n === 1)).toBe(true);
+      const stored = await storedNodes(nc, graphs);
+      expect(lostOrDuplicated(load.acknowledged, stored)).toEqual([]);
     });
   });
 });

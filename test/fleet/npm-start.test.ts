@@ -373,9 +373,7 @@ describe('npm start', () => {
       async () => {
         await nc?.close();
         nc = undefined;
-        const natsPids = processesWith(
-          join(dataDir, 'nats', 'nats-server.conf'),
-        );
+        const natsPids = processesWith(join(dataDir, 'nats', 'cim.conf'));
         expect(natsPids).toHaveLength(1);
         const all = new Set([
           ...started,
@@ -389,11 +387,86 @@ describe('npm start', () => {
         expect(await launcher.exited).toBe(0);
 
         expect([...all].filter(alive)).toEqual([]);
-        expect(
-          processesWith(join(dataDir, 'nats', 'nats-server.conf')),
-        ).toEqual([]);
+        expect(processesWith(join(dataDir, 'nats', 'cim.conf'))).toEqual([]);
         expect(existsSync(join(dataDir, 'nats.url'))).toBe(false);
         expect(launcher.stderr).toMatch(/^stopped$/m);
+      },
+      STEP_TIMEOUT_MS + 10_000,
+    );
+  });
+
+  describe.each([
+    ['sharded', ['cim-hub', 'cim-graph', 'cim-location']],
+    ['cluster', ['cim-1', 'cim-2', 'cim-3']],
+  ])('with --topology %s', (topology, servers) => {
+    let dataDir: string;
+    let launcher: Launcher;
+
+    beforeAll(async () => {
+      dataDir = await mkdtemp(join(tmpdir(), `cim-npm-start-${topology}-`));
+      launcher = new Launcher(
+        ['--data-dir', dataDir, '--topology', topology],
+        childEnv({
+          CIM_NATS_SERVER: natsBinary,
+          CIM_GRPC_PORT: String(await freePort()),
+          LOG_LEVEL: 'warn',
+        }),
+      );
+      await launcher.waitFor('stdout', /^stop: Ctrl-C$/m, START_TIMEOUT_MS);
+    }, START_TIMEOUT_MS + 10_000);
+
+    afterAll(async () => {
+      if (launcher.running) {
+        launcher.kill('SIGKILL');
+        await launcher.exited;
+      }
+      for (const pid of processesWith(join(dataDir, 'nats')))
+        process.kill(pid, 'SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    });
+
+    it('runs its nats-servers and every service, which take commands', async () => {
+      for (const server of servers)
+        expect(launcher.stdout).toMatch(
+          new RegExp(`^${server}\\s+nats://127\\.0\\.0\\.1:\\d+`, 'm'),
+        );
+      const env = childEnv({ CIM_DATA_DIR: dataDir });
+      const run = await runNode([CLI, 'status'], env);
+      expect(run.code).toBe(0);
+      const status = JSON.parse(run.stdout) as StatusJson & {
+        topology: string;
+        services: ReadonlyArray<{ stream: { jetStreamDomain?: string } }>;
+      };
+      expect(status.topology).toBe(topology);
+      expect(status.services.every((s) => s.up)).toBe(true);
+      for (const service of status.services) {
+        expect(service.stream.jetStreamDomain).toBe(
+          topology === 'sharded' ? service.domain : undefined,
+        );
+      }
+      const created = await runNode(
+        [CLI, 'cmd', 'graph', 'CreateGraph', '{"name":"topology"}'],
+        env,
+      );
+      expect(created.code).toBe(0);
+      const verified = await eventually('graph verifies clean', async () => {
+        const r = await runNode([CLI, 'verify', 'graph'], env);
+        return r.code === 0 ? r : undefined;
+      });
+      expect(verified.stdout).toMatch(/^clean$/m);
+    });
+
+    it(
+      'stops every server and service on SIGTERM',
+      async () => {
+        const all = descendants(launcher.pid);
+        const natsServers = processesWith(join(dataDir, 'nats'));
+        // Its nats-servers, every domain service, and the gateway.
+        expect(natsServers.length).toBeGreaterThanOrEqual(servers.length);
+        expect(all.length).toBeGreaterThan(natsServers.length + 1);
+        launcher.kill('SIGTERM');
+        expect(await launcher.exited).toBe(0);
+        expect(all.filter(alive)).toEqual([]);
       },
       STEP_TIMEOUT_MS + 10_000,
     );
@@ -419,11 +492,21 @@ describe('npm start', () => {
         childEnv({ CIM_NATS_SERVER: natsBinary, ...env }),
       );
 
-    it('exits 2 for an unknown topology, naming the one available', async () => {
+    it('exits 2 for an unknown topology, naming the ones available', async () => {
       const run = await launch(['--topology', 'bogus']);
       expect(run.code).toBe(2);
       expect(run.stderr).toBe(
-        'npm start: --topology bogus is not available yet; use single\n',
+        'npm start: --topology takes single, sharded, cluster, got "bogus"\n',
+      );
+    });
+
+    it('exits 2 for a sharded or clustered topology on an external server', async () => {
+      const run = await launch(['--topology', 'cluster'], {
+        CIM_NATS_URL: 'nats://127.0.0.1:4222',
+      });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toBe(
+        'npm start: --topology cluster starts its own nats-servers; unset CIM_NATS_URL (it names an external server)\n',
       );
     });
 

@@ -186,7 +186,9 @@ export function jetStreamBlock(
 }
 
 /** The `leafnodes {}` and `cluster {}` blocks a server needs, if any. */
-export function topologyBlocks(server: ServerSpec): string[] {
+export function topologyBlocks(
+  server: Pick<ServerSpec, 'leafListenPort' | 'hubLeafPort' | 'cluster'>,
+): string[] {
   const blocks: string[] = [];
   if (server.leafListenPort !== undefined) {
     blocks.push(

@@ -45,6 +45,9 @@ export type Dispatch<Command extends CommandMessage> = (
   reply: CommandReply,
 ) => void;
 
+/** How long one pull waits for messages, ms; the heartbeat is half of it. */
+const PULL_EXPIRES_MS = 5000;
+
 /** Retry delay when a reaction's command could not be decided (service or store unavailable), ms. */
 const RETRY_MS = 1000;
 
@@ -111,8 +114,20 @@ export class ReactionRunner<Command extends CommandMessage> {
         this.consumer,
       );
       if (this.stopped) return;
-      this.messages = await consumer.consume({
+      // Short pulls: a source whose server restarted (another shard, in the
+      // sharded topology) is noticed by missed heartbeats within seconds.
+      const messages = await consumer.consume({
+        expires: PULL_EXPIRES_MS,
         callback: (msg) => this.receive(msg),
+      });
+      this.messages = messages;
+      void messages.closed().then((ended) => {
+        if (this.stopped) return;
+        this.log.warn(
+          { err: ended, reaction: this.reaction.name, stream },
+          'reaction consumer ended; attaching again',
+        );
+        this.retry = setTimeout(() => void this.attach(), RETRY_MS);
       });
       this.log.info(
         { reaction: this.reaction.name, stream },

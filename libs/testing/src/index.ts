@@ -15,6 +15,8 @@ export type {
   NatsServerOptions,
   NatsServerPorts,
 } from './nats-server.js';
+export { startNatsShards } from './nats-shards.js';
+export type { NatsShardsHandle } from './nats-shards.js';
 export { deciderSpec } from './decider-spec.js';
 export type { DeciderThen } from './decider-spec.js';
 export {

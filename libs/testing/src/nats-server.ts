@@ -22,6 +22,8 @@ const STOP_TIMEOUT_MS = 10_000;
 const OUTPUT_TAIL_CHARS = 16_384;
 const CONTAINER_IMAGE = 'nats:2.12';
 const DOCKER_SOCKET = '/var/run/docker.sock';
+import { topologyBlocks } from '@cim/nats-topology';
+
 const BINARY_HINT =
   'run `node scripts/nats-server.mjs` in the workspace root, or set CIM_NATS_SERVER=/path/to/nats-server';
 
@@ -52,6 +54,8 @@ export interface NatsServerOptions {
   readonly configText?: (context: NatsServerConfigContext) => string;
   /** Sets JetStream `sync_interval: always` (fsync before every ack); needs nats-server 2.10+. */
   readonly syncAlways?: boolean;
+  /** The server's JetStream domain (leaf nodes of the sharded topology). */
+  readonly jetstreamDomain?: string;
   /** A JetStream store directory owned by the caller, reused as is and never removed. */
   readonly storeDir?: string;
   /** A fixed client port on 127.0.0.1; default -1 (server-chosen; 0 means the same). */
@@ -249,7 +253,9 @@ export async function startNatsCluster(
           : { syncAlways: options.syncAlways }),
         name: `${name}-${index + 1}`,
         config: [
-          clusterBlock(name, routePort, routePorts),
+          ...topologyBlocks({
+            cluster: { name, port: routePort, routes: routePorts },
+          }),
           options.config ?? '',
         ].join('\n'),
       }),
@@ -437,6 +443,8 @@ class LocalNatsServer implements NatsServerHandle {
       lines.push(`http: ${quote(`127.0.0.1:${this.#monitorPort}`)}`);
     if (jetstream) {
       lines.push('jetstream {', `  store_dir: ${quote(this.storeDir)}`);
+      if (this.#options.jetstreamDomain !== undefined)
+        lines.push(`  domain: ${this.#options.jetstreamDomain}`);
       if (syncAlways) lines.push('  sync_interval: always');
       lines.push('}');
     }
@@ -500,23 +508,6 @@ class LocalNatsServer implements NatsServerHandle {
       await this.#exited;
     }
   }
-}
-
-function clusterBlock(
-  name: string,
-  routePort: number,
-  routePorts: readonly number[],
-): string {
-  const routes = routePorts
-    .filter((port) => port !== routePort)
-    .map((port) => quote(`nats-route://127.0.0.1:${port}`));
-  return [
-    'cluster {',
-    `  name: ${quote(name)}`,
-    `  listen: ${quote(`127.0.0.1:${routePort}`)}`,
-    `  routes: [${routes.join(', ')}]`,
-    '}',
-  ].join('\n');
 }
 
 async function waitForMetaLeader(
@@ -676,6 +667,7 @@ async function useContainer(options: NatsServerOptions): Promise<boolean> {
     options.storeDir !== undefined ||
     options.port !== undefined ||
     options.configText !== undefined ||
+    options.jetstreamDomain !== undefined ||
     options.args !== undefined
   )
     return false;
