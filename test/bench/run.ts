@@ -29,6 +29,7 @@ const names: readonly string[] = [
   'document-ingest',
   'location-find-nearby',
   'conceptualspaces-find-similar',
+  'fleet-topologies',
 ];
 
 async function load(name: string): Promise<Benchmark> {
