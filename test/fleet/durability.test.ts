@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { graphService } from '@cim/graph';
 import { uuidv7 } from '@cim/kernel';
 import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
-import type { Durability } from '@cim/service';
+import { verifyDomain, type Durability } from '@cim/service';
 import {
   AddNodeLoad,
   createGraphs,
@@ -185,6 +185,8 @@ describe('durability', () => {
       );
       const stored = await storedNodes(nc, graphs);
       expect(lostOrDuplicated(load.acknowledged, stored)).toEqual([]);
+      // The crash broke no hash chain and no checkpoint.
+      expect((await verifyDomain(nc, 'graph')).findings).toEqual([]);
     });
   });
 });
