@@ -456,6 +456,37 @@ describe('npm start', () => {
       expect(verified.stdout).toMatch(/^clean$/m);
     });
 
+    it('restarts a nats-server that was killed, and the fleet carries on', async () => {
+      const victim = servers[1]!;
+      const [pid] = processesWith(join(dataDir, 'nats', `${victim}.conf`));
+      expect(pid).toBeDefined();
+      process.kill(pid!, 'SIGKILL');
+      await launcher.waitFor(
+        'stderr',
+        new RegExp(`^${victim} stopped \\(signal SIGKILL\\); restarting`, 'm'),
+        STEP_TIMEOUT_MS,
+      );
+      const env = childEnv({ CIM_DATA_DIR: dataDir });
+      const created = await eventually(
+        'a command after the restart',
+        async () => {
+          const r = await runNode(
+            [CLI, 'cmd', 'graph', 'CreateGraph', '{"name":"after"}'],
+            env,
+          );
+          return r.code === 0 ? r : undefined;
+        },
+      );
+      expect(JSON.parse(created.stdout)).toHaveProperty('version', '1');
+      await eventually(`${victim} running again`, () =>
+        Promise.resolve(
+          processesWith(join(dataDir, 'nats', `${victim}.conf`)).length === 1
+            ? true
+            : undefined,
+        ),
+      );
+    });
+
     it(
       'stops every server and service on SIGTERM',
       async () => {
