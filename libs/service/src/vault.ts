@@ -1,40 +1,58 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection, QueuedIterator } from '@nats-io/nats-core';
+import { Lru } from './lru.js';
 
 /** The KV bucket that holds every data subject's key, wrapped under the master key. */
 export const VAULT_BUCKET = 'cim_vault';
+
+/** JetStream's codes for a failed `Nats-Expected-Last-Subject-Sequence`. */
+const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+
+/** Keys (and forgotten subjects) held in memory; default 100,000. */
+const DEFAULT_CACHE_SIZE = 100_000;
 
 /**
  * Per-data-subject AES-256 keys in a JetStream KV bucket, each wrapped with
  * AES-256-GCM under a master key that never leaves the services. Forgetting a
  * subject purges its key: whatever was encrypted under it is unreadable from
  * then on, everywhere. A watch on the bucket tells every service at once.
+ *
+ * A key is only ever created where the subject's KV history is empty
+ * (`Nats-Expected-Last-Subject-Sequence: 0`), so the purge marker a forgotten
+ * subject leaves refuses every later creation, whichever instance tries and
+ * however the attempt races with the forgetting.
  */
 export class Vault {
-  private readonly cache = new Map<string, Buffer | null>();
+  private readonly cache: Lru<string, Buffer | null>;
+  /** Look-ups and creations on their way, one per subject, shared by everyone who asks meanwhile. */
+  private readonly pending = new Map<string, Promise<Buffer | null>>();
 
   private constructor(
     private readonly kv: KV,
     private readonly master: Buffer,
     private readonly watch: QueuedIterator<unknown>,
-  ) {}
+    cacheSize: number,
+  ) {
+    this.cache = new Lru(cacheSize);
+  }
 
   /** Opens (or creates) the vault bucket and starts watching it for forgotten subjects. */
   static async open(
     nc: NatsConnection,
     master: Buffer,
     replicas = 1,
+    cacheSize = DEFAULT_CACHE_SIZE,
   ): Promise<Vault> {
     if (master.length !== 32)
       throw new Error('the vault master key has 32 bytes');
     const kv = await new Kvm(nc).create(VAULT_BUCKET, { history: 1, replicas });
     const watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
-    const vault = new Vault(kv, master, watch);
+    const vault = new Vault(kv, master, watch, cacheSize);
     void (async () => {
       for await (const entry of watch) {
-        if (entry.operation === 'PUT') vault.cache.delete(entry.key);
-        else vault.cache.set(entry.key, null);
+        // A PUT is a key's creation, which never replaces one: what is cached stays right.
+        if (entry.operation !== 'PUT') vault.cache.set(entry.key, null);
       }
     })();
     return vault;
@@ -43,27 +61,43 @@ export class Vault {
   /**
    * The subject's key; with `create`, a new one when the subject has none.
    * null once the subject is forgotten (a forgotten subject never gets a key
-   * again); undefined when it has none and `create` is false.
+   * again); undefined when it has none and `create` is false. `isNew` says
+   * the subject most likely has no key yet (its aggregate is being created):
+   * the key is then created without reading first, one round trip instead of
+   * two.
    */
-  async keyFor(
+  keyFor(
     subject: string,
     create: boolean,
+    isNew = false,
   ): Promise<Buffer | null | undefined> {
     const cached = this.cache.get(subject);
-    if (cached !== undefined) return cached;
-    const entry = await this.kv.get(subject);
-    if (entry !== null && entry.operation !== 'PUT')
-      return this.remember(subject, null);
-    if (entry !== null) return this.remember(subject, this.unwrap(entry.value));
-    if (!create) return undefined;
-    const key = randomBytes(32);
-    try {
-      await this.kv.create(subject, this.wrap(key));
-      return this.remember(subject, key);
-    } catch {
-      // Another instance created it first (or it was just forgotten): read what is there.
-      return this.keyFor(subject, false).then((k) => k ?? null);
+    if (cached !== undefined) return Promise.resolve(cached);
+    const pending = this.pending.get(subject);
+    if (pending !== undefined) {
+      return create
+        ? pending
+        : pending.catch(() => this.lookUp(subject, false));
     }
+    if (!create) return this.lookUp(subject, false);
+    const obtaining = (
+      isNew ? this.create(subject) : this.lookUp(subject, true)
+    )
+      .then((key) => key ?? null)
+      .finally(() => this.pending.delete(subject));
+    this.pending.set(subject, obtaining);
+    return obtaining;
+  }
+
+  /**
+   * Starts creating the key of a subject that is coming into being, so the
+   * first command that needs it finds it at hand (or on its way). Failures
+   * are left to that command, which asks again.
+   */
+  prepare(subject: string): void {
+    if (this.cache.has(subject) || this.pending.has(subject)) return;
+    // A failed creation is retried by the command that needs the key, which reports it.
+    this.keyFor(subject, true, true).catch(() => undefined);
   }
 
   /** The subject's key when this process already holds it (null: forgotten), without a round trip. */
@@ -81,7 +115,34 @@ export class Vault {
     this.watch.stop();
   }
 
+  /** Reads the subject's key; when it has none and `create` is set, creates one. */
+  private async lookUp(
+    subject: string,
+    create: boolean,
+  ): Promise<Buffer | null | undefined> {
+    const entry = await this.kv.get(subject);
+    if (entry !== null && entry.operation !== 'PUT')
+      return this.remember(subject, null);
+    if (entry !== null) return this.remember(subject, this.unwrap(entry.value));
+    return create ? this.create(subject) : undefined;
+  }
+
+  /** Creates the subject's key where its history is empty; otherwise reads what is there. */
+  private async create(subject: string): Promise<Buffer | null> {
+    const key = randomBytes(32);
+    try {
+      await this.kv.put(subject, this.wrap(key), { previousSeq: 0 });
+      return this.remember(subject, key);
+    } catch (error) {
+      if (!isWrongLastSequence(error)) throw error;
+      // Another instance created it first, or the subject is forgotten: read what is there.
+      return (await this.lookUp(subject, false)) ?? null;
+    }
+  }
+
   private remember(subject: string, key: Buffer | null): Buffer | null {
+    // A forget seen meanwhile (null) wins over a key read before it.
+    if (this.cache.get(subject) === null) return null;
     this.cache.set(subject, key);
     return key;
   }
@@ -106,4 +167,9 @@ export class Vault {
       decipher.final(),
     ]);
   }
+}
+
+function isWrongLastSequence(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && WRONG_LAST_SEQUENCE.has(code);
 }
