@@ -24,6 +24,8 @@ interface PubAckJson {
 }
 
 const decoder = new TextDecoder();
+const SEQ = /"seq"\s*:\s*(\d+)/;
+const DUPLICATE = /"duplicate"\s*:\s*true/;
 
 /** Reads a JetStream publish ack, or the error that stands in its place. */
 export function parseAck(msg: Msg): Ack | AppendError {
@@ -35,9 +37,19 @@ export function parseAck(msg: Msg): Ack | AppendError {
       `append refused: ${status} ${msg.headers?.description ?? ''}`.trim(),
     );
   }
+  const text = decoder.decode(msg.data);
+  // The common ack, `{"stream":"CIM_X","seq":12}` (and `"duplicate":true`), read without building an object.
+  if (!text.includes('"error"')) {
+    const seq = SEQ.exec(text);
+    if (seq !== null) {
+      const value = Number(seq[1]);
+      if (Number.isSafeInteger(value))
+        return { seq: value, duplicate: DUPLICATE.test(text) };
+    }
+  }
   let body: PubAckJson;
   try {
-    body = JSON.parse(decoder.decode(msg.data)) as PubAckJson;
+    body = JSON.parse(text) as PubAckJson;
   } catch (cause) {
     return new AppendError(
       AppendFailure.rejected,

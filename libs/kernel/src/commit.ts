@@ -1,5 +1,5 @@
 import { createHmac, type KeyObject } from 'node:crypto';
-import { create, fromBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { encodeCommitFields } from './commit-encoding.js';
 import { sha256 } from './sha256.js';
 import {
@@ -53,7 +53,8 @@ export function eventRecord(
   eventType: string,
   payload: Uint8Array,
 ): EventRecord {
-  return create(EventRecordSchema, { eventId, eventType, payload });
+  // Every field set: the literal is exactly what create(EventRecordSchema, ...) builds, without its reflection.
+  return { $typeName: EventRecordSchema.typeName, eventId, eventType, payload };
 }
 
 /**

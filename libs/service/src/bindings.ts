@@ -7,6 +7,7 @@ import {
   type DescMessage,
   type DescMethod,
   type DescService,
+  type Message,
 } from '@bufbuild/protobuf';
 import {
   DomainError,
@@ -165,13 +166,44 @@ export function commandMeta(
       `${Header.expectedVersion} must be a version number`,
     );
   }
-  return create(CommandMetaSchema, {
+  // Every field set: the literal is exactly what create(CommandMetaSchema, ...) builds, without its reflection.
+  return {
+    $typeName: CommandMetaSchema.typeName,
     commandId: id,
     correlationId: headers?.get(Header.correlationId) || id,
     causationId: headers?.get(Header.causationId) || id,
     actor: headers?.get(Header.actor) || defaultActor,
     expectedVersion: expected === '' ? 0n : BigInt(expected),
-  });
+  };
+}
+
+/**
+ * Builds `<Domain>Command { meta, body: { case, value } }` for one route. When
+ * the command message has no other fields (as every domain's has), the
+ * message is a literal; otherwise `create` fills in the rest.
+ */
+export function commandBuilder(
+  commandSchema: DescMessage,
+  caseName: string,
+): (meta: CommandMeta, body: Message) => Message {
+  const plain = commandSchema.members.every(
+    (m) =>
+      (m.kind === 'oneof' && m.localName === 'body') ||
+      (m.kind === 'field' && m.localName === 'meta' && m.oneof === undefined),
+  );
+  const { typeName } = commandSchema;
+  return plain
+    ? (meta, value) =>
+        ({
+          $typeName: typeName,
+          meta,
+          body: { case: caseName, value },
+        }) as Message
+    : (meta, value) =>
+        create(commandSchema, {
+          meta,
+          body: { case: caseName, value },
+        });
 }
 
 /** Reads and checks the aggregate id of a command; an empty id on a command becomes the command id (a new aggregate). */
@@ -205,6 +237,72 @@ export function encodeResult(
   result: Parameters<typeof toBinary<typeof CommandResultSchema>>[1],
 ): Uint8Array {
   return toBinary(CommandResultSchema, result);
+}
+
+/**
+ * Encodes a CommandResult straight into one buffer, byte for byte what the
+ * generated encoder writes (fields in number order, empty and zero fields
+ * left out), without building the message first.
+ */
+export function encodeCommandResult(
+  commandId: string,
+  aggregateId: string,
+  version: bigint,
+  eventIds: readonly string[],
+  streamSequence: number,
+): Uint8Array {
+  const versionNumber = Number(version);
+  let size =
+    stringFieldSize(commandId) +
+    stringFieldSize(aggregateId) +
+    (versionNumber === 0 ? 0 : 1 + varintSize(versionNumber)) +
+    (streamSequence === 0 ? 0 : 1 + varintSize(streamSequence));
+  // Repeated strings keep their empty elements: each one is a field.
+  for (const id of eventIds) size += 1 + lengthPrefixed(id);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  const varint = (value: number) => {
+    while (value >= 0x80) {
+      out[at++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    out[at++] = value;
+  };
+  const string = (tag: number, value: string) => {
+    out[at++] = tag;
+    varint(Buffer.byteLength(value, 'utf8'));
+    at += out.write(value, at, 'utf8');
+  };
+  if (commandId !== '') string((1 << 3) | 2, commandId);
+  if (aggregateId !== '') string((2 << 3) | 2, aggregateId);
+  if (versionNumber !== 0) {
+    out[at++] = 3 << 3;
+    varint(versionNumber);
+  }
+  for (const id of eventIds) string((4 << 3) | 2, id);
+  if (streamSequence !== 0) {
+    out[at++] = 5 << 3;
+    varint(streamSequence);
+  }
+  return out;
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
+}
+
+function lengthPrefixed(value: string): number {
+  const length = Buffer.byteLength(value, 'utf8');
+  return varintSize(length) + length;
+}
+
+function stringFieldSize(value: string): number {
+  return value === '' ? 0 : 1 + lengthPrefixed(value);
 }
 
 /** True when an error is an infrastructure failure worth a warning rather than a domain answer. */

@@ -34,11 +34,13 @@ import {
 } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { AggregateLoader, AggregateState } from './aggregate-loader.js';
 import type { CommandMessage, EventMessage } from './definition.js';
+import { encodeCommandResult } from './bindings.js';
 import { Lru } from './lru.js';
 
 /** Where the outcome of one command goes. */
 export interface CommandReply {
-  ok(result: CommandResult): void;
+  /** The command was accepted; `result` is its CommandResult, encoded. */
+  ok(result: Uint8Array): void;
   fail(error: unknown): void;
 }
 
@@ -79,7 +81,8 @@ export class CommandHandler<
   Event extends EventMessage,
 > {
   private readonly cache: Lru<string, Entry<State>>;
-  private readonly results: Lru<string, CommandResult>;
+  /** Encoded results by command id. */
+  private readonly results: Lru<string, Uint8Array>;
   private readonly maxAttempts: number;
   private readonly snapshotEvery: bigint;
   private readonly eventTypes = new Map<string, string>();
@@ -123,7 +126,7 @@ export class CommandHandler<
   remember(commit: Commit, seq: number): void {
     // This instance's own commits are remembered already, when their ack arrives.
     if (!this.results.has(commit.commandId))
-      this.results.set(commit.commandId, resultOf(commit, seq));
+      this.results.set(commit.commandId, encodedResultOf(commit, seq));
   }
 
   /** Handles one command for `aggregateId`; `reply` is called exactly once. */
@@ -274,21 +277,23 @@ export class CommandHandler<
     }
     if (events.length === 0) {
       reply.ok(
-        create(CommandResultSchema, {
-          commandId: meta.commandId,
+        encodeCommandResult(
+          meta.commandId,
           aggregateId,
-          version: entry.version,
-        }),
+          entry.version,
+          NO_EVENTS,
+          0,
+        ),
       );
       this.release(aggregateId, entry);
       return;
     }
-    if (
-      this.vault !== undefined &&
-      events.some((event) => holdsPersonalData(event, this.eventSchema))
-    ) {
+    const { vault } = this;
+    if (vault !== undefined) {
       // Personal fields are encrypted before the events go anywhere: state, stream, read model.
-      const vault = this.vault;
+      const creating = entry.version === 0n;
+      // An aggregate coming into being is a data subject whose key is soon needed: it is made meanwhile.
+      if (creating) vault.prepare(aggregateId);
       const encrypt = (key: Buffer | null) =>
         events.map((event) =>
           protectWith(event, this.eventSchema, aggregateId, key),
@@ -306,7 +311,11 @@ export class CommandHandler<
         );
         return;
       }
-      vault.keyFor(aggregateId, true).then(
+      if (!events.some((event) => holdsPersonalData(event, this.eventSchema))) {
+        this.commit(aggregateId, command, meta, reply, entry, attempt, events);
+        return;
+      }
+      vault.keyFor(aggregateId, true, creating).then(
         (fetched) =>
           this.commit(
             aggregateId,
@@ -418,12 +427,12 @@ export class CommandHandler<
         }
         // Folded before its result was forgotten: the ack names the stored commit, read it.
         void (async () => {
-          let result: CommandResult;
+          let result: Uint8Array;
           try {
             const stored = await this.store.get(ack.seq);
             if (stored === undefined)
               throw new Error(`commit ${ack.seq} is not readable`);
-            result = resultOf(decodeCommit(stored.data), ack.seq);
+            result = encodedResultOf(decodeCommit(stored.data), ack.seq);
           } catch (cause) {
             reply.fail(
               new UnavailableError(
@@ -448,13 +457,13 @@ export class CommandHandler<
     entry.version = version;
     entry.lastSeq = ack.seq;
     entry.lastHash = hash;
-    const result = create(CommandResultSchema, {
-      commandId: meta.commandId,
+    const result = encodeCommandResult(
+      meta.commandId,
       aggregateId,
       version,
       eventIds,
-      streamSequence: BigInt(ack.seq),
-    });
+      ack.seq,
+    );
     this.results.set(meta.commandId, result);
     this.localCommits?.add(ack.seq, {
       aggregateId,
@@ -553,3 +562,16 @@ export function resultOf(commit: Commit, seq: number): CommandResult {
     streamSequence: BigInt(seq),
   });
 }
+
+/** `resultOf`, encoded. */
+function encodedResultOf(commit: Commit, seq: number): Uint8Array {
+  return encodeCommandResult(
+    commit.commandId,
+    commit.aggregateId,
+    commit.version,
+    commit.events.map((e) => e.eventId),
+    seq,
+  );
+}
+
+const NO_EVENTS: readonly string[] = [];

@@ -26,6 +26,7 @@ import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import { AggregateLoader } from './aggregate-loader.js';
 import {
   aggregateIdOf,
+  commandBuilder,
   commandMeta,
   commandRoutes,
   decodeRequest,
@@ -39,6 +40,7 @@ import {
 import {
   CommandHandler,
   type CommandHandlerOptions,
+  type CommandReply,
 } from './command-handler.js';
 import { jetStreamDomainOf, type Durability, type Topology } from './config.js';
 import type {
@@ -270,26 +272,27 @@ async function startService<
   for (const route of commands) {
     const accepted = metrics.commands.labels(route.name, 'accepted');
     const timer = metrics.commandSeconds.labels(route.name);
+    const toCommand = commandBuilder(spec.schemas.command, route.caseName);
     service.addEndpoint(route.name, {
       subject: route.subject,
       handler: (error, msg) => {
         if (error !== null) return; // the endpoint is closing
         inFlight++;
-        const stopTimer = timer.startTimer();
-        const reply = {
-          ok: (result: Parameters<typeof encodeResult>[0]) => {
-            msg.respond(encodeResult(result));
+        const started = performance.now();
+        const reply: CommandReply = {
+          ok: (result) => {
+            msg.respond(result);
             accepted.inc();
-            stopTimer();
+            timer.observe((performance.now() - started) / 1000);
             done();
           },
-          fail: (failure: unknown) => {
+          fail: (failure) => {
             answerError(msg, failure, log, { command: route.name });
             metrics.commands.inc({
               command: route.name,
               outcome: outcomeOf(failure),
             });
-            stopTimer();
+            timer.observe((performance.now() - started) / 1000);
             done();
           },
         };
@@ -300,10 +303,7 @@ async function startService<
             msg.data,
           );
           const aggregateId = aggregateIdOf(body, route.idField, meta);
-          const command = create(spec.schemas.command, {
-            meta,
-            body: { case: route.caseName, value: body },
-          }) as unknown as Command;
+          const command = toCommand(meta, body) as Command;
           if (prepare === undefined) {
             handler.handle(aggregateId, command, meta, reply);
           } else {

@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import {
-  clone,
+  ScalarType,
   hasOption,
   type DescMessage,
   type Message,
@@ -37,44 +37,155 @@ export function hasPersonalFields(
   return found;
 }
 
-/** Applies `visit` to every non-empty personal string in `message`, in place. */
-function walk(
-  message: Record<string, unknown>,
-  desc: DescMessage,
-  visit: Visit,
-): void {
+/** One field on the way to personal strings: a personal string itself, or a message (or list of them) holding some. */
+interface Step {
+  readonly name: string;
+  /** The oneof's local name when the field is one of its cases. */
+  readonly oneof: string | undefined;
+  readonly kind: 'string' | 'message' | 'list';
+  readonly message: DescMessage | undefined;
+}
+
+/** A message type's steps, with its oneof cases indexed by case name. */
+interface Plan {
+  readonly plain: readonly Step[];
+  readonly oneofs: ReadonlyMap<string, ReadonlyMap<string, Step>>;
+}
+
+const plans = new WeakMap<DescMessage, Plan>();
+
+/** Which fields of `desc` lead to personal strings, worked out once per type. */
+function planOf(desc: DescMessage): Plan {
+  let plan = plans.get(desc);
+  if (plan !== undefined) return plan;
+  const plain: Step[] = [];
+  const oneofs = new Map<string, Map<string, Step>>();
   for (const field of desc.fields) {
-    const holder: Record<string, unknown> | undefined =
-      field.oneof === undefined
-        ? message
-        : (message[field.oneof.localName] as { case?: string } | undefined)
-              ?.case === field.localName
-          ? (message[field.oneof.localName] as Record<string, unknown>)
-          : undefined;
-    if (holder === undefined) continue;
-    const key = field.oneof === undefined ? field.localName : 'value';
-    const value = holder[key];
+    let kind: Step['kind'] | undefined;
     if (field.fieldKind === 'scalar') {
-      if (
-        typeof value === 'string' &&
-        value !== '' &&
-        hasOption(field, personal)
-      )
-        holder[key] = visit(value);
-    } else if (
-      field.fieldKind === 'message' &&
-      value !== undefined &&
-      hasPersonalFields(field.message)
-    ) {
-      walk(value as Record<string, unknown>, field.message, visit);
-    } else if (
-      field.fieldKind === 'list' &&
-      field.listKind === 'message' &&
-      hasPersonalFields(field.message)
-    ) {
-      for (const item of value as Record<string, unknown>[])
-        walk(item, field.message, visit);
+      if (field.scalar === ScalarType.STRING && hasOption(field, personal))
+        kind = 'string';
+    } else if (field.fieldKind === 'message') {
+      if (hasPersonalFields(field.message)) kind = 'message';
+    } else if (field.fieldKind === 'list' && field.listKind === 'message') {
+      if (hasPersonalFields(field.message)) kind = 'list';
     }
+    if (kind === undefined) continue;
+    const step: Step = {
+      name: field.localName,
+      oneof: field.oneof?.localName,
+      kind,
+      message:
+        field.fieldKind === 'message' || field.fieldKind === 'list'
+          ? field.message
+          : undefined,
+    };
+    if (step.oneof === undefined) {
+      plain.push(step);
+    } else {
+      let cases = oneofs.get(step.oneof);
+      if (cases === undefined)
+        oneofs.set(step.oneof, (cases = new Map<string, Step>()));
+      cases.set(step.name, step);
+    }
+  }
+  plan = { plain, oneofs };
+  plans.set(desc, plan);
+  return plan;
+}
+
+type Fields = Record<string, unknown>;
+
+/** A copy of one message object that keeps its prototype (protobuf-es keeps proto2 defaults there). */
+function shallowCopy<T extends object>(value: T): T {
+  return Object.assign(
+    Object.create(Object.getPrototypeOf(value) as object | null) as T,
+    value,
+  );
+}
+
+/**
+ * `message` with `visit` applied to every non-empty personal string: the
+ * message itself when it holds none, otherwise a copy in which only the
+ * objects on the way to a personal string are new. One walk; the input is
+ * never changed.
+ */
+function rewrite(message: Fields, desc: DescMessage, visit: Visit): Fields {
+  const { plain, oneofs } = planOf(desc);
+  let copy: Fields | undefined;
+  for (const step of plain) {
+    const value = message[step.name];
+    const next = rewriteValue(step, value, visit);
+    if (next !== value) (copy ??= shallowCopy(message))[step.name] = next;
+  }
+  for (const [oneof, cases] of oneofs) {
+    const held = message[oneof] as
+      { case?: string; value?: unknown } | undefined;
+    const step = held?.case === undefined ? undefined : cases.get(held.case);
+    if (step === undefined) continue;
+    const next = rewriteValue(step, held!.value, visit);
+    if (next !== held!.value)
+      (copy ??= shallowCopy(message))[oneof] = { case: step.name, value: next };
+  }
+  return copy ?? message;
+}
+
+function rewriteValue(step: Step, value: unknown, visit: Visit): unknown {
+  switch (step.kind) {
+    case 'string':
+      return typeof value === 'string' && value !== '' ? visit(value) : value;
+    case 'message':
+      return value === undefined
+        ? value
+        : rewrite(value as Fields, step.message!, visit);
+    case 'list': {
+      const items = value as Fields[];
+      let copy: Fields[] | undefined;
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        const next = rewrite(item, step.message!, visit);
+        if (next !== item) (copy ??= items.slice())[i] = next;
+      }
+      return copy ?? value;
+    }
+  }
+}
+
+/** Calls `visit` on every non-empty personal string in `message`; stops when it answers true. */
+function visitAll(
+  message: Fields,
+  desc: DescMessage,
+  visit: (value: string) => boolean,
+): boolean {
+  const { plain, oneofs } = planOf(desc);
+  for (const step of plain) {
+    if (visitValue(step, message[step.name], visit)) return true;
+  }
+  for (const [oneof, cases] of oneofs) {
+    const held = message[oneof] as
+      { case?: string; value?: unknown } | undefined;
+    const step = held?.case === undefined ? undefined : cases.get(held.case);
+    if (step !== undefined && visitValue(step, held!.value, visit)) return true;
+  }
+  return false;
+}
+
+function visitValue(
+  step: Step,
+  value: unknown,
+  visit: (value: string) => boolean,
+): boolean {
+  switch (step.kind) {
+    case 'string':
+      return typeof value === 'string' && value !== '' && visit(value);
+    case 'message':
+      return (
+        value !== undefined && visitAll(value as Fields, step.message!, visit)
+      );
+    case 'list':
+      return (value as Fields[]).some((item) =>
+        visitAll(item, step.message!, visit),
+      );
   }
 }
 
@@ -83,13 +194,7 @@ export function holdsPersonalData(
   message: Message,
   desc: DescMessage,
 ): boolean {
-  if (!hasPersonalFields(desc)) return false;
-  let any = false;
-  walk(message, desc, (v) => {
-    any = true;
-    return v;
-  });
-  return any;
+  return hasPersonalFields(desc) && visitAll(message, desc, () => true);
 }
 
 /**
@@ -112,17 +217,23 @@ export async function protect<M extends Message>(
   );
 }
 
-/** `protect` with the subject's key already at hand (null: forgotten, so erased). */
+/**
+ * `protect` with the subject's key already at hand (null: forgotten, so
+ * erased), in one walk: `message` itself when it holds no personal data,
+ * otherwise a copy that shares every part without any.
+ */
 export function protectWith<M extends Message>(
   message: M,
   desc: DescMessage,
   subject: string,
   key: Buffer | null,
 ): M {
-  if (!holdsPersonalData(message, desc)) return message;
-  const copy = clone(desc, message) as M;
-  walk(copy, desc, (plain) => (key ? seal(plain, subject, key) : ERASED));
-  return copy;
+  if (!hasPersonalFields(desc)) return message;
+  return rewrite(
+    message,
+    desc,
+    key === null ? () => ERASED : (plain) => seal(plain, subject, key),
+  ) as unknown as M;
 }
 
 /** A copy of `message` with its encrypted personal fields decrypted, or erased where the subject is forgotten. */
@@ -133,30 +244,43 @@ export async function reveal<M extends Message>(
 ): Promise<M> {
   if (!hasPersonalFields(desc)) return message;
   const subjects = new Set<string>();
-  walk(message, desc, (v) => {
+  visitAll(message, desc, (v) => {
     const subject = subjectOf(v);
     if (subject !== undefined) subjects.add(subject);
-    return v;
+    return false;
   });
   if (subjects.size === 0) return message;
   const keys = new Map<string, Buffer | null | undefined>();
   for (const subject of subjects)
     keys.set(subject, await vault.keyFor(subject, false));
-  const copy = clone(desc, message) as M;
-  walk(copy, desc, (v) => {
+  return rewrite(message, desc, (v) => {
     const subject = subjectOf(v);
     if (subject === undefined) return v;
     const key = keys.get(subject);
     return key ? open(v, key) : ERASED;
-  });
-  return copy;
+  }) as unknown as M;
 }
 
+// Random IVs drawn in blocks: one call into the CSPRNG per 341 fields, not one per field.
+const IV_BYTES = 12;
+const ivPool = Buffer.allocUnsafe(IV_BYTES * 341);
+let ivOffset = ivPool.length;
+
 function seal(plain: string, subject: string, key: Buffer): string {
-  const iv = randomBytes(12);
+  if (ivOffset === ivPool.length) {
+    randomFillSync(ivPool);
+    ivOffset = 0;
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
+  ivOffset += IV_BYTES;
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return `${PREFIX}${subject}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
+  const body = cipher.update(plain, 'utf8');
+  cipher.final(); // GCM has no trailing block: final() only computes the tag
+  const sealed = Buffer.allocUnsafe(IV_BYTES + 16 + body.length);
+  sealed.set(iv, 0);
+  sealed.set(cipher.getAuthTag(), IV_BYTES);
+  sealed.set(body, IV_BYTES + 16);
+  return `${PREFIX}${subject}:${sealed.toString('base64url')}`;
 }
 
 function subjectOf(token: string): string | undefined {
