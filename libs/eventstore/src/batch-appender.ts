@@ -13,7 +13,11 @@ import type {
 
 /** How commits are grouped into atomic batches. */
 export interface BatchOptions {
-  /** Most commits in one batch; default 64. */
+  /**
+   * Most commits in one batch; default 256 (nats-server takes up to 1000). A
+   * batch takes whatever waits when a slot frees, so batches only grow this
+   * large when commands queue up behind the fsyncs.
+   */
   readonly maxCount?: number;
   /** Most payload bytes in one batch; default 1 MiB. */
   readonly maxBytes?: number;
@@ -21,6 +25,8 @@ export interface BatchOptions {
   readonly maxInFlight?: number;
   /** Milliseconds after which an unanswered batch fails as unavailable; default 5000. */
   readonly ackTimeoutMs?: number;
+  /** Told the size of every batch (and lone commit, as 1) as it leaves; for metrics and tests. */
+  readonly onBatch?: (size: number) => void;
 }
 
 interface Member {
@@ -35,6 +41,9 @@ interface Batch {
   readonly members: readonly Member[];
   readonly deadline: number;
 }
+
+/** nats-server's largest atomic batch. */
+const MAX_BATCH = 1000;
 
 const BATCH_HEADERS = [
   'Nats-Batch-Id',
@@ -63,6 +72,7 @@ export class BatchAppender {
   private readonly maxBytes: number;
   private readonly maxInFlight: number;
   private readonly ackTimeoutMs: number;
+  private readonly onBatch: ((size: number) => void) | undefined;
   private queue: Member[] = [];
   private batches: Batch[] = [];
   private singles = 0;
@@ -74,10 +84,11 @@ export class BatchAppender {
     private readonly single: PipelinedAppender,
     options: BatchOptions = {},
   ) {
-    this.maxCount = options.maxCount ?? 64;
+    this.maxCount = Math.min(options.maxCount ?? 256, MAX_BATCH);
     this.maxBytes = options.maxBytes ?? 1024 * 1024;
     this.maxInFlight = options.maxInFlight ?? 2;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
+    this.onBatch = options.onBatch;
     this.prefix = createInbox();
     this.subscription = nc.subscribe(`${this.prefix}.*`, {
       callback: (error, msg) => {
@@ -142,6 +153,7 @@ export class BatchAppender {
   private flush(): void {
     while (this.queue.length > 0 && !this.busy()) {
       const members = this.take();
+      this.onBatch?.(members.length);
       if (members.length === 1) this.sendSingle(members[0]!);
       else this.sendBatch(members);
     }

@@ -166,4 +166,47 @@ describe('group commit (strict durability)', () => {
       );
     });
   });
+
+  describe('when many commits wait at once', () => {
+    const sized = async (
+      domain: string,
+      batch: { maxCount?: number; maxBytes?: number },
+      commits: number,
+    ) => {
+      const sizes: number[] = [];
+      const sizedStore = await EventStore.open(nc, {
+        domain,
+        durability: 'strict',
+        batch: { ...batch, onBatch: (size) => sizes.push(size) },
+      });
+      try {
+        const acks = await Promise.all(
+          Array.from({ length: commits }, () =>
+            sizedStore.appendAsync(uuidv7(), 0, uuidv7(), text('0123456789')),
+          ),
+        );
+        expect(new Set(acks.map((a) => a.seq)).size).toBe(commits);
+      } finally {
+        sizedStore.close();
+      }
+      expect(sizes.reduce((sum, n) => sum + n, 0)).toBe(commits);
+      return sizes;
+    };
+
+    it('sends larger batches than 64 by default, up to 256', async () => {
+      const sizes = await sized('gcdefault', {}, 600);
+      expect(Math.max(...sizes)).toBeGreaterThan(64);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(256);
+    });
+
+    it('bounds every batch by count', async () => {
+      const sizes = await sized('gccount', { maxCount: 100 }, 450);
+      expect(Math.max(...sizes)).toBe(100);
+    });
+
+    it('bounds every batch by bytes', async () => {
+      const sizes = await sized('gcbytes', { maxBytes: 50 }, 40);
+      expect(Math.max(...sizes)).toBe(5);
+    });
+  });
 });
