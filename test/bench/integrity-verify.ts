@@ -119,9 +119,16 @@ export const integrityVerify: Benchmark = {
         );
       best = Math.max(best, report.commits / seconds);
     }
-    const started = performance.now();
-    for (const m of messages) createHash('sha256').update(m.data).digest();
-    const hashRate = messages.length / ((performance.now() - started) / 1000);
+    // The reference gets the same best of three rounds as the verifier.
+    let hashRate = 0;
+    for (let round = 0; round < 3; round++) {
+      const started = performance.now();
+      for (const m of messages) createHash('sha256').update(m.data).digest();
+      hashRate = Math.max(
+        hashRate,
+        messages.length / ((performance.now() - started) / 1000),
+      );
+    }
     return [
       compared(
         'integrity verifier rate (one core) vs the 200k commits/s requirement',

@@ -1,4 +1,5 @@
-import { sha256 } from './sha256.js';
+import { hash } from 'node:crypto';
+import { digestBytes, sha256Binary, sha256OfBinary } from './sha256.js';
 
 /**
  * The Merkle tree hash of RFC 6962 (Certificate Transparency) over leaves in
@@ -8,18 +9,37 @@ import { sha256 } from './sha256.js';
  * split at the largest power of two.
  */
 export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
-  if (leaves.length === 0) return sha256();
-  let level: Uint8Array[] = leaves.map((leaf) => sha256(LEAF, leaf));
-  while (level.length > 1) {
-    const next: Uint8Array[] = [];
-    for (let i = 0; i + 1 < level.length; i += 2) {
-      next.push(sha256(NODE, level[i]!, level[i + 1]!));
-    }
-    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
-    level = next;
+  const level = leaves.map((leaf) => merkleLeaf(leaf, 0, leaf.length));
+  return digestBytes(merkleRootOfLeaves(level, level.length));
+}
+
+/** The leaf hash SHA-256(0x00 ‖ bytes[start, end)), as a binary string (char i is byte i). */
+export function merkleLeaf(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): string {
+  return sha256Binary(LEAF, 0, 1, bytes, start, end);
+}
+
+/**
+ * The tree hash over the first `count` leaf hashes of `level` (binary
+ * strings from merkleLeaf), as a binary string. Works in place: `level` is
+ * overwritten.
+ */
+export function merkleRootOfLeaves(level: string[], count: number): string {
+  if (count === 0) return EMPTY_TREE;
+  while (count > 1) {
+    // Each pair's parent goes to index i/2, which is already read.
+    let next = 0;
+    for (let i = 0; i + 1 < count; i += 2)
+      level[next++] = sha256OfBinary(NODE, level[i]!, level[i + 1]!);
+    if (count % 2 === 1) level[next++] = level[count - 1]!;
+    count = next;
   }
   return level[0]!;
 }
 
 const LEAF = Uint8Array.of(0);
-const NODE = Uint8Array.of(1);
+const NODE = 1;
+const EMPTY_TREE = hash('sha256', new Uint8Array(0), 'binary');

@@ -1,8 +1,14 @@
 import type { KeyObject } from 'node:crypto';
-import { GENESIS_HASH, chainHash, sameHash, splitSealed } from './commit.js';
-import { scanCommit } from './commit-scan.js';
+import { GENESIS_HASH, HASH_BYTES, sameHash } from './commit.js';
+import {
+  aggregateIdAt,
+  commitLayout,
+  scanCommitLayout,
+  sealedHashAt,
+} from './commit-scan.js';
 import { checkpointHash, openCheckpoint } from './checkpoint.js';
-import { merkleRoot } from './merkle.js';
+import { merkleLeaf, merkleRootOfLeaves } from './merkle.js';
+import { digestEquals, sha256Binary } from './sha256.js';
 import { verifyBytes } from './signing.js';
 
 /** What a verifier can find wrong with a stream. */
@@ -54,10 +60,12 @@ export interface VerifyReport {
   readonly clean: boolean;
 }
 
-interface Pending {
-  readonly seq: number;
+/** An aggregate's chain so far: the hash its next commit chains to, and its version. */
+interface Head {
+  /** A copy, so the head keeps no stored message alive. */
   readonly hash: Uint8Array;
-  readonly aggregateId: string;
+  /** The version as read from the commit (exact up to 2^53; compared exactly beyond). */
+  version: number;
 }
 
 /**
@@ -65,14 +73,22 @@ interface Pending {
  * aggregate's hash chain and versions, sequence continuity, and every signed
  * checkpoint (signature, key, chain, coverage, Merkle root). Pure: feed it
  * messages with `add` and read the report from `finish`.
+ *
+ * Built to check hundreds of thousands of commits a second on one core: a
+ * commit is read in place by byte offsets (no protobuf decoding; only its
+ * aggregate id becomes a string), hashed once for its chain link and once as
+ * its Merkle leaf, and digests are binary strings rather than Buffers (see
+ * sha256.ts).
  */
 export class StreamVerifier {
   private readonly findings: Finding[] = [];
-  private readonly heads = new Map<
-    string,
-    { hash: Uint8Array; version: bigint }
-  >();
-  private pending: Pending[] = [];
+  private readonly heads = new Map<string, Head>();
+  // Commits not yet covered by a checkpoint, in arrival order: stream
+  // sequence, Merkle leaf hash (binary string) and aggregate id.
+  private pendingSeqs: number[] = [];
+  private pendingLeaves: string[] = [];
+  private pendingAggregates: string[] = [];
+  private readonly layout = commitLayout();
   private nextSeq = 1;
   private messages = 0;
   private commits = 0;
@@ -112,7 +128,7 @@ export class StreamVerifier {
         `sequences ${this.nextSeq}..${lastSeq} are missing`,
       );
     }
-    const tail = this.pending;
+    const tail = this.pendingSeqs;
     return {
       domain: this.domain,
       messages: this.messages,
@@ -122,8 +138,8 @@ export class StreamVerifier {
       findings: this.findings,
       unsealed: {
         commits: tail.length,
-        fromSeq: tail[0]?.seq ?? 0,
-        toSeq: tail[tail.length - 1]?.seq ?? 0,
+        fromSeq: tail[0] ?? 0,
+        toSeq: tail[tail.length - 1] ?? 0,
       },
       clean: this.findings.length === 0,
     };
@@ -131,10 +147,11 @@ export class StreamVerifier {
 
   private commit(seq: number, subject: string, data: Uint8Array): void {
     this.commits++;
-    const sealed = splitSealed(data);
-    const fields =
-      sealed === undefined ? undefined : scanCommit(sealed.unsealed);
-    if (sealed === undefined || fields === undefined) {
+    // The stored bytes are: the commit without hash, data[0, at); the hash
+    // field, whose 32 bytes are data[at + 2, at + 34); maybe the mac.
+    const at = sealedHashAt(data);
+    const fields = this.layout;
+    if (at < 0 || !scanCommitLayout(data, at, fields)) {
       this.report(
         FindingKind.unreadable,
         seq,
@@ -142,20 +159,30 @@ export class StreamVerifier {
       );
       return;
     }
-    const { aggregateId } = fields;
-    this.pending.push({ seq, hash: sealed.hash, aggregateId });
+    const hashStart = at + 2;
+    const hashEnd = hashStart + HASH_BYTES;
+    const aggregateId = aggregateIdAt(data, fields);
+    this.pendingSeqs.push(seq);
+    this.pendingLeaves.push(merkleLeaf(data, hashStart, hashEnd));
+    this.pendingAggregates.push(aggregateId);
     if (this.aggregate !== undefined && aggregateId !== this.aggregate) {
       // Only the chain of the aggregate asked about is walked; the others count for checkpoints.
       return;
     }
-    const head = this.heads.get(aggregateId) ?? {
-      hash: GENESIS_HASH,
-      version: 0n,
-    };
+    let head = this.heads.get(aggregateId);
+    if (head === undefined) {
+      head = { hash: Uint8Array.from(GENESIS_HASH), version: 0 };
+      this.heads.set(aggregateId, head);
+    }
+    // No prev_hash reads as an empty one.
+    const prevStart = Math.max(fields.prevHashStart, 0);
+    const prevEnd = Math.max(fields.prevHashEnd, 0);
     if (
-      !sameHash(
-        chainHash(fields.prevHash ?? new Uint8Array(), sealed.unsealed),
-        sealed.hash,
+      !digestEquals(
+        sha256Binary(data, prevStart, prevEnd, data, 0, at),
+        data,
+        hashStart,
+        hashEnd,
       )
     ) {
       this.report(
@@ -164,7 +191,7 @@ export class StreamVerifier {
         `commit of ${aggregateId} does not match its hash`,
         aggregateId,
       );
-    } else if (!sameHash(fields.prevHash ?? new Uint8Array(), head.hash)) {
+    } else if (!rangeEquals(data, prevStart, prevEnd, head.hash)) {
       this.report(
         FindingKind.brokenChain,
         seq,
@@ -172,16 +199,23 @@ export class StreamVerifier {
         aggregateId,
       );
     }
-    const expected = head.version + BigInt(fields.eventCount);
-    if (fields.version !== expected) {
+    const expected = head.version + fields.eventCount;
+    if (
+      expected <= Number.MAX_SAFE_INTEGER
+        ? fields.version !== expected
+        : BigInt(fields.version) !==
+          BigInt(head.version) + BigInt(fields.eventCount)
+    ) {
       this.report(
         FindingKind.versionGap,
         seq,
-        `${aggregateId} jumps from version ${head.version} to ${fields.version} with ${fields.eventCount} events`,
+        `${aggregateId} jumps from version ${BigInt(head.version)} to ${BigInt(fields.version)} with ${fields.eventCount} events`,
         aggregateId,
       );
     }
-    this.heads.set(aggregateId, { hash: sealed.hash, version: fields.version });
+    const headHash = head.hash;
+    for (let i = 0; i < HASH_BYTES; i++) headHash[i] = data[hashStart + i]!;
+    head.version = fields.version;
   }
 
   private checkpoint(seq: number, data: Uint8Array): void {
@@ -223,37 +257,71 @@ export class StreamVerifier {
       );
     }
     const excluded = new Set(checkpoint.excludedSeqs.map(Number));
-    const inRange = this.pending.filter((p) => p.seq >= first && p.seq <= last);
-    const sealed = inRange.filter((p) => !excluded.has(p.seq));
-    for (const p of inRange.filter((p) => excluded.has(p.seq))) {
-      if (this.aggregate === undefined || p.aggregateId === this.aggregate) {
-        this.report(
-          FindingKind.forgedCommit,
-          p.seq,
-          `commit of ${p.aggregateId} was not written by the service`,
-          p.aggregateId,
-        );
+    // One pass over the pending commits: those in first..last are sealed by
+    // this checkpoint (or excluded from it: forged), those before it are
+    // covered by none, those after it stay pending.
+    const seqs = this.pendingSeqs;
+    const leaves = this.pendingLeaves;
+    const aggregates = this.pendingAggregates;
+    const sealed: string[] = [];
+    let skipped = 0;
+    let skippedFrom = 0;
+    let skippedTo = 0;
+    let kept = 0;
+    for (let i = 0; i < seqs.length; i++) {
+      const pendingSeq = seqs[i]!;
+      if (pendingSeq < first) {
+        if (skipped++ === 0) skippedFrom = pendingSeq;
+        skippedTo = pendingSeq;
+      } else if (pendingSeq <= last) {
+        if (excluded.size > 0 && excluded.has(pendingSeq)) {
+          const aggregateId = aggregates[i]!;
+          if (this.aggregate === undefined || aggregateId === this.aggregate) {
+            this.report(
+              FindingKind.forgedCommit,
+              pendingSeq,
+              `commit of ${aggregateId} was not written by the service`,
+              aggregateId,
+            );
+          }
+        } else {
+          sealed.push(leaves[i]!);
+        }
+      }
+      // A checkpoint whose range is inverted leaves a commit both skipped and pending.
+      if (pendingSeq > last) {
+        seqs[kept] = pendingSeq;
+        leaves[kept] = leaves[i]!;
+        aggregates[kept] = aggregates[i]!;
+        kept++;
       }
     }
+    seqs.length = kept;
+    leaves.length = kept;
+    aggregates.length = kept;
+    const count = sealed.length;
     if (
-      sealed.length !== Number(checkpoint.commitCount) ||
-      !sameHash(merkleRoot(sealed.map((p) => p.hash)), checkpoint.merkleRoot)
+      count !== Number(checkpoint.commitCount) ||
+      !digestEquals(
+        merkleRootOfLeaves(sealed, count),
+        checkpoint.merkleRoot,
+        0,
+        checkpoint.merkleRoot.length,
+      )
     ) {
       this.report(
         FindingKind.merkleMismatch,
         seq,
-        `checkpoint over ${first}..${last} does not match the ${sealed.length} commits stored there`,
+        `checkpoint over ${first}..${last} does not match the ${count} commits stored there`,
       );
     }
-    const skipped = this.pending.filter((p) => p.seq < first);
-    if (skipped.length > 0) {
+    if (skipped > 0) {
       this.report(
         FindingKind.checkpointChain,
         seq,
-        `commits ${skipped[0]!.seq}..${skipped[skipped.length - 1]!.seq} are covered by no checkpoint`,
+        `commits ${skippedFrom}..${skippedTo} are covered by no checkpoint`,
       );
     }
-    this.pending = this.pending.filter((p) => p.seq > last);
     this.covered = Math.max(this.covered, last);
     this.lastCheckpointHash = checkpointHash(data);
   }
@@ -270,4 +338,17 @@ export class StreamVerifier {
         : { kind, seq, aggregateId, message },
     );
   }
+}
+
+/** True when bytes[start, end) equals `hash`. */
+function rangeEquals(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  hash: Uint8Array,
+): boolean {
+  if (end - start !== hash.length) return false;
+  for (let i = 0; i < hash.length; i++)
+    if (bytes[start + i] !== hash[i]) return false;
+  return true;
 }

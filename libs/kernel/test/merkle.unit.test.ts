@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { merkleRoot } from '@cim/kernel';
+import { merkleLeaf, merkleRootOfLeaves } from '../src/merkle.js';
 
 /** RFC 6962 §2.1 as written: MTH(D[n]) splits at the largest power of two smaller than n. */
 function referenceRoot(leaves: readonly Uint8Array[]): Uint8Array {
@@ -41,5 +42,39 @@ describe('merkleRoot', () => {
     expect(Buffer.from(merkleRoot(swapped)).toString('hex')).not.toBe(root);
     const edited = [...leaves.slice(0, 8), Uint8Array.of(99)];
     expect(Buffer.from(merkleRoot(edited)).toString('hex')).not.toBe(root);
+  });
+});
+
+describe('merkleRootOfLeaves', () => {
+  const hashes = Array.from(
+    { length: 70 },
+    (_, i) => new Uint8Array(createHash('sha256').update(`leaf ${i}`).digest()),
+  );
+  // The leaves side by side in one buffer, as a verifier finds them in stored bytes.
+  const packed = new Uint8Array(8 + 32 * hashes.length);
+  hashes.forEach((h, i) => packed.set(h, 8 + 32 * i));
+
+  it('equals the RFC 6962 tree hash for every size up to 70 leaves, from leaf hashes read in place', () => {
+    for (let n = 0; n <= hashes.length; n++) {
+      const level = Array.from({ length: n }, (_, i) =>
+        merkleLeaf(packed, 8 + 32 * i, 8 + 32 * (i + 1)),
+      );
+      expect({
+        n,
+        root: Buffer.from(merkleRootOfLeaves(level, n), 'latin1').toString(
+          'hex',
+        ),
+      }).toEqual({
+        n,
+        root: Buffer.from(referenceRoot(hashes.slice(0, n))).toString('hex'),
+      });
+    }
+  });
+
+  it('uses only the first `count` leaves of the array', () => {
+    const level = hashes.map((h) => merkleLeaf(h, 0, 32));
+    expect(
+      Buffer.from(merkleRootOfLeaves(level, 5), 'latin1').toString('hex'),
+    ).toBe(Buffer.from(referenceRoot(hashes.slice(0, 5))).toString('hex'));
   });
 });
