@@ -5,8 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ConfigError,
   defaultDataDir,
+  jetStreamDomainOf,
   loadConfig,
   natsUrlFile,
+  topologyFile,
 } from '@cim/service';
 
 const URL = 'nats://127.0.0.1:4999';
@@ -54,6 +56,7 @@ describe('loadConfig', () => {
         replicas: 1,
         traceExporter: 'none',
         integrity: true,
+        topology: 'single',
       });
     });
 
@@ -79,6 +82,25 @@ describe('loadConfig', () => {
       });
     });
 
+    it('reads the topology npm start recorded in the data directory', () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'cim-config-topology-'));
+      try {
+        writeFileSync(topologyFile(dataDir), 'cluster\n');
+        expect(
+          loadConfig({ CIM_NATS_URL: URL, CIM_DATA_DIR: dataDir }).topology,
+        ).toBe('cluster');
+        expect(
+          loadConfig({
+            CIM_NATS_URL: URL,
+            CIM_DATA_DIR: dataDir,
+            CIM_TOPOLOGY: 'single',
+          }).topology,
+        ).toBe('single');
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+
     it('puts the data directory in .data beside the workspace', () => {
       expect(loadConfig({ CIM_NATS_URL: URL }).dataDir).toBe(defaultDataDir());
     });
@@ -97,6 +119,7 @@ describe('loadConfig', () => {
           CIM_REPLICAS: '3',
           CIM_OTEL_EXPORTER: 'otlp',
           CIM_INTEGRITY: 'off',
+          CIM_TOPOLOGY: 'sharded',
         }),
       ).toEqual({
         natsUrl: 'nats://a:4222, tls://b.example:4443',
@@ -108,6 +131,7 @@ describe('loadConfig', () => {
         replicas: 3,
         traceExporter: 'otlp',
         integrity: false,
+        topology: 'sharded',
       });
     });
 
@@ -180,6 +204,18 @@ describe('loadConfig', () => {
         }).message,
       ).toBe('CIM_REPLICAS must be an integer from 1 to 5, got "6"');
     });
+
+    it('names the topologies', () => {
+      expect(
+        configError({
+          CIM_NATS_URL: URL,
+          CIM_DATA_DIR: emptyDataDir,
+          CIM_TOPOLOGY: 'mesh',
+        }).message,
+      ).toBe(
+        'CIM_TOPOLOGY must be one of single, sharded, cluster, got "mesh"',
+      );
+    });
   });
 
   describe('when CIM_NATS_URL is unset and npm start recorded a URL', () => {
@@ -243,5 +279,13 @@ describe('defaultDataDir', () => {
         join(dir, 'elsewhere', 'deep', '.data'),
       );
     });
+  });
+});
+
+describe('jetStreamDomainOf', () => {
+  it("names a domain's own JetStream domain in the sharded topology only", () => {
+    expect(jetStreamDomainOf('sharded', 'graph')).toBe('graph');
+    expect(jetStreamDomainOf('single', 'graph')).toBeUndefined();
+    expect(jetStreamDomainOf('cluster', 'graph')).toBeUndefined();
   });
 });
