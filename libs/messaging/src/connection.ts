@@ -1,6 +1,8 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 
+const PENDING_LIMIT_BYTES = 256 * 1024;
+
 /** How a process connects to NATS. */
 export interface NatsOptions {
   /** One or more comma-separated server URLs. */
@@ -25,6 +27,11 @@ export async function connectNats(
       reconnectTimeWait: 250,
       reconnectJitter: 100,
       pingInterval: 10_000,
+      // Outbound bytes are written once per microtask checkpoint, or at once past
+      // this mark (nats.js reads the option but leaves it out of its types; its
+      // default, 32 KiB, splits one burst of pipelined appends and replies into
+      // many socket writes).
+      ...({ pendingLimit: PENDING_LIMIT_BYTES } as object),
     });
   } catch (cause) {
     throw new Error(
