@@ -192,9 +192,10 @@ export const documentIngest: Benchmark = {
       const directMiBps = total / directSeconds;
       const latency = summarize(latencies);
       const [serviceCpuUs, serverCpuUs] = oursCpu.perOperation(total);
+      const ofRaw = (MiBps: number) => (MiBps / rawMiBps).toFixed(2);
       note(
-        `object store put of 1 MiB: ${rawMiBps.toFixed(1)} MiB/s; IngestDocumentContent: ${oursMiBps.toFixed(1)} MiB/s ` +
-          `(p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms); put + CreateDocumentFromCid: ${directMiBps.toFixed(1)} MiB/s`,
+        `object store put of 1 MiB: ${rawMiBps.toFixed(1)} MiB/s; IngestDocumentContent: ${oursMiBps.toFixed(1)} MiB/s = ${ofRaw(oursMiBps)} of it ` +
+          `(p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms); put + CreateDocumentFromCid: ${directMiBps.toFixed(1)} MiB/s = ${ofRaw(directMiBps)} of it`,
       );
 
       // 6. Every command left one commit, and no commit holds the bytes.
@@ -203,7 +204,14 @@ export const documentIngest: Benchmark = {
       return [
         informational('object-store-put-1mib', rawMiBps, 'MiB/s'),
         compared('document-ingest-1mib', oursMiBps, 'MiB/s', rawMiBps, '>=0.8'),
-        informational('document-put-and-create-1mib', directMiBps, 'MiB/s'),
+        // No target: the ratio shows what the other way in costs over the same floor.
+        compared(
+          'document-put-and-create-1mib',
+          directMiBps,
+          'MiB/s',
+          rawMiBps,
+          '',
+        ),
         informational('document-ingest-1mib-p50', latency.p50, 'ms'),
         informational('document-ingest-1mib-p99', latency.p99, 'ms'),
         ...(serviceCpuUs === undefined
