@@ -47,6 +47,33 @@ export class AddNodeLoad {
     private readonly timeoutMs = 2000,
   ) {}
 
+  /**
+   * Runs 32 clients; once `before` commands are acknowledged, injects
+   * `fault`, then goes on until `after` more are acknowledged or `withinMs`
+   * has passed. Resolves with the count acknowledged before the fault.
+   */
+  async across(
+    fault: () => Promise<void>,
+    options: { before: number; after: number; withinMs: number },
+  ): Promise<number> {
+    const deadline = Date.now() + options.withinMs;
+    let faulted = false;
+    let before = 0;
+    const running = this.run(
+      32,
+      () =>
+        Date.now() > deadline ||
+        (faulted && this.acknowledged.size >= before + options.after),
+    );
+    while (this.acknowledged.size < options.before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    before = this.acknowledged.size;
+    await fault();
+    faulted = true;
+    await running;
+    return before;
+  }
+
   /** Runs `clients` clients until `done()` holds; resolves when all have stopped. */
   async run(clients: number, done: () => boolean): Promise<void> {
     await Promise.all(Array.from({ length: clients }, () => this.client(done)));
@@ -76,11 +103,32 @@ export class AddNodeLoad {
   }
 }
 
-/** How many times each node id was added, read from the graphs' commits in the stream (of `replicas` replicas). */
+/**
+ * How many times each node id was added, read from the graphs' commits in
+ * the stream (of `replicas` replicas). Right after a failover the JetStream
+ * API may not answer until the cluster has a meta leader again: reading is
+ * retried for up to 30 s.
+ */
 export async function storedNodes(
   nc: NatsConnection,
   graphs: readonly string[],
   replicas = 1,
+): Promise<Map<string, number>> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await readNodes(nc, graphs, replicas);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function readNodes(
+  nc: NatsConnection,
+  graphs: readonly string[],
+  replicas: number,
 ): Promise<Map<string, number>> {
   const store = await EventStore.open(nc, {
     domain: 'graph',

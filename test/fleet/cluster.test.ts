@@ -52,21 +52,11 @@ describe('clustered topology: three nodes, R3 streams', () => {
 
     const graphs = await createGraphs(nc, 16);
     const load = new AddNodeLoad(nc, graphs, 3000);
-    let killed = false;
-    let ackedBeforeKill = 0;
-    const deadline = Date.now() + 90_000;
-    const running = load.run(
-      32,
-      () =>
-        Date.now() > deadline ||
-        (killed && load.acknowledged.size >= ackedBeforeKill + 300),
-    );
-    while (load.acknowledged.size < 300 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    await leader!.kill('SIGKILL');
-    ackedBeforeKill = load.acknowledged.size;
-    killed = true;
-    await running;
+    const ackedBeforeKill = await load.across(() => leader!.kill('SIGKILL'), {
+      before: 300,
+      after: 300,
+      withinMs: 90_000,
+    });
 
     // The two remaining nodes elect a new leader and the fleet keeps accepting commands.
     expect(ackedBeforeKill).toBeGreaterThanOrEqual(300);

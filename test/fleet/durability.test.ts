@@ -162,22 +162,13 @@ describe('durability', () => {
       });
       const graphs = await createGraphs(nc, 16);
       const load = new AddNodeLoad(nc, graphs);
-      let restarted = false;
-      let ackedBeforeCrash = 0;
-      const deadline = Date.now() + 60_000;
-      const running = load.run(
-        32,
-        () =>
-          Date.now() > deadline ||
-          (restarted && load.acknowledged.size >= ackedBeforeCrash + 300),
+      const ackedBeforeCrash = await load.across(
+        async () => {
+          await server.kill('SIGKILL');
+          await server.restart();
+        },
+        { before: 500, after: 300, withinMs: 60_000 },
       );
-      while (load.acknowledged.size < 500 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      await server.kill('SIGKILL');
-      ackedBeforeCrash = load.acknowledged.size;
-      await server.restart();
-      restarted = true;
-      await running;
 
       expect(ackedBeforeCrash).toBeGreaterThanOrEqual(500);
       expect(load.acknowledged.size).toBeGreaterThanOrEqual(
