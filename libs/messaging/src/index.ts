@@ -27,3 +27,4 @@ export type { RequestOptions } from './request.js';
 export { connectNats } from './connection.js';
 export type { NatsOptions } from './connection.js';
 export { RequestMux } from './request-mux.js';
+export type { ReplyCallback } from './request-mux.js';

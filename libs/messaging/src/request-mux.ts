@@ -7,11 +7,16 @@ import {
 } from '@nats-io/nats-core';
 import { errorFromReply, isErrorReply, UnavailableError } from './errors.js';
 
+/** Receives the outcome of one request: the error, or the reply's bytes. */
+export type ReplyCallback = (
+  error: Error | undefined,
+  data: Uint8Array | undefined,
+) => void;
+
 interface Pending {
   readonly subject: string;
   readonly deadline: number;
-  readonly resolve: (data: Uint8Array) => void;
-  readonly reject: (error: Error) => void;
+  readonly callback: ReplyCallback;
 }
 
 /**
@@ -51,29 +56,49 @@ export class RequestMux {
     timeoutMs = this.timeoutMs,
   ): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
-      const id = ++this.nextId;
-      this.pending.set(id, {
+      this.send(
         subject,
-        deadline: Date.now() + timeoutMs,
-        resolve,
-        reject,
-      });
-      try {
-        const reply = `${this.prefix}.${id}`;
-        this.nc.publish(
-          subject,
-          payload,
-          headers === undefined ? { reply } : { reply, headers },
-        );
-      } catch (cause) {
-        this.pending.delete(id);
-        reject(
-          new UnavailableError(`${subject}: the message bus is unreachable`, {
-            cause,
-          }),
-        );
-      }
+        payload,
+        headers,
+        (error, data) => {
+          if (error === undefined) resolve(data!);
+          else reject(error);
+        },
+        timeoutMs,
+      );
     });
+  }
+
+  /** `request` without a promise: `callback` runs once, with the reply's bytes or the error. */
+  send(
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs | undefined,
+    callback: ReplyCallback,
+    timeoutMs = this.timeoutMs,
+  ): void {
+    const id = ++this.nextId;
+    this.pending.set(id, {
+      subject,
+      deadline: Date.now() + timeoutMs,
+      callback,
+    });
+    try {
+      const reply = `${this.prefix}.${id}`;
+      this.nc.publish(
+        subject,
+        payload,
+        headers === undefined ? { reply } : { reply, headers },
+      );
+    } catch (cause) {
+      this.pending.delete(id);
+      callback(
+        new UnavailableError(`${subject}: the message bus is unreachable`, {
+          cause,
+        }),
+        undefined,
+      );
+    }
   }
 
   /** Fails every pending request and stops listening. */
@@ -81,7 +106,7 @@ export class RequestMux {
     clearInterval(this.sweeper);
     this.subscription.unsubscribe();
     for (const p of this.pending.values())
-      p.reject(new UnavailableError(`${p.subject}: closed`));
+      p.callback(new UnavailableError(`${p.subject}: closed`), undefined);
     this.pending.clear();
   }
 
@@ -91,19 +116,23 @@ export class RequestMux {
     if (p === undefined) return; // timed out already
     this.pending.delete(id);
     if (msg.headers?.code === 503)
-      p.reject(new UnavailableError(`${p.subject}: no service is answering`));
-    else if (isErrorReply(msg)) p.reject(errorFromReply(msg));
-    else p.resolve(msg.data);
+      p.callback(
+        new UnavailableError(`${p.subject}: no service is answering`),
+        undefined,
+      );
+    else if (isErrorReply(msg)) p.callback(errorFromReply(msg), undefined);
+    else p.callback(undefined, msg.data);
   }
 
   private sweep(now: number): void {
     for (const [id, p] of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(id);
-      p.reject(
+      p.callback(
         new UnavailableError(
           `${p.subject}: the service did not answer in time`,
         ),
+        undefined,
       );
     }
   }

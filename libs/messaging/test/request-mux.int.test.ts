@@ -48,6 +48,23 @@ describe('RequestMux', () => {
     );
   });
 
+  it('calls back once per send, with the reply or the error', async () => {
+    const outcome = (subject: string) =>
+      new Promise<[Error | undefined, string | undefined]>((resolve) =>
+        mux.send(subject, text('cb'), undefined, (error, data) =>
+          resolve([
+            error,
+            data === undefined ? undefined : new TextDecoder().decode(data),
+          ]),
+        ),
+      );
+    expect(await outcome('mux.echo')).toEqual([undefined, 'cb']);
+    const [refused] = await outcome('mux.refuse');
+    expect(DomainError.is(refused) && refused.code).toBe(ErrorCode.NOT_FOUND);
+    const [silent] = await outcome('mux.silent');
+    expect(UnavailableError.is(silent)).toBe(true);
+  });
+
   it('rejects with the error an error reply carries', async () => {
     const error = await mux
       .request('mux.refuse', text('x'))

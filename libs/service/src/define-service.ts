@@ -377,27 +377,44 @@ async function startService<
     if (handle === undefined)
       throw new Error(`no handler for query ${route.name}`);
     const timer = metrics.querySeconds.labels(route.name);
+    const answered = metrics.queries.labels(route.name, 'ok');
     service.addEndpoint(route.name, {
       subject: route.subject,
       handler: (error, msg) => {
         if (error !== null) return;
         inFlight++;
-        const stopTimer = timer.startTimer();
-        answerQuery(route, handle, msg, projection, waitTimeout, vault)
-          .then(
-            () => metrics.queries.inc({ query: route.name, outcome: 'ok' }),
-            (failure: unknown) => {
-              answerError(msg, failure, log, { query: route.name });
-              metrics.queries.inc({
-                query: route.name,
-                outcome: outcomeOf(failure),
-              });
-            },
-          )
-          .finally(() => {
-            stopTimer();
-            done();
+        const started = performance.now();
+        const ok = () => {
+          answered.inc();
+          timer.observe((performance.now() - started) / 1000);
+          done();
+        };
+        const fail = (failure: unknown) => {
+          answerError(msg, failure, log, { query: route.name });
+          metrics.queries.inc({
+            query: route.name,
+            outcome: outcomeOf(failure),
           });
+          timer.observe((performance.now() - started) / 1000);
+          done();
+        };
+        // Answered in the same turn unless it has to wait (min_version, an async handler, personal fields).
+        let waiting: Promise<void> | undefined;
+        try {
+          waiting = answerQuery(
+            route,
+            handle,
+            msg,
+            projection,
+            waitTimeout,
+            vault,
+          );
+        } catch (failure) {
+          fail(failure);
+          return;
+        }
+        if (waiting === undefined) ok();
+        else waiting.then(ok, fail);
       },
     });
   }
@@ -481,7 +498,8 @@ async function startService<
   };
 }
 
-async function answerQuery(
+/** Answers one query; returns a promise only when the answer has to wait for something. */
+function answerQuery(
   route: QueryRoute,
   handle: (request: Message, context: QueryContext) => unknown,
   msg: ServiceMsg,
@@ -491,7 +509,7 @@ async function answerQuery(
   },
   waitTimeoutMs: number,
   vault: Vault | undefined,
-): Promise<void> {
+): Promise<void> | undefined {
   const request = decodeRequest<Message & Record<string, unknown>>(
     route.method.input,
     msg.data,
@@ -499,26 +517,55 @@ async function answerQuery(
   const minVersion = route.hasMinVersion
     ? (request['minVersion'] as bigint)
     : 0n;
+  const answer = (): Promise<void> | undefined => {
+    const result = handle(request, {
+      position: BigInt(projection.position),
+    });
+    return isPromiseLike(result)
+      ? Promise.resolve(result).then((awaited) =>
+          respondQuery(route, msg, awaited, vault),
+        )
+      : respondQuery(route, msg, result, vault);
+  };
   if (minVersion > 0n && route.idField !== undefined) {
     const aggregateId = request[route.idField] as string;
-    await projection
+    return projection
       .waitFor(aggregateId, minVersion, waitTimeoutMs)
       .catch((cause: unknown) => {
         throw new UnavailableError(
           `read model has not reached version ${minVersion} of ${aggregateId}`,
           { cause },
         );
-      });
+      })
+      .then(answer);
   }
-  const result = await handle(request, {
-    position: BigInt(projection.position),
+  return answer();
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** Sends a query's response, its personal fields revealed first where it has any. */
+function respondQuery(
+  route: QueryRoute,
+  msg: ServiceMsg,
+  result: unknown,
+  vault: Vault | undefined,
+): Promise<void> | undefined {
+  const { output } = route.method;
+  const response = create(output, result as never);
+  if (vault === undefined || !hasPersonalFields(output)) {
+    msg.respond(toBinary(output, response));
+    return undefined;
+  }
+  return reveal(response, output, vault).then((shown) => {
+    msg.respond(toBinary(output, shown));
   });
-  const response = create(route.method.output, result as never);
-  const shown =
-    vault === undefined
-      ? response
-      : await reveal(response, route.method.output, vault);
-  msg.respond(toBinary(route.method.output, shown));
 }
 
 function answerError(

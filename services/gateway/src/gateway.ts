@@ -205,44 +205,51 @@ function forward(
   const path = methodPath(method);
   const headersFor = kind === 'cmd' ? commandHeaders : queryHeaders;
 
+  const fail = (
+    error: unknown,
+    callback: sendUnaryData<Uint8Array>,
+    started: number,
+  ): void => {
+    const answer = serverStatusFor(error);
+    if (answer.code === status.UNAVAILABLE) {
+      answer.details = `${domain} service unavailable: ${reasonOf(error, subject)}`;
+      log.warn({ err: error, method: path, subject }, 'service unavailable');
+    } else if (answer.code === status.INTERNAL) {
+      log.error({ err: error, method: path, subject }, 'forwarded call failed');
+    }
+    callback(answer);
+    onCall?.({
+      method: path,
+      code: answer.code,
+      seconds: (performance.now() - started) / 1000,
+    });
+  };
+
+  // One closure per call, no promise: the reply's bytes go back as they came.
   return (
     call: ServerUnaryCall<Uint8Array, Uint8Array>,
     callback: sendUnaryData<Uint8Array>,
   ) => {
     const started = onCall === undefined ? 0 : performance.now();
-    const finish = (code: status): void => {
-      onCall?.({
-        method: path,
-        code,
-        seconds: (performance.now() - started) / 1000,
-      });
-    };
-    const fail = (error: unknown): void => {
-      const answer = serverStatusFor(error);
-      if (answer.code === status.UNAVAILABLE) {
-        answer.details = `${domain} service unavailable: ${reasonOf(error, subject)}`;
-        log.warn({ err: error, method: path, subject }, 'service unavailable');
-      } else if (answer.code === status.INTERNAL) {
-        log.error(
-          { err: error, method: path, subject },
-          'forwarded call failed',
-        );
-      }
-      callback(answer);
-      finish(answer.code);
-    };
-
     let headers: MsgHdrs | undefined;
     try {
       headers = headersFor(call.metadata);
     } catch (error) {
-      fail(error);
+      fail(error, callback, started);
       return;
     }
-    mux.request(subject, call.request, headers).then((reply) => {
+    mux.send(subject, call.request, headers, (error, reply) => {
+      if (error !== undefined) {
+        fail(error, callback, started);
+        return;
+      }
       callback(null, reply);
-      finish(status.OK);
-    }, fail);
+      onCall?.({
+        method: path,
+        code: status.OK,
+        seconds: (performance.now() - started) / 1000,
+      });
+    });
   };
 }
 

@@ -26,6 +26,30 @@ try {
     exporter: config.traceExporter,
   });
   const metrics = createMetrics('cim-gateway');
+  // Bound once per method and outcome: prom-client hashes label objects on every unbound call.
+  const bound = new Map<
+    string,
+    { calls: { inc(): void }; seconds: { observe(value: number): void } }
+  >();
+  const callMetrics = (method: string, code: number) => {
+    const key = `${method} ${code}`;
+    let recorded = bound.get(key);
+    if (recorded === undefined) {
+      const name = method.slice(method.lastIndexOf('/') + 1);
+      const outcome = Number(code) === 0 ? 'ok' : String(code);
+      recorded = method.includes('CommandService/')
+        ? {
+            calls: metrics.commands.labels(name, outcome),
+            seconds: metrics.commandSeconds.labels(name),
+          }
+        : {
+            calls: metrics.queries.labels(name, outcome),
+            seconds: metrics.querySeconds.labels(name),
+          };
+      bound.set(key, recorded);
+    }
+    return recorded;
+  };
   const nc = await connectNats({ url: config.natsUrl, name: 'cim-gateway' });
   const gateway = await startGateway({
     nc,
@@ -34,15 +58,9 @@ try {
     files: domainFiles,
     log,
     onCall: ({ method, code, seconds }) => {
-      const name = method.slice(method.lastIndexOf('/') + 1);
-      const outcome = Number(code) === 0 ? 'ok' : String(code);
-      if (method.includes('CommandService/')) {
-        metrics.commands.inc({ command: name, outcome });
-        metrics.commandSeconds.observe({ command: name }, seconds);
-      } else {
-        metrics.queries.inc({ query: name, outcome });
-        metrics.querySeconds.observe({ query: name }, seconds);
-      }
+      const recorded = callMetrics(method, code);
+      recorded.calls.inc();
+      recorded.seconds.observe(seconds);
     },
   });
   // Registered as a micro service so that `cim status` and $SRV pings see it.
