@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { LocalCommits } from './local-commits.js';
+import type { LocalCommit, LocalCommits } from './local-commits.js';
 import { holdsPersonalData, protectWith } from './personal-data.js';
 import type { Vault } from './vault.js';
 import {
@@ -372,6 +372,21 @@ export class CommandHandler<
       prevHash: entry.lastHash,
       macKey: this.macKey,
     });
+    const eventIds = records.map((r) => r.eventId);
+    // Handed to the projection now: an atomic batch's members reach it before the batch's ack.
+    const local: LocalCommit = {
+      aggregateId,
+      version,
+      commandId: meta.commandId,
+      correlationId: meta.correlationId,
+      actor: meta.actor,
+      occurredAtMs: now,
+      eventIds,
+      events,
+      hash: sealed.hash,
+      bytes: sealed.bytes,
+    };
+    this.localCommits?.add(local);
     const started = performance.now();
     this.store.append(
       aggregateId,
@@ -382,24 +397,68 @@ export class CommandHandler<
         this.metrics.appendSeconds.observe(
           (performance.now() - started) / 1000,
         );
-        if (error === undefined) {
-          this.appended(
-            aggregateId,
-            entry,
-            meta,
-            reply,
-            ack!,
-            events,
-            records.map((r) => r.eventId),
-            version,
-            sealed.hash,
-            now,
-          );
+        if (error === undefined && !ack!.duplicate) {
+          this.appended(aggregateId, entry, meta, reply, ack!, events, local);
         } else {
-          this.failed(aggregateId, command, meta, reply, entry, attempt, error);
+          // Nothing of this commit was stored (refused, unknown, or an earlier attempt's commit stands).
+          this.localCommits?.drop(local);
+          if (error === undefined)
+            this.duplicate(aggregateId, entry, meta, reply, ack!);
+          else
+            this.failed(
+              aggregateId,
+              command,
+              meta,
+              reply,
+              entry,
+              attempt,
+              error,
+            );
         }
       },
     );
+  }
+
+  /** An earlier attempt of this command stored its commit: answer with that commit's result. */
+  private duplicate(
+    aggregateId: string,
+    entry: Entry<State>,
+    meta: CommandMeta,
+    reply: CommandReply,
+    ack: Ack,
+  ): void {
+    // Stored by an earlier attempt of this command: catch up and answer with that commit's result.
+    this.appendOutcomes.duplicate.inc();
+    entry.stale = true;
+    this.refresh(aggregateId, entry, (current) => {
+      const first = this.results.get(meta.commandId);
+      if (first !== undefined) {
+        reply.ok(first);
+        this.release(aggregateId, current);
+        return;
+      }
+      // Folded before its result was forgotten: the ack names the stored commit, read it.
+      void (async () => {
+        let result: Uint8Array;
+        try {
+          const stored = await this.store.get(ack.seq);
+          if (stored === undefined)
+            throw new Error(`commit ${ack.seq} is not readable`);
+          result = encodedResultOf(decodeCommit(stored.data), ack.seq);
+        } catch (cause) {
+          reply.fail(
+            new UnavailableError(
+              `command ${meta.commandId}: first result unreadable`,
+              { cause },
+            ),
+          );
+          this.release(aggregateId, current);
+          return;
+        }
+        reply.ok(result);
+        this.release(aggregateId, current);
+      })();
+    });
   }
 
   private appended(
@@ -409,46 +468,9 @@ export class CommandHandler<
     reply: CommandReply,
     ack: Ack,
     events: readonly Event[],
-    eventIds: string[],
-    version: bigint,
-    hash: Uint8Array,
-    occurredAtMs: number,
+    local: LocalCommit,
   ): void {
-    if (ack.duplicate) {
-      // Stored by an earlier attempt of this command: catch up and answer with that commit's result.
-      this.appendOutcomes.duplicate.inc();
-      entry.stale = true;
-      this.refresh(aggregateId, entry, (current) => {
-        const first = this.results.get(meta.commandId);
-        if (first !== undefined) {
-          reply.ok(first);
-          this.release(aggregateId, current);
-          return;
-        }
-        // Folded before its result was forgotten: the ack names the stored commit, read it.
-        void (async () => {
-          let result: Uint8Array;
-          try {
-            const stored = await this.store.get(ack.seq);
-            if (stored === undefined)
-              throw new Error(`commit ${ack.seq} is not readable`);
-            result = encodedResultOf(decodeCommit(stored.data), ack.seq);
-          } catch (cause) {
-            reply.fail(
-              new UnavailableError(
-                `command ${meta.commandId}: first result unreadable`,
-                { cause },
-              ),
-            );
-            this.release(aggregateId, current);
-            return;
-          }
-          reply.ok(result);
-          this.release(aggregateId, current);
-        })();
-      });
-      return;
-    }
+    const { eventIds, version, hash } = local;
     this.appendOutcomes.ok.inc();
     let { state } = entry;
     for (const event of events) state = this.decider.evolve(state, event);
@@ -465,17 +487,6 @@ export class CommandHandler<
       ack.seq,
     );
     this.results.set(meta.commandId, result);
-    this.localCommits?.add(ack.seq, {
-      aggregateId,
-      version,
-      commandId: meta.commandId,
-      correlationId: meta.correlationId,
-      actor: meta.actor,
-      occurredAtMs,
-      eventIds,
-      events,
-      hash,
-    });
     reply.ok(result);
     if (version / this.snapshotEvery > previousVersion / this.snapshotEvery) {
       const snapshot = { state, version, lastSeq: ack.seq, lastHash: hash };

@@ -2,7 +2,7 @@ import { deserialize, serialize } from 'node:v8';
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { EventStore, Follower } from '@cim/eventstore';
-import { decodeCommit } from '@cim/kernel';
+import { decodeCommit, eventSubject } from '@cim/kernel';
 import type { Logger } from '@cim/observability';
 import type { Commit } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { JsMsg } from '@nats-io/jetstream';
@@ -59,6 +59,8 @@ export class ProjectionRunner<
   private caughtUpResolve: (() => void) | undefined;
   /** Stream sequence of the last message folded. */
   position = 0;
+  /** `cim.<domain>.evt.`: the subjects of commits, followed by the aggregate id. */
+  private readonly eventPrefix: string;
 
   constructor(
     private readonly store: EventStore,
@@ -78,7 +80,9 @@ export class ProjectionRunner<
       trustedHash: Uint8Array | undefined,
     ) => boolean = () => false,
     private readonly local: LocalCommits = new LocalCommits(),
-  ) {}
+  ) {
+    this.eventPrefix = eventSubject(store.domain, '');
+  }
 
   get size(): number {
     return this.rows.size;
@@ -167,9 +171,12 @@ export class ProjectionRunner<
 
   private apply(msg: JsMsg): void {
     this.position = msg.seq;
-    const local = this.local.take(msg.seq);
-    const forged = this.observe(msg.seq, msg.subject, msg.data, local?.hash);
-    if (forged || !msg.subject.includes('.evt.')) {
+    const { subject } = msg;
+    const local = subject.startsWith(this.eventPrefix)
+      ? this.local.take(subject.slice(this.eventPrefix.length), msg.data)
+      : undefined;
+    const forged = this.observe(msg.seq, subject, msg.data, local?.hash);
+    if (forged || !subject.startsWith(this.eventPrefix)) {
       if (this.caughtUp) this.caughtUpResolve?.();
       return; // checkpoints share the stream; forged commits stay out of the read model
     }
@@ -220,7 +227,7 @@ export class ProjectionRunner<
   }
 
   /** Folds one commit's events into its aggregate's row and moves the read model on. */
-  private fold(seq: number, commit: LocalCommit): void {
+  private fold(seq: number, commit: Omit<LocalCommit, 'bytes'>): void {
     const { aggregateId } = commit;
     const first = commit.version - BigInt(commit.events.length) + 1n;
     let row = this.rows.get(aggregateId);
