@@ -52,8 +52,10 @@ export class LocalCommits {
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return (
-    a.length === b.length &&
-    Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)
-  );
+  if (a.length !== b.length) return false;
+  // Sealed commits are Buffers already; a view is made only for other arrays.
+  const view = Buffer.isBuffer(a)
+    ? a
+    : Buffer.from(a.buffer, a.byteOffset, a.length);
+  return view.equals(b);
 }
