@@ -184,7 +184,6 @@ export class BatchAppender {
 
   private sendSingle(member: Member): void {
     this.singles++;
-    for (const name of BATCH_HEADERS) member.headers.delete(name);
     this.single.append(
       member.subject,
       member.payload,
@@ -206,13 +205,15 @@ export class BatchAppender {
       deadline: Date.now() + this.ackTimeoutMs,
     });
     try {
+      // A member goes out in a batch once (a refused batch's members go on their own), so its
+      // headers hold no batch header yet: append, not set, spares a search per header.
       members.forEach((m, i) => {
-        m.headers.set('Nats-Batch-Id', batchId);
-        m.headers.set('Nats-Batch-Sequence', String(i + 1));
+        m.headers.append('Nats-Batch-Id', batchId);
+        m.headers.append('Nats-Batch-Sequence', String(i + 1));
         if (i < members.length - 1) {
           this.nc.publish(m.subject, m.payload, { headers: m.headers });
         } else {
-          m.headers.set('Nats-Batch-Commit', '1');
+          m.headers.append('Nats-Batch-Commit', '1');
           this.nc.publish(m.subject, m.payload, {
             headers: m.headers,
             reply: `${this.prefix}.${id}`,
@@ -242,7 +243,10 @@ export class BatchAppender {
         for (const m of batch!.members) m.callback(outcome, undefined);
       } else {
         // Refused as a whole, nothing stored: each member on its own tells whose expectation failed.
-        for (const m of batch!.members) this.sendSingle(m);
+        for (const m of batch!.members) {
+          for (const name of BATCH_HEADERS) m.headers.delete(name);
+          this.sendSingle(m);
+        }
       }
     } else {
       // An atomic batch is stored contiguously, its commit message last.

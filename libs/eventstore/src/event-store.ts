@@ -129,9 +129,10 @@ export class EventStore {
     commit: Uint8Array,
     callback: AppendCallback,
   ): void {
+    // append, not set: the headers are fresh, and set() first searches them for the key to replace.
     const h = headers();
-    h.set('Nats-Msg-Id', msgId);
-    h.set('Nats-Expected-Last-Subject-Sequence', String(expectedSeq));
+    h.append('Nats-Msg-Id', msgId);
+    h.append('Nats-Expected-Last-Subject-Sequence', String(expectedSeq));
     this.appender.append(
       eventSubject(this.domain, aggregateId),
       commit,

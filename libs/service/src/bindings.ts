@@ -151,7 +151,36 @@ export function commandMeta(
   headers: MsgHdrs | undefined,
   defaultActor: string,
 ): CommandMeta {
-  const commandId = headers?.get(Header.commandId) ?? '';
+  // One pass over the headers: each get() on nats.js headers lists and filters every key.
+  let commandId = '';
+  let correlationId = '';
+  let causationId = '';
+  let actor = '';
+  let expected = '';
+  if (headers !== undefined) {
+    for (const [key, values] of headers) {
+      const value = values[0] ?? '';
+      switch (key) {
+        case Header.commandId:
+          commandId ||= value;
+          break;
+        case Header.correlationId:
+          correlationId ||= value;
+          break;
+        case Header.causationId:
+          causationId ||= value;
+          break;
+        case Header.actor:
+          actor ||= value;
+          break;
+        case Header.expectedVersion:
+          expected ||= value;
+          break;
+        default:
+          break;
+      }
+    }
+  }
   if (commandId !== '' && !isUuid(commandId)) {
     throw new DomainError(
       ErrorCode.VALIDATION_FAILED,
@@ -159,7 +188,6 @@ export function commandMeta(
     );
   }
   const id = commandId === '' ? uuidv7() : commandId;
-  const expected = headers?.get(Header.expectedVersion) ?? '';
   if (expected !== '' && !/^\d{1,19}$/.test(expected)) {
     throw new DomainError(
       ErrorCode.VALIDATION_FAILED,
@@ -170,9 +198,9 @@ export function commandMeta(
   return {
     $typeName: CommandMetaSchema.typeName,
     commandId: id,
-    correlationId: headers?.get(Header.correlationId) || id,
-    causationId: headers?.get(Header.causationId) || id,
-    actor: headers?.get(Header.actor) || defaultActor,
+    correlationId: correlationId || id,
+    causationId: causationId || id,
+    actor: actor || defaultActor,
     expectedVersion: expected === '' ? 0n : BigInt(expected),
   };
 }

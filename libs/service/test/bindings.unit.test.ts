@@ -9,7 +9,14 @@ import {
   AddNodeSchema,
   GraphCommandSchema,
 } from '@cim/proto/cim/graph/v1/graph_pb';
-import { commandBuilder, encodeCommandResult } from '../src/bindings.js';
+import { DomainError, ErrorCode } from '@cim/kernel';
+import { Header } from '@cim/messaging';
+import { headers } from '@nats-io/nats-core';
+import {
+  commandBuilder,
+  commandMeta,
+  encodeCommandResult,
+} from '../src/bindings.js';
 
 describe('encodeCommandResult', () => {
   const cases: Array<[string, bigint, string[], number]> = [
@@ -66,5 +73,56 @@ describe('commandBuilder', () => {
     expect(toBinary(GraphCommandSchema, built as never)).toEqual(
       toBinary(GraphCommandSchema, expected),
     );
+  });
+});
+
+describe('commandMeta', () => {
+  it('reads every Cim-* header, ignoring others', () => {
+    const id = uuidv7();
+    const h = headers();
+    h.set('X-Other', 'x');
+    h.set(Header.commandId, id);
+    h.set(Header.correlationId, 'corr');
+    h.set(Header.causationId, 'cause');
+    h.set(Header.actor, 'user:1');
+    h.set(Header.expectedVersion, '42');
+    expect(commandMeta(h, 'external:nats')).toEqual(
+      create(CommandMetaSchema, {
+        commandId: id,
+        correlationId: 'corr',
+        causationId: 'cause',
+        actor: 'user:1',
+        expectedVersion: 42n,
+      }),
+    );
+  });
+
+  it('fills in a fresh id and defaults when headers are missing', () => {
+    for (const h of [undefined, headers()]) {
+      const meta = commandMeta(h, 'external:nats');
+      expect(meta.commandId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(meta.correlationId).toBe(meta.commandId);
+      expect(meta.causationId).toBe(meta.commandId);
+      expect(meta.actor).toBe('external:nats');
+      expect(meta.expectedVersion).toBe(0n);
+    }
+  });
+
+  it('rejects a malformed command id or version with VALIDATION_FAILED', () => {
+    const badId = headers();
+    badId.set(Header.commandId, 'not-a-uuid');
+    const badVersion = headers();
+    badVersion.set(Header.expectedVersion, '-1');
+    for (const h of [badId, badVersion]) {
+      let thrown: unknown;
+      try {
+        commandMeta(h, 'external:nats');
+      } catch (error) {
+        thrown = error;
+      }
+      expect(DomainError.is(thrown) && thrown.code).toBe(
+        ErrorCode.VALIDATION_FAILED,
+      );
+    }
   });
 });
