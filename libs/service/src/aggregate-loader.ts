@@ -80,22 +80,35 @@ export class AggregateLoader<State, Event extends EventMessage> {
     for (const stored of await this.store.read(
       aggregateId,
       current.lastSeq + 1,
-    )) {
-      const commit = this.verify(aggregateId, stored, current.lastHash);
-      let { state } = current;
-      for (const record of commit.events) {
-        state = this.decider.evolve(
-          state,
-          fromBinary(this.eventSchema, record.payload) as Event,
-        );
-      }
-      current.state = state;
-      current.version = commit.version;
-      current.lastSeq = stored.seq;
-      current.lastHash = commit.hash;
-      onCommit(commit, stored.seq);
-    }
+    ))
+      this.extend(aggregateId, current, stored, onCommit);
     return current;
+  }
+
+  /**
+   * Folds one stored commit into `current` (in place): it must be the next
+   * link of the aggregate's hash chain and carry a mac of this service, or
+   * IntegrityError is thrown and `current` is left as it was.
+   */
+  extend(
+    aggregateId: string,
+    current: AggregateState<State>,
+    stored: Pick<StoredCommit, 'seq' | 'data'>,
+    onCommit: (commit: Commit, seq: number) => void,
+  ): void {
+    const commit = this.verify(aggregateId, stored, current.lastHash);
+    let { state } = current;
+    for (const record of commit.events) {
+      state = this.decider.evolve(
+        state,
+        fromBinary(this.eventSchema, record.payload) as Event,
+      );
+    }
+    current.state = state;
+    current.version = commit.version;
+    current.lastSeq = stored.seq;
+    current.lastHash = commit.hash;
+    onCommit(commit, stored.seq);
   }
 
   /** Writes a snapshot of the aggregate; the caller decides how often. */
@@ -130,7 +143,7 @@ export class AggregateLoader<State, Event extends EventMessage> {
 
   private verify(
     aggregateId: string,
-    stored: StoredCommit,
+    stored: Pick<StoredCommit, 'seq' | 'data'>,
     prevHash: Uint8Array,
   ): Commit {
     const sealed = splitSealed(stored.data);

@@ -129,6 +129,31 @@ export class CommandHandler<
       this.results.set(commit.commandId, encodedResultOf(commit, seq));
   }
 
+  /**
+   * A commit another instance stored, as the projection reads it from the
+   * stream: when this instance holds the aggregate idle and the commit is the
+   * next link of its chain, it is folded in, so that the next command here
+   * decides on current state instead of conflicting and catching up. A commit
+   * that does not fit (a gap, a command in flight) marks the aggregate stale:
+   * it catches up from the stream before its next decide.
+   */
+  follow(aggregateId: string, seq: number, data: Uint8Array): void {
+    const entry = this.cache.peek(aggregateId);
+    if (entry === undefined || !entry.loaded || seq <= entry.lastSeq) return;
+    if (entry.busy || entry.stale) {
+      entry.stale = true;
+      return;
+    }
+    try {
+      this.loader.extend(aggregateId, entry, { seq, data }, this.rememberFn);
+    } catch {
+      entry.stale = true;
+    }
+  }
+
+  private readonly rememberFn = (commit: Commit, seq: number) =>
+    this.remember(commit, seq);
+
   /** Handles one command for `aggregateId`; `reply` is called exactly once. */
   handle(
     aggregateId: string,
@@ -190,12 +215,10 @@ export class CommandHandler<
     entry: Entry<State>,
     job: (entry: Entry<State>) => void,
   ): void {
-    const remember = (commit: Commit, seq: number) =>
-      this.remember(commit, seq);
     const loading = entry.loaded
-      ? this.loader.catchUp(aggregateId, entry, remember)
+      ? this.loader.catchUp(aggregateId, entry, this.rememberFn)
       : this.loader
-          .load(aggregateId, remember)
+          .load(aggregateId, this.rememberFn)
           .then((loaded) => Object.assign(entry, loaded));
     loading.then(
       () => {

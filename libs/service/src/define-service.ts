@@ -233,7 +233,11 @@ async function startService<
     spec.schemas.event,
     snapshotVersion,
     log,
-    (commit, seq) => handler.remember(commit, seq),
+    (commit, seq, data) => {
+      handler.remember(commit, seq);
+      if (commit.aggregateType === aggregateType)
+        handler.follow(commit.aggregateId, seq, data);
+    },
     options,
     spec.revive?.row,
     checkpointer === undefined

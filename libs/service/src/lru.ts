@@ -32,6 +32,11 @@ export class Lru<K, V> {
     return this.map.has(key);
   }
 
+  /** The value of `key`, without refreshing it. */
+  peek(key: K): V | undefined {
+    return this.map.get(key)?.value;
+  }
+
   get(key: K): V | undefined {
     const node = this.map.get(key);
     if (node === undefined) return undefined;

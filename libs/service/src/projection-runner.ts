@@ -68,7 +68,12 @@ export class ProjectionRunner<
     private readonly eventSchema: DescMessage,
     private readonly snapshotVersion: number,
     private readonly log: Logger,
-    private readonly onCommit: (commit: Commit, seq: number) => void,
+    /** Every commit folded that this instance did not append itself (other instances', earlier runs'), with its stored bytes. */
+    private readonly onCommit: (
+      commit: Commit,
+      seq: number,
+      data: Uint8Array,
+    ) => void,
     private readonly options: ProjectionOptions = {},
     private readonly revive: (cloned: unknown) => Row = (cloned) =>
       cloned as Row,
@@ -196,7 +201,7 @@ export class ProjectionRunner<
     }
     if (commit.aggregateType === DATA_SUBJECT) {
       // A forgotten subject's audit record: nothing for the read model to fold.
-      this.onCommit(commit, msg.seq);
+      this.onCommit(commit, msg.seq, msg.data);
       return;
     }
     let events: Event[];
@@ -223,7 +228,7 @@ export class ProjectionRunner<
       events,
       hash: commit.hash,
     });
-    this.onCommit(commit, msg.seq);
+    this.onCommit(commit, msg.seq, msg.data);
   }
 
   /** Folds one commit's events into its aggregate's row and moves the read model on. */

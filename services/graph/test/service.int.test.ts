@@ -322,6 +322,58 @@ describe('graph service over NATS', () => {
     });
   });
 
+  describe('when two instances take turns on one aggregate', () => {
+    /** Appends refused for a wrong last sequence, summed over instances. */
+    async function conflicts(
+      instances: readonly RunningService[],
+    ): Promise<number> {
+      let total = 0;
+      for (const instance of instances) {
+        const { values } = await instance.metrics.appends.get();
+        total += values
+          .filter((v) => v.labels.outcome === 'conflict')
+          .reduce((sum, v) => sum + v.value, 0);
+      }
+      return total;
+    }
+
+    it("keeps each instance's cached aggregate current with the other's commits", async () => {
+      const second = await start();
+      try {
+        const graphId = await newGraph();
+        // Both instances hold the aggregate, so every later command finds it cached.
+        for (let i = 0; i < 6; i++)
+          await sendCommand(nc, cmd.addNode, {
+            graphId,
+            nodeId: `warm${i}`,
+            nodeType: 't',
+          });
+        const before = await conflicts([running, second]);
+        for (let i = 0; i < 30; i++) {
+          await sendCommand(nc, cmd.addNode, {
+            graphId,
+            nodeId: `n${i}`,
+            nodeType: 't',
+          });
+          // Time for the other instance's projection to see the commit.
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        // The queue group spread the 30 commands over both instances; with
+        // stale caches about half of them would have conflicted first.
+        expect(
+          (await conflicts([running, second])) - before,
+        ).toBeLessThanOrEqual(2);
+        const info = await sendQuery(nc, qry.graphInfo, {
+          graphId,
+          minVersion: 37n,
+        });
+        expect(info.graph?.nodeCount).toBe(36n);
+      } finally {
+        await second.stop();
+      }
+    });
+  });
+
   describe('when the input is bad', () => {
     it('answers garbage bytes with VALIDATION_FAILED and appends nothing', async () => {
       const before = await totalCommits();
