@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { documentService } from '@cim/document';
 import { graphService } from '@cim/graph';
 import { derivedUuid } from '@cim/kernel';
 import {
   GraphCommandService,
   GraphQueryService,
 } from '@cim/proto/cim/graph/v1/graph_pb';
+import {
+  DocumentCommandService,
+  DocumentQueryService,
+} from '@cim/proto/cim/document/v1/document_pb';
 import {
   ERASED,
   ephemeralKeyring,
@@ -183,5 +188,100 @@ describe('the right to be forgotten (crypto-shredding)', () => {
       minVersion: added.version,
     });
     expect(nodes.nodes.find((n) => n.nodeId === 'new')?.label).toBe(ERASED);
+  });
+});
+
+describe('forgetting a data subject who is not the aggregate: comment authors', () => {
+  const docCmd = DocumentCommandService.method;
+  const docQry = DocumentQueryService.method;
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let service: RunningService;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    service = await documentService.start({
+      nc,
+      log: testLogger(),
+      masterKey: randomBytes(32),
+      checkpointEveryMs: 50,
+    });
+  });
+
+  afterAll(async () => {
+    await service.stop();
+    await nc.close();
+    await server.stop();
+  });
+
+  const newDocument = async () =>
+    (
+      await sendCommand(nc, docCmd.ingestDocumentContent, {
+        content: new TextEncoder().encode(`text ${Math.random()}`),
+        hints: { title: 'doc', mimeType: 'text/plain' },
+      })
+    ).aggregateId;
+
+  const comment = (documentId: string, author: string, content: string) =>
+    sendCommand(
+      nc,
+      docCmd.addComment,
+      { documentId, content },
+      { actor: author },
+    );
+
+  const comments = async (documentId: string) =>
+    (await sendQuery(nc, docQry.listComments, { documentId })).comments.map(
+      (c) => [c.author, c.content],
+    );
+
+  it("erases what one author wrote in every document, and nobody else's", async () => {
+    const first = await newDocument();
+    const second = await newDocument();
+    await comment(first, 'user:alice', 'alice on first');
+    await comment(first, 'user:bob', 'bob on first');
+    await comment(second, 'user:alice', 'alice on second');
+    const last = await comment(second, 'user:bob', 'bob on second');
+
+    // Stored encrypted: the plain text is nowhere in the stream.
+    const jsm = await jetstreamManager(nc);
+    const { state } = await jsm.streams.info('CIM_DOCUMENT');
+    let stored = '';
+    for (let seq = 1; seq <= state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage('CIM_DOCUMENT', { seq });
+      if (m !== null) stored += Buffer.from(m.data).toString('latin1');
+    }
+    expect(stored).not.toContain('alice on first');
+    expect(stored).not.toContain('bob on second');
+    await sendQuery(nc, docQry.listComments, {
+      documentId: second,
+      minVersion: last.version,
+    });
+    expect(await comments(first)).toEqual([
+      ['user:alice', 'alice on first'],
+      ['user:bob', 'bob on first'],
+    ]);
+
+    const forgotten = await sendCommand(nc, docCmd.forgetSubject, {
+      subjectId: 'user:alice',
+      reason: 'erasure request',
+    });
+    expect(forgotten.aggregateId).toBe(derivedUuid('forget', 'user:alice'));
+
+    expect(await comments(first)).toEqual([
+      ['user:alice', ERASED],
+      ['user:bob', 'bob on first'],
+    ]);
+    expect(await comments(second)).toEqual([
+      ['user:alice', ERASED],
+      ['user:bob', 'bob on second'],
+    ]);
+    // A new comment by the forgotten author is stored erased too: the key never comes back.
+    await comment(first, 'user:alice', 'alice again');
+    expect((await comments(first)).at(-1)).toEqual(['user:alice', ERASED]);
+    // The history still verifies: hashes cover the ciphertext, nothing was rewritten.
+    const report = await verifyDomain(nc, 'document');
+    expect(report.findings).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { LocalCommit, LocalCommits } from './local-commits.js';
-import { holdsPersonalData, protectWith } from './personal-data.js';
+import { namesDataSubjects, protectWith, subjectsOf } from './personal-data.js';
 import type { Vault } from './vault.js';
 import {
   create,
@@ -317,29 +317,14 @@ export class CommandHandler<
       const creating = entry.version === 0n;
       // An aggregate coming into being is a data subject whose key is soon needed: it is made meanwhile.
       if (creating) vault.prepare(aggregateId);
-      const encrypt = (key: Buffer | null) =>
-        events.map((event) =>
-          protectWith(event, this.eventSchema, aggregateId, key),
-        );
-      const key = vault.cached(aggregateId);
-      if (key !== undefined) {
-        this.commit(
-          aggregateId,
-          command,
-          meta,
-          reply,
-          entry,
-          attempt,
-          encrypt(key),
-        );
-        return;
-      }
-      if (!events.some((event) => holdsPersonalData(event, this.eventSchema))) {
-        this.commit(aggregateId, command, meta, reply, entry, attempt, events);
-        return;
-      }
-      vault.keyFor(aggregateId, true, creating).then(
-        (fetched) =>
+      const schema = this.eventSchema;
+      if (!namesDataSubjects(schema)) {
+        // The aggregate is the only data subject: one key, one walk when it is at hand.
+        const key = vault.cached(aggregateId);
+        if (key !== undefined) {
+          const sealed = events.map((e) =>
+            protectWith(e, schema, aggregateId, key),
+          );
           this.commit(
             aggregateId,
             command,
@@ -347,12 +332,62 @@ export class CommandHandler<
             reply,
             entry,
             attempt,
-            encrypt(fetched ?? null),
+            sealed,
+          );
+          return;
+        }
+      }
+      const keys = new Map<string, Buffer | null>();
+      const missing: string[] = [];
+      for (const event of events) {
+        for (const subject of subjectsOf(event, schema, aggregateId)) {
+          if (keys.has(subject) || missing.includes(subject)) continue;
+          const key = vault.cached(subject);
+          if (key === undefined) missing.push(subject);
+          else keys.set(subject, key);
+        }
+      }
+      if (keys.size === 0 && missing.length === 0) {
+        this.commit(aggregateId, command, meta, reply, entry, attempt, events);
+        return;
+      }
+      const encrypt = () =>
+        events.map((e) =>
+          protectWith(e, schema, aggregateId, (s) => keys.get(s) ?? null),
+        );
+      if (missing.length === 0) {
+        this.commit(
+          aggregateId,
+          command,
+          meta,
+          reply,
+          entry,
+          attempt,
+          encrypt(),
+        );
+        return;
+      }
+      Promise.all(
+        missing.map((subject) =>
+          vault
+            .keyFor(subject, true, creating && subject === aggregateId)
+            .then((key) => keys.set(subject, key ?? null)),
+        ),
+      ).then(
+        () =>
+          this.commit(
+            aggregateId,
+            command,
+            meta,
+            reply,
+            entry,
+            attempt,
+            encrypt(),
           ),
         (error: unknown) => {
           reply.fail(
             new UnavailableError(
-              `personal data of ${aggregateId} cannot be protected`,
+              `personal data in ${aggregateId} cannot be protected`,
               { cause: error },
             ),
           );

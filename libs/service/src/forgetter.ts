@@ -8,7 +8,6 @@ import {
   decodeCommit,
   derivedUuid,
   eventRecord,
-  isSubjectToken,
   sealCommit,
   uuidv7,
 } from '@cim/kernel';
@@ -21,6 +20,7 @@ import {
   type ForgetSubject,
 } from '@cim/proto/cim/common/v1/integrity_pb';
 import { resultOf } from './command-handler.js';
+import { subjectKey } from './personal-data.js';
 import type { Vault } from './vault.js';
 
 /** The aggregate type of the audit record a forgotten subject leaves in the stream. */
@@ -46,13 +46,13 @@ export class Forgetter {
     request: ForgetSubject,
   ): Promise<CommandResult> {
     const { subjectId, reason } = request;
-    if (!isSubjectToken(subjectId)) {
+    if (subjectId.trim() === '' || subjectId.length > 256) {
       throw new DomainError(
         ErrorCode.VALIDATION_FAILED,
-        'subject_id must be 1-128 letters, digits, - or _',
+        'subject_id must not be blank and has at most 256 characters',
       );
     }
-    await this.vault.forget(subjectId);
+    await this.vault.forget(subjectKey(subjectId));
     const aggregateId = derivedUuid('forget', subjectId);
     const now = Date.now();
     const event = toBinary(

@@ -5,14 +5,31 @@ import {
   type DescMessage,
   type Message,
 } from '@bufbuild/protobuf';
-import { personal } from '@cim/proto/cim/common/v1/options_pb';
+import { derivedUuid, isSubjectToken } from '@cim/kernel';
+import {
+  data_subject as dataSubject,
+  personal,
+} from '@cim/proto/cim/common/v1/options_pb';
 import type { Vault } from './vault.js';
 
 /** What a forgotten personal field reads as. */
 export const ERASED = '[erased]';
 const PREFIX = 'cim:enc:v1:';
 
-type Visit = (value: string) => string;
+/** Rewrites one personal string of the data subject `subject` (its vault key form). */
+type Visit = (value: string, subject: string) => string;
+
+/**
+ * The form a data subject takes in the vault and in ciphertexts: the id
+ * itself when it is a subject token (letters, digits, - and _), else a
+ * UUID derived from it, so that any id (`user:alice`) can be a subject.
+ * Applying it twice changes nothing.
+ */
+export function subjectKey(subject: string): string {
+  return isSubjectToken(subject)
+    ? subject
+    : derivedUuid('data-subject', subject);
+}
 
 const personalCache = new WeakMap<DescMessage, boolean>();
 
@@ -50,6 +67,8 @@ interface Step {
 interface Plan {
   readonly plain: readonly Step[];
   readonly oneofs: ReadonlyMap<string, ReadonlyMap<string, Step>>;
+  /** The field marked `(cim.common.v1.data_subject)`: whose data the personal fields below are. */
+  readonly subject: string | undefined;
 }
 
 const plans = new WeakMap<DescMessage, Plan>();
@@ -60,7 +79,15 @@ function planOf(desc: DescMessage): Plan {
   if (plan !== undefined) return plan;
   const plain: Step[] = [];
   const oneofs = new Map<string, Map<string, Step>>();
+  let subject: string | undefined;
   for (const field of desc.fields) {
+    if (
+      field.fieldKind === 'scalar' &&
+      field.scalar === ScalarType.STRING &&
+      field.oneof === undefined &&
+      hasOption(field, dataSubject)
+    )
+      subject = field.localName;
     let kind: Step['kind'] | undefined;
     if (field.fieldKind === 'scalar') {
       if (field.scalar === ScalarType.STRING && hasOption(field, personal))
@@ -89,9 +116,43 @@ function planOf(desc: DescMessage): Plan {
       cases.set(step.name, step);
     }
   }
-  plan = { plain, oneofs };
+  plan = { plain, oneofs, subject };
   plans.set(desc, plan);
   return plan;
+}
+
+const namingCache = new WeakMap<DescMessage, boolean>();
+
+/** True when the message type (or one nested in it) has a field marked `(cim.common.v1.data_subject)` above personal fields. */
+export function namesDataSubjects(
+  desc: DescMessage,
+  seen = new Set<DescMessage>(),
+): boolean {
+  const known = namingCache.get(desc);
+  if (known !== undefined) return known;
+  if (seen.has(desc) || !hasPersonalFields(desc)) return false;
+  seen.add(desc);
+  const plan = planOf(desc);
+  const found =
+    plan.subject !== undefined ||
+    [
+      ...plan.plain,
+      ...[...plan.oneofs.values()].flatMap((c) => [...c.values()]),
+    ].some(
+      (step) =>
+        step.message !== undefined && namesDataSubjects(step.message, seen),
+    );
+  namingCache.set(desc, found);
+  return found;
+}
+
+/** The subject of a message's personal fields: its data subject field when set, else the enclosing one. */
+function subjectIn(message: Fields, plan: Plan, enclosing: string): string {
+  if (plan.subject === undefined) return enclosing;
+  const named = message[plan.subject];
+  return typeof named === 'string' && named !== ''
+    ? subjectKey(named)
+    : enclosing;
 }
 
 type Fields = Record<string, unknown>;
@@ -110,12 +171,19 @@ function shallowCopy<T extends object>(value: T): T {
  * objects on the way to a personal string are new. One walk; the input is
  * never changed.
  */
-function rewrite(message: Fields, desc: DescMessage, visit: Visit): Fields {
-  const { plain, oneofs } = planOf(desc);
+function rewrite(
+  message: Fields,
+  desc: DescMessage,
+  visit: Visit,
+  enclosing: string,
+): Fields {
+  const plan = planOf(desc);
+  const { plain, oneofs } = plan;
+  const subject = subjectIn(message, plan, enclosing);
   let copy: Fields | undefined;
   for (const step of plain) {
     const value = message[step.name];
-    const next = rewriteValue(step, value, visit);
+    const next = rewriteValue(step, value, visit, subject);
     if (next !== value) (copy ??= shallowCopy(message))[step.name] = next;
   }
   for (const [oneof, cases] of oneofs) {
@@ -123,27 +191,34 @@ function rewrite(message: Fields, desc: DescMessage, visit: Visit): Fields {
       { case?: string; value?: unknown } | undefined;
     const step = held?.case === undefined ? undefined : cases.get(held.case);
     if (step === undefined) continue;
-    const next = rewriteValue(step, held!.value, visit);
+    const next = rewriteValue(step, held!.value, visit, subject);
     if (next !== held!.value)
       (copy ??= shallowCopy(message))[oneof] = { case: step.name, value: next };
   }
   return copy ?? message;
 }
 
-function rewriteValue(step: Step, value: unknown, visit: Visit): unknown {
+function rewriteValue(
+  step: Step,
+  value: unknown,
+  visit: Visit,
+  subject: string,
+): unknown {
   switch (step.kind) {
     case 'string':
-      return typeof value === 'string' && value !== '' ? visit(value) : value;
+      return typeof value === 'string' && value !== ''
+        ? visit(value, subject)
+        : value;
     case 'message':
       return value === undefined
         ? value
-        : rewrite(value as Fields, step.message!, visit);
+        : rewrite(value as Fields, step.message!, visit, subject);
     case 'list': {
       const items = value as Fields[];
       let copy: Fields[] | undefined;
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!;
-        const next = rewrite(item, step.message!, visit);
+        const next = rewrite(item, step.message!, visit, subject);
         if (next !== item) (copy ??= items.slice())[i] = next;
       }
       return copy ?? value;
@@ -155,17 +230,21 @@ function rewriteValue(step: Step, value: unknown, visit: Visit): unknown {
 function visitAll(
   message: Fields,
   desc: DescMessage,
-  visit: (value: string) => boolean,
+  visit: (value: string, subject: string) => boolean,
+  enclosing = '',
 ): boolean {
-  const { plain, oneofs } = planOf(desc);
+  const plan = planOf(desc);
+  const { plain, oneofs } = plan;
+  const subject = subjectIn(message, plan, enclosing);
   for (const step of plain) {
-    if (visitValue(step, message[step.name], visit)) return true;
+    if (visitValue(step, message[step.name], visit, subject)) return true;
   }
   for (const [oneof, cases] of oneofs) {
     const held = message[oneof] as
       { case?: string; value?: unknown } | undefined;
     const step = held?.case === undefined ? undefined : cases.get(held.case);
-    if (step !== undefined && visitValue(step, held!.value, visit)) return true;
+    if (step !== undefined && visitValue(step, held!.value, visit, subject))
+      return true;
   }
   return false;
 }
@@ -173,20 +252,46 @@ function visitAll(
 function visitValue(
   step: Step,
   value: unknown,
-  visit: (value: string) => boolean,
+  visit: (value: string, subject: string) => boolean,
+  subject: string,
 ): boolean {
   switch (step.kind) {
     case 'string':
-      return typeof value === 'string' && value !== '' && visit(value);
+      return typeof value === 'string' && value !== '' && visit(value, subject);
     case 'message':
       return (
-        value !== undefined && visitAll(value as Fields, step.message!, visit)
+        value !== undefined &&
+        visitAll(value as Fields, step.message!, visit, subject)
       );
     case 'list':
       return (value as Fields[]).some((item) =>
-        visitAll(item, step.message!, visit),
+        visitAll(item, step.message!, visit, subject),
       );
   }
+}
+
+/**
+ * The data subjects (vault key form) whose personal data `message` holds:
+ * those its data subject fields name, and `fallback` (the aggregate) for
+ * personal fields outside any.
+ */
+export function subjectsOf(
+  message: Message,
+  desc: DescMessage,
+  fallback: string,
+): Set<string> {
+  const subjects = new Set<string>();
+  if (hasPersonalFields(desc))
+    visitAll(
+      message,
+      desc,
+      (_, subject) => {
+        subjects.add(subject);
+        return false;
+      },
+      subjectKey(fallback),
+    );
+  return subjects;
 }
 
 /** True when `message` holds a non-empty personal string (checked without copying or awaiting anything). */
@@ -208,31 +313,44 @@ export async function protect<M extends Message>(
   subject: string,
   vault: Vault,
 ): Promise<M> {
-  if (!holdsPersonalData(message, desc)) return message;
-  return protectWith(
-    message,
-    desc,
-    subject,
-    (await vault.keyFor(subject, true)) ?? null,
-  );
+  const keys = new Map<string, Buffer | null>();
+  for (const named of subjectsOf(message, desc, subject))
+    keys.set(named, (await vault.keyFor(named, true)) ?? null);
+  if (keys.size === 0) return message;
+  return protectWith(message, desc, subject, (named) => keys.get(named)!);
 }
 
 /**
- * `protect` with the subject's key already at hand (null: forgotten, so
- * erased), in one walk: `message` itself when it holds no personal data,
- * otherwise a copy that shares every part without any.
+ * `protect` with the keys already at hand, in one walk: `message` itself
+ * when it holds no personal data, otherwise a copy that shares every part
+ * without any. `keys` is the key of `subject` (the aggregate), or a lookup
+ * by subject (vault key form) for messages that name their data subjects;
+ * null means forgotten, so erased.
  */
 export function protectWith<M extends Message>(
   message: M,
   desc: DescMessage,
   subject: string,
-  key: Buffer | null,
+  keys: Buffer | null | ((subject: string) => Buffer | null),
 ): M {
   if (!hasPersonalFields(desc)) return message;
+  const fallback = subjectKey(subject);
+  const keyOf =
+    typeof keys === 'function'
+      ? keys
+      : (named: string) => {
+          if (named !== fallback)
+            throw new Error(`no key at hand for data subject ${named}`);
+          return keys;
+        };
   return rewrite(
     message,
     desc,
-    key === null ? () => ERASED : (plain) => seal(plain, subject, key),
+    (plain, named) => {
+      const key = keyOf(named);
+      return key === null ? ERASED : seal(plain, named, key);
+    },
+    fallback,
   ) as unknown as M;
 }
 
@@ -249,16 +367,22 @@ export async function reveal<M extends Message>(
     if (subject !== undefined) subjects.add(subject);
     return false;
   });
+  // The subject a ciphertext names is the one it was sealed for, whatever the message says now.
   if (subjects.size === 0) return message;
   const keys = new Map<string, Buffer | null | undefined>();
   for (const subject of subjects)
     keys.set(subject, await vault.keyFor(subject, false));
-  return rewrite(message, desc, (v) => {
-    const subject = subjectOf(v);
-    if (subject === undefined) return v;
-    const key = keys.get(subject);
-    return key ? open(v, key) : ERASED;
-  }) as unknown as M;
+  return rewrite(
+    message,
+    desc,
+    (v) => {
+      const subject = subjectOf(v);
+      if (subject === undefined) return v;
+      const key = keys.get(subject);
+      return key ? open(v, key) : ERASED;
+    },
+    '',
+  ) as unknown as M;
 }
 
 // Random IVs drawn in blocks: one call into the CSPRNG per 341 fields, not one per field.

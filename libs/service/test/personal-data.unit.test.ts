@@ -8,10 +8,17 @@ import {
   type ListNodesResponse,
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import {
+  DocumentEventSchema,
+  type DocumentEvent,
+} from '@cim/proto/cim/document/v1/document_pb';
+import {
   ERASED,
   holdsPersonalData,
+  namesDataSubjects,
   protectWith,
   reveal,
+  subjectKey,
+  subjectsOf,
 } from '../src/personal-data.js';
 import type { Vault } from '../src/vault.js';
 
@@ -115,6 +122,72 @@ describe('personal data', () => {
       expect(shown.body.case === 'nodeAdded' && shown.body.value.label).toBe(
         ERASED,
       );
+    });
+  });
+
+  describe('when a field names the data subject (a comment and its author)', () => {
+    const commented = (author: string, content: string): DocumentEvent =>
+      create(DocumentEventSchema, {
+        body: {
+          case: 'commentAdded',
+          value: { documentId: 'd', commentId: 'c', author, content },
+        },
+      });
+
+    it('encrypts under the author, not the aggregate', async () => {
+      expect(namesDataSubjects(DocumentEventSchema)).toBe(true);
+      expect(namesDataSubjects(GraphEventSchema)).toBe(false);
+      const alice = subjectKey('user:alice');
+      const event = commented('user:alice', 'hello');
+      expect([...subjectsOf(event, DocumentEventSchema, 'd')]).toEqual([alice]);
+      const sealed = protectWith(event, DocumentEventSchema, 'd', (s) =>
+        s === alice ? key : null,
+      );
+      const body =
+        sealed.body.case === 'commentAdded' ? sealed.body.value : undefined;
+      expect(body?.author).toBe('user:alice');
+      expect(body?.content).toMatch(new RegExp(`^cim:enc:v1:${alice}:`));
+      const opened = await reveal(
+        sealed,
+        DocumentEventSchema,
+        vaultOf({ [alice]: key, d: null }),
+      );
+      expect(
+        opened.body.case === 'commentAdded' && opened.body.value.content,
+      ).toBe('hello');
+      // The aggregate's key is no help once the author is forgotten.
+      const forgotten = await reveal(
+        sealed,
+        DocumentEventSchema,
+        vaultOf({ [alice]: null, d: key }),
+      );
+      expect(
+        forgotten.body.case === 'commentAdded' && forgotten.body.value.content,
+      ).toBe(ERASED);
+    });
+
+    it('falls back to the aggregate when the subject field is empty', () => {
+      expect([
+        ...subjectsOf(commented('', 'x'), DocumentEventSchema, 'd'),
+      ]).toEqual(['d']);
+    });
+
+    it('refuses to seal for a subject whose key it was not given', () => {
+      expect(() =>
+        protectWith(commented('user:bob', 'x'), DocumentEventSchema, 'd', key),
+      ).toThrow(/no key at hand/);
+    });
+  });
+
+  describe('subjectKey', () => {
+    it('keeps subject tokens, maps any other id to a token, and is idempotent', () => {
+      expect(subjectKey('0196a2b0-aaaa-7000-8000-000000000000')).toBe(
+        '0196a2b0-aaaa-7000-8000-000000000000',
+      );
+      const mapped = subjectKey('user:alice');
+      expect(mapped).toMatch(/^[0-9a-f-]{36}$/);
+      expect(subjectKey(mapped)).toBe(mapped);
+      expect(subjectKey('user:bob')).not.toBe(mapped);
     });
   });
 });

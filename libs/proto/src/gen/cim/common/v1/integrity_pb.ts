@@ -314,7 +314,10 @@ export const HistoryResponseSchema: GenMessage<HistoryResponse> = /*@__PURE__*/
  */
 export type ForgetSubject = Message<"cim.common.v1.ForgetSubject"> & {
   /**
-   * The data subject: for now the aggregate whose personal fields are forgotten.
+   * The data subject: the value of the field marked
+   * (cim.common.v1.data_subject) next to the personal fields (e.g. a comment's
+   * author), else the aggregate that holds them. Not blank; at most 256
+   * characters.
    *
    * @generated from field: string subject_id = 1;
    */

@@ -11,7 +11,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file cim/common/v1/options.proto.
  */
 export const file_cim_common_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChtjaW0vY29tbW9uL3YxL29wdGlvbnMucHJvdG8SDWNpbS5jb21tb24udjE6OwoIcGVyc29uYWwSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGLmOAyABKAhSCHBlcnNvbmFsYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChtjaW0vY29tbW9uL3YxL29wdGlvbnMucHJvdG8SDWNpbS5jb21tb24udjE6OwoIcGVyc29uYWwSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGLmOAyABKAhSCHBlcnNvbmFsOkIKDGRhdGFfc3ViamVjdBIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMYuo4DIAEoCFILZGF0YVN1YmplY3RiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Personal data (a string field): stored encrypted under the key of its
@@ -21,4 +21,15 @@ export const file_cim_common_v1_options: GenFile = /*@__PURE__*/
  */
 export const personal: GenExtension<FieldOptions, boolean> = /*@__PURE__*/
   extDesc(file_cim_common_v1_options, 0);
+
+/**
+ * The data subject of the personal fields of this message and of the
+ * messages nested in it (a string field holding the subject's id, e.g. the
+ * author of a comment). Without one, the aggregate is the data subject.
+ * An empty value falls back to the enclosing subject.
+ *
+ * @generated from extension: bool data_subject = 51002;
+ */
+export const data_subject: GenExtension<FieldOptions, boolean> = /*@__PURE__*/
+  extDesc(file_cim_common_v1_options, 1);
 
