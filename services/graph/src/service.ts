@@ -6,6 +6,7 @@ import {
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import { graphDecider, reviveGraphState } from './domain/index.js';
 import { project, reviveGraphRow } from './projection.js';
+import { prepareGraphCommand } from './prepare.js';
 import { graphQueries } from './queries.js';
 
 /** The graph domain service: a value; `start()` runs an instance. */
@@ -15,5 +16,6 @@ export const graphService = defineService({
   schemas: { command: GraphCommandSchema, event: GraphEventSchema },
   projection: project,
   queries: { service: GraphQueryService, handlers: graphQueries },
+  prepare: prepareGraphCommand,
   revive: { state: reviveGraphState, row: reviveGraphRow },
 });

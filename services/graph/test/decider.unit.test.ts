@@ -624,18 +624,6 @@ describe('graph decider', () => {
           evt.edgeAdded({ edgeId: 'k', edgeType: 't', directed: false }),
         ]);
     });
-    it.each([
-      [ImportFormat.DOT, 'DOT'],
-      [ImportFormat.GRAPHML, 'GRAPHML'],
-      [ImportFormat.MERMAID, 'MERMAID'],
-    ])('rejects format %s with VALIDATION_FAILED', (format, name) => {
-      given(history)
-        .when(cmd.importGraph('digraph {}', { format }))
-        .thenRejects(
-          ErrorCode.VALIDATION_FAILED,
-          new RegExp(`${name} is not supported yet`),
-        );
-    });
     it('rejects an unspecified format with VALIDATION_FAILED', () => {
       given(history)
         .when(cmd.importGraph(doc, { format: ImportFormat.UNSPECIFIED }))

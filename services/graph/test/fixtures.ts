@@ -272,7 +272,11 @@ export const evt = {
         ...f,
       }),
     }),
-  imported: (nodeCount: number, edgeCount: number) =>
+  imported: (
+    nodeCount: number,
+    edgeCount: number,
+    f: Fields<typeof GraphImportedSchema> = {},
+  ) =>
     event({
       case: 'imported',
       value: create(GraphImportedSchema, {
@@ -280,6 +284,7 @@ export const evt = {
         format: ImportFormat.JSON,
         nodeCount,
         edgeCount,
+        ...f,
       }),
     }),
   /** An event with no body, as an older reader sees an event type from a newer schema. */

@@ -28,7 +28,11 @@ import {
   type UpdateEdge,
   type UpdateGraph,
 } from '@cim/proto/cim/graph/v1/graph_pb';
+import { parseImportDot } from '../import-dot.js';
+import { parseImportGraphml } from '../import-graphml.js';
 import { parseImportJson } from '../import-json.js';
+import { parseImportMermaid } from '../import-mermaid.js';
+import { IMPORT_LIMITS, type ParsedGraph } from '../import-text.js';
 import { closesCycle, linksCloseCycle } from './dag.js';
 import {
   LIMITS,
@@ -437,24 +441,42 @@ function removeEdge(
 }
 
 function importGraph(
-  { graphId, format, content }: ImportGraph,
+  { graphId, format, content, contentCid }: ImportGraph,
   state: GraphState,
   commandId: string,
 ): GraphEvent[] {
   requireId(graphId, 'graph_id');
-  if (
-    format === ImportFormat.DOT ||
-    format === ImportFormat.GRAPHML ||
-    format === ImportFormat.MERMAID
-  ) {
-    invalid(`format ${ImportFormat[format]} is not supported yet; use JSON`);
+  const parse = parserOf(format);
+  if (contentCid === '') {
+    if (content.trim() === '') invalid('content must not be blank');
+  } else if (content === '') {
+    // The service's prepare step replaces a content_cid by the text it names.
+    invalid(`content_cid ${show(contentCid)} was not resolved to its content`);
+  } else if (content.trim() === '') {
+    invalid(`the content of ${show(contentCid)} is blank`);
   }
-  if (format !== ImportFormat.JSON) {
-    invalid(`format must be JSON, got ${ImportFormat[format] ?? format}`);
+  if (content.length > IMPORT_LIMITS.contentBytes) {
+    invalid(
+      `content must be at most ${IMPORT_LIMITS.contentBytes} characters, got ${content.length}`,
+    );
   }
-  if (content.trim() === '') invalid('content must not be blank');
   const graph = active(state, graphId);
-  const { nodes, edges } = parseImportJson(content, commandId);
+  const parsed = parse(content, commandId);
+  if (parsed.nodes.length > IMPORT_LIMITS.nodes) {
+    invalid(
+      `a document may hold at most ${IMPORT_LIMITS.nodes} nodes, got ${parsed.nodes.length}`,
+    );
+  }
+  if (parsed.edges.length > IMPORT_LIMITS.edges) {
+    invalid(
+      `a document may hold at most ${IMPORT_LIMITS.edges} edges, got ${parsed.edges.length}`,
+    );
+  }
+  // A node a DOT or Mermaid edge only names may be one the graph already holds.
+  const nodes = parsed.nodes.filter(
+    (node) => !(node.implied === true && graph.nodes.has(node.id)),
+  );
+  const { edges } = parsed;
   nodes.forEach(({ id }, i) => {
     if (graph.nodes.has(id)) {
       throw new DomainError(
@@ -500,6 +522,7 @@ function importGraph(
         format,
         nodeCount: nodes.length,
         edgeCount: edges.length,
+        contentCid,
       },
     }),
     ...nodes.map(({ id, type, label, metadata }) =>
@@ -530,4 +553,24 @@ function importGraph(
       }),
     ),
   ];
+}
+
+/** The parser of an import format; VALIDATION_FAILED for an unknown one. */
+function parserOf(
+  format: ImportFormat,
+): (content: string, commandId: string) => ParsedGraph {
+  switch (format) {
+    case ImportFormat.JSON:
+      return parseImportJson;
+    case ImportFormat.DOT:
+      return parseImportDot;
+    case ImportFormat.GRAPHML:
+      return parseImportGraphml;
+    case ImportFormat.MERMAID:
+      return parseImportMermaid;
+    case ImportFormat.UNSPECIFIED:
+      return invalid('format must be JSON, DOT, GRAPHML or MERMAID');
+    default:
+      return invalid(`format ${String(format)} is not a known import format`);
+  }
 }
