@@ -166,8 +166,10 @@ export class CommandHandler<
       reply.ok(known);
       return;
     }
-    this.withEntry(aggregateId, (entry) =>
-      this.attempt(aggregateId, command, meta, reply, entry, 1),
+    this.withEntry(
+      aggregateId,
+      (entry) => this.attempt(aggregateId, command, meta, reply, entry, 1),
+      aggregateId === meta.commandId,
     );
   }
 
@@ -176,9 +178,18 @@ export class CommandHandler<
     this.cache.clear();
   }
 
+  /**
+   * Runs `job` on the aggregate's entry once no other command holds it.
+   * `fresh`: the id was just derived from the command id, so the aggregate
+   * almost surely does not exist yet and is not read first (a snapshot get
+   * and a stream read saved). Should it exist after all (a retry of a
+   * command whose first attempt was stored), the append meets a duplicate
+   * id or a wrong last sequence, and the ordinary catch-up answers it.
+   */
   private withEntry(
     aggregateId: string,
     job: (entry: Entry<State>) => void,
+    fresh = false,
   ): void {
     let entry = this.cache.get(aggregateId);
     if (entry === undefined) {
@@ -188,12 +199,13 @@ export class CommandHandler<
         lastSeq: 0,
         lastHash: GENESIS_HASH,
         busy: true,
-        loaded: false,
+        loaded: fresh,
         stale: false,
         queue: [],
       };
       this.cache.set(aggregateId, entry);
-      this.refresh(aggregateId, entry, job);
+      if (fresh) job(entry);
+      else this.refresh(aggregateId, entry, job);
       return;
     }
     if (entry.busy) {

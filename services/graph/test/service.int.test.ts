@@ -43,8 +43,13 @@ describe('graph service over NATS', () => {
   let running: RunningService;
   // The service's keys, so that a test can write a commit as another instance of it would.
   const keyring = ephemeralKeyring();
-  const start = (options: { snapshotEvery?: number } = {}) =>
-    graphService.start({ nc, log: testLogger(), keyring, ...options });
+  const start = (
+    options: {
+      snapshotEvery?: number;
+      cacheSize?: number;
+      resultCacheSize?: number;
+    } = {},
+  ) => graphService.start({ nc, log: testLogger(), keyring, ...options });
 
   /** Commits stored on one graph's subject. */
   const commitsOf = (graphId: string) => countCommits(nc, 'graph', graphId);
@@ -173,6 +178,36 @@ describe('graph service over NATS', () => {
       );
       expect(again).toEqual(first);
       expect(await commitsOf(graphId)).toBe(2);
+    });
+  });
+
+  describe('when a create that named no id is retried', () => {
+    it('answers with the first result though the instance forgot it, and stores one graph', async () => {
+      // An instance that holds one aggregate and one result only: the retry finds neither.
+      await running.stop();
+      running = await start({ cacheSize: 1, resultCacheSize: 1 });
+      try {
+        const commandId = uuidv7();
+        const first = await sendCommand(
+          nc,
+          cmd.createGraph,
+          { name: 'once' },
+          { commandId },
+        );
+        expect(first.aggregateId).toBe(commandId);
+        await newGraph('pushes the first result out of the cache');
+        const again = await sendCommand(
+          nc,
+          cmd.createGraph,
+          { name: 'once' },
+          { commandId },
+        );
+        expect(again).toEqual(first);
+        expect(await commitsOf(commandId)).toBe(1);
+      } finally {
+        await running.stop();
+        running = await start();
+      }
     });
   });
 
