@@ -8,6 +8,7 @@ import { graphDecider, reviveGraphState } from './domain/index.js';
 import { project, reviveGraphRow } from './projection.js';
 import { prepareGraphCommand } from './prepare.js';
 import { graphQueries } from './queries.js';
+import { documentNodesReaction, workflowGraphReaction } from './reactions.js';
 
 /** The graph domain service: a value; `start()` runs an instance. */
 export const graphService = defineService({
@@ -17,5 +18,6 @@ export const graphService = defineService({
   projection: project,
   queries: { service: GraphQueryService, handlers: graphQueries },
   prepare: prepareGraphCommand,
+  reactions: [documentNodesReaction, workflowGraphReaction],
   revive: { state: reviveGraphState, row: reviveGraphRow },
 });
