@@ -181,7 +181,10 @@ export class ReactionRunner<Command extends CommandMessage> {
             error.code !== ErrorCode.CONCURRENCY_CONFLICT
           ) {
             // A refusal is an answer: the event is handled (a redelivery is refused the same way).
-            this.log.info(
+            // ALREADY_EXISTS is the usual answer to "make sure it exists": not worth a line each time.
+            this.log[
+              error.code === ErrorCode.ALREADY_EXISTS ? 'debug' : 'info'
+            ](
               { err: error, reaction: this.reaction.name, eventSeq: msg.seq },
               'reaction command refused',
             );
