@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { SERVICE_NODE_OPTIONS } from '@cim/service';
 import { freePort } from './nats-harness.js';
 
 /** The workspace root: this file runs from `test/dist/bench/`. */
@@ -65,7 +66,12 @@ export async function startChild(options: ChildOptions): Promise<ChildHandle> {
   };
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), join(workspaceRoot, options.entry)],
+    // Services run with the Node options npm start gives them.
+    [
+      ...SERVICE_NODE_OPTIONS,
+      ...(options.nodeArgs ?? []),
+      join(workspaceRoot, options.entry),
+    ],
     {
       cwd: workspaceRoot,
       env: { ...process.env, ...options.env },

@@ -17,7 +17,13 @@ import {
 } from './nats-server.js';
 import { OptionsError, parseOptions, workspaceRoot } from './options.js';
 import { Supervised, readyz } from './supervisor.js';
-import { keysDir, loadMasterKey, rotateKey, topologyFile } from '@cim/service';
+import {
+  SERVICE_NODE_OPTIONS,
+  keysDir,
+  loadMasterKey,
+  rotateKey,
+  topologyFile,
+} from '@cim/service';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -125,7 +131,10 @@ async function main(): Promise<void> {
       {
         name,
         command: process.execPath,
-        args: [join(root, 'services', service, 'dist', 'main.js')],
+        args: [
+          ...SERVICE_NODE_OPTIONS,
+          join(root, 'services', service, 'dist', 'main.js'),
+        ],
         env: {
           ...baseEnv,
           CIM_NATS_URL: plan?.urlFor(service) ?? natsUrl,

@@ -43,7 +43,7 @@ export {
 } from './config.js';
 export type { Durability, ServiceConfig, Topology } from './config.js';
 export { IntegrityError } from './aggregate-loader.js';
-export { runMain } from './run-main.js';
+export { SERVICE_NODE_OPTIONS, runMain } from './run-main.js';
 export {
   ephemeralKeyring,
   keysDir,
