@@ -323,92 +323,64 @@ export class CommandHandler<
       this.release(aggregateId, entry);
       return;
     }
+    const proceed = (stored: readonly Event[]) =>
+      this.commit(aggregateId, command, meta, reply, entry, attempt, stored);
     const { vault } = this;
-    if (vault !== undefined) {
-      // Personal fields are encrypted before the events go anywhere: state, stream, read model.
-      const creating = entry.version === 0n;
-      // An aggregate coming into being is a data subject whose key is soon needed: it is made meanwhile.
-      if (creating) vault.prepare(aggregateId);
-      const schema = this.eventSchema;
-      if (!namesDataSubjects(schema)) {
-        // The aggregate is the only data subject: one key, one walk when it is at hand.
-        const key = vault.cached(aggregateId);
-        if (key !== undefined) {
-          const sealed = events.map((e) =>
-            protectWith(e, schema, aggregateId, key),
-          );
-          this.commit(
-            aggregateId,
-            command,
-            meta,
-            reply,
-            entry,
-            attempt,
-            sealed,
-          );
-          return;
-        }
-      }
-      const keys = new Map<string, Buffer | null>();
-      const missing: string[] = [];
-      for (const event of events) {
-        for (const subject of subjectsOf(event, schema, aggregateId)) {
-          if (keys.has(subject) || missing.includes(subject)) continue;
-          const key = vault.cached(subject);
-          if (key === undefined) missing.push(subject);
-          else keys.set(subject, key);
-        }
-      }
-      if (keys.size === 0 && missing.length === 0) {
-        this.commit(aggregateId, command, meta, reply, entry, attempt, events);
-        return;
-      }
-      const encrypt = () =>
-        events.map((e) =>
-          protectWith(e, schema, aggregateId, (s) => keys.get(s) ?? null),
-        );
-      if (missing.length === 0) {
-        this.commit(
-          aggregateId,
-          command,
-          meta,
-          reply,
-          entry,
-          attempt,
-          encrypt(),
-        );
-        return;
-      }
-      Promise.all(
-        missing.map((subject) =>
-          vault
-            .keyFor(subject, true, creating && subject === aggregateId)
-            .then((key) => keys.set(subject, key ?? null)),
-        ),
-      ).then(
-        () =>
-          this.commit(
-            aggregateId,
-            command,
-            meta,
-            reply,
-            entry,
-            attempt,
-            encrypt(),
-          ),
-        (error: unknown) => {
-          reply.fail(
-            new UnavailableError(
-              `personal data in ${aggregateId} cannot be protected`,
-              { cause: error },
-            ),
-          );
-          this.release(aggregateId, entry);
-        },
-      );
+    if (vault === undefined) {
+      proceed(events);
       return;
     }
-    this.commit(aggregateId, command, meta, reply, entry, attempt, events);
+    // Personal fields are encrypted before the events go anywhere: state, stream, read model.
+    const creating = entry.version === 0n;
+    // An aggregate coming into being is a data subject whose key is soon needed: it is made meanwhile.
+    if (creating) vault.prepare(aggregateId);
+    const schema = this.eventSchema;
+    if (!namesDataSubjects(schema)) {
+      // The aggregate is the only data subject: one key, one walk when it is at hand.
+      const key = vault.cached(aggregateId);
+      if (key !== undefined) {
+        proceed(events.map((e) => protectWith(e, schema, aggregateId, key)));
+        return;
+      }
+    }
+    const keys = new Map<string, Buffer | null>();
+    const missing: string[] = [];
+    for (const event of events) {
+      for (const subject of subjectsOf(event, schema, aggregateId)) {
+        if (keys.has(subject) || missing.includes(subject)) continue;
+        const key = vault.cached(subject);
+        if (key === undefined) missing.push(subject);
+        else keys.set(subject, key);
+      }
+    }
+    const encrypted = () =>
+      keys.size === 0
+        ? events
+        : events.map((e) =>
+            protectWith(e, schema, aggregateId, (s) => keys.get(s) ?? null),
+          );
+    if (missing.length === 0) {
+      proceed(encrypted());
+      return;
+    }
+    Promise.all(
+      missing.map((subject) =>
+        vault
+          .keyFor(subject, true, creating && subject === aggregateId)
+          .then((key) => keys.set(subject, key ?? null)),
+      ),
+    ).then(
+      () => proceed(encrypted()),
+      (error: unknown) => {
+        reply.fail(
+          new UnavailableError(
+            `personal data in ${aggregateId} cannot be protected`,
+            { cause: error },
+          ),
+        );
+        this.release(aggregateId, entry);
+      },
+    );
   }
 
   /** Steps 4 and 5: appends the decided events as one sealed commit. */
