@@ -450,6 +450,9 @@ async function startService<
   );
   for (const reaction of reactions) reaction.start();
 
+  // Started means reachable: the server has every subscription before start() resolves.
+  await nc.flush();
+
   // (5) Probes and metrics.
   let http: HttpEndpoint | undefined;
   if (options.httpPort !== undefined) {
