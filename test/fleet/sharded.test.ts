@@ -86,6 +86,11 @@ describe('sharded topology: a hub and one leaf node per domain', () => {
       );
     }
     hub = await connectNats({ url: shards.hub.url, name: 'cim-gateway' });
+    // Each service's interest crosses its leaf connection to the hub.
+    for (const domain of DOMAINS)
+      await eventually(() =>
+        hub.request(`$SRV.PING.cim-${domain}`, '', { timeout: 1000 }),
+      );
     gateway = await startGateway({
       nc: hub,
       host: '127.0.0.1',
