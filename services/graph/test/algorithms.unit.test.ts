@@ -1,8 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { SortedMap } from '@cim/kernel';
 import {
+  DIAMETER_LIMITS,
   graphMetrics,
   hasDirectedCycle,
+  sourcesAndSinks,
   shortestPath,
   type Link,
   type PathEdge,
@@ -55,6 +57,8 @@ describe('graphMetrics', () => {
       averageDegree: 0,
       connectedComponents: 0,
       hasCycle: false,
+      averageClustering: 0,
+      diameter: 0,
     });
   });
 
@@ -76,6 +80,8 @@ describe('graphMetrics', () => {
       averageDegree: 4 / 3,
       connectedComponents: 1,
       hasCycle: false,
+      averageClustering: 0,
+      diameter: 2,
     });
   });
 
@@ -350,5 +356,161 @@ describe('SortedMap', () => {
     expect(map.size).toBe(50_000);
     expect(map.get('000001')).toBe(1);
     expect(map.has('000002')).toBe(false);
+  });
+});
+
+describe('graphMetrics clustering and diameter', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
+  const path = (n: number) =>
+    ids(n)
+      .slice(1)
+      .map((id, i) => line(`n${i}`, id));
+
+  it.each<[string, string[], Link[], number, number]>([
+    [
+      'a triangle',
+      ['a', 'b', 'c'],
+      [line('a', 'b'), line('b', 'c'), line('c', 'a')],
+      1,
+      1,
+    ],
+    [
+      'a directed triangle (direction ignored)',
+      ['a', 'b', 'c'],
+      [arc('a', 'b'), arc('b', 'c'), arc('a', 'c')],
+      1,
+      1,
+    ],
+    [
+      'a star of four leaves',
+      ['h', 'a', 'b', 'c', 'd'],
+      [line('h', 'a'), arc('h', 'b'), arc('c', 'h'), line('d', 'h')],
+      0,
+      2,
+    ],
+    ['a path of five nodes', ids(5), path(5), 0, 4],
+    [
+      'a triangle with a pendant node',
+      ['a', 'b', 'c', 'd'],
+      [line('a', 'b'), line('b', 'c'), line('c', 'a'), line('c', 'd')],
+      // a, b: 1; c: 1 of 3 pairs; d: degree 1
+      (1 + 1 + 1 / 3 + 0) / 4,
+      2,
+    ],
+    [
+      'a complete graph on four nodes',
+      ['a', 'b', 'c', 'd'],
+      [
+        line('a', 'b'),
+        line('a', 'c'),
+        line('a', 'd'),
+        line('b', 'c'),
+        line('b', 'd'),
+        line('c', 'd'),
+      ],
+      1,
+      1,
+    ],
+    [
+      'a disconnected triangle and path (largest component diameter)',
+      ['a', 'b', 'c', 'p', 'q', 'r', 's'],
+      [
+        line('a', 'b'),
+        line('b', 'c'),
+        line('c', 'a'),
+        line('p', 'q'),
+        line('q', 'r'),
+        line('r', 's'),
+      ],
+      3 / 7,
+      3,
+    ],
+    [
+      'a triangle with self-loops and parallel edges',
+      ['a', 'b', 'c'],
+      [
+        line('a', 'b'),
+        arc('b', 'a'),
+        line('a', 'b'),
+        line('b', 'c'),
+        line('c', 'a'),
+        arc('a', 'a'),
+        line('c', 'c'),
+      ],
+      1,
+      1,
+    ],
+    ['isolated nodes', ['a', 'b', 'c'], [], 0, 0],
+    ['one node', ['a'], [arc('a', 'a')], 0, 0],
+  ])('for %s', (_, nodeIds, links, clustering, diameter) => {
+    const metrics = graphMetrics(nodeIds, links);
+    expect(metrics.averageClustering).toBeCloseTo(clustering, 12);
+    expect(metrics.diameter).toBe(diameter);
+  });
+
+  it('measures a long path without recursion', () => {
+    expect(graphMetrics(ids(2000), path(2000)).diameter).toBe(1999);
+  });
+
+  it('leaves the diameter out above the node limit', () => {
+    const n = DIAMETER_LIMITS.maxNodes + 1;
+    const metrics = graphMetrics(ids(n), path(n));
+    expect(metrics.diameter).toBeUndefined();
+    expect(metrics.averageClustering).toBe(0);
+  });
+
+  it('counts the triangles of a hub quickly (wheel graph)', () => {
+    // A hub joined to a cycle of 20,000 rim nodes: every rim node has degree
+    // 3 and 2 triangles (C = 2/3); the hub has 20,000 triangles.
+    const rim = 20_000;
+    const nodeIds = ['hub', ...ids(rim)];
+    const links = [
+      ...ids(rim).map((id) => line('hub', id)),
+      ...ids(rim).map((id, i) => line(id, `n${(i + 1) % rim}`)),
+    ];
+    const hub = (2 * rim) / (rim * (rim - 1));
+    const expected = (rim * (2 / 3) + hub) / (rim + 1);
+    expect(graphMetrics(nodeIds, links).averageClustering).toBeCloseTo(
+      expected,
+      12,
+    );
+  });
+});
+
+describe('sourcesAndSinks', () => {
+  it('finds sources and sinks of a directed path, isolated nodes being both', () => {
+    expect(
+      sourcesAndSinks(['a', 'b', 'c', 'z'], [arc('a', 'b'), arc('b', 'c')]),
+    ).toEqual({ sources: ['a', 'z'], sinks: ['c', 'z'] });
+  });
+
+  it('counts an undirected edge both ways at both ends', () => {
+    // a → b — c → d: b and c each have an undirected edge in and out.
+    expect(
+      sourcesAndSinks(
+        ['a', 'b', 'c', 'd'],
+        [arc('a', 'b'), line('b', 'c'), arc('c', 'd')],
+      ),
+    ).toEqual({ sources: ['a'], sinks: ['d'] });
+    expect(sourcesAndSinks(['a', 'b'], [line('a', 'b')])).toEqual({
+      sources: [],
+      sinks: [],
+    });
+  });
+
+  it('treats a directed self-loop as an edge in and out of its node', () => {
+    expect(sourcesAndSinks(['a', 'b'], [arc('a', 'a'), arc('a', 'b')])).toEqual(
+      {
+        sources: [],
+        sinks: ['b'],
+      },
+    );
+  });
+
+  it('ignores links to unknown nodes', () => {
+    expect(sourcesAndSinks(['a'], [arc('ghost', 'a')])).toEqual({
+      sources: ['a'],
+      sinks: ['a'],
+    });
   });
 });
