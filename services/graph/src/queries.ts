@@ -1,37 +1,49 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import {
   DomainError,
   ErrorCode,
   SortedMap,
+  invalid,
+  requireFinite,
   requireId,
   requireText,
   show,
+  violation,
 } from '@cim/kernel';
+import type { PageInfoSchema } from '@cim/proto/cim/common/v1/paging_pb';
 import {
   Direction,
   GraphStatus,
   GraphType,
+  NodeRole,
+  type AdjacencyEntrySchema,
   type EdgeSchema,
   type GraphQueryService,
   type GraphSummarySchema,
   type NodeSchema,
+  type TimeRange,
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import {
   SortedRowIds,
+  encodeCursor,
   readPage,
   takePage,
   upperBound,
   type QueryHandlers,
   type Rows,
 } from '@cim/service';
-import { LIMITS } from './domain/rules.js';
+import { LIMITS, validateConceptualPoint } from './domain/rules.js';
 import {
   graphMetrics,
   shortestPath,
+  sourcesAndSinks,
   type GraphMetrics,
+  type SourcesAndSinks,
   type Walkable,
 } from './graph-algorithms.js';
+import { nearestPoints, type PointEntry } from './nearest-points.js';
 import type {
   Adjacency,
   EdgeRecord,
@@ -65,6 +77,58 @@ function* mergeById<V>(
       y = b.next();
     }
   }
+}
+
+/** Neighbour ids one AdjacencyList page holds at most (and one entry lists at most). */
+const ADJACENCY_IDS_PER_PAGE = 10_000;
+/** FindSimilarNodes: k when the request leaves it 0, and the largest k accepted. */
+const SIMILAR_DEFAULT_K = 50;
+const SIMILAR_MAX_K = 1_000;
+
+/** Timestamp bounds allowed by google.protobuf.Timestamp: 0001-01-01 to 9999-12-31. */
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
+
+/**
+ * A timestamp as whole milliseconds rounded up, with its exact nanosecond
+ * count; VALIDATION_FAILED outside Timestamp's range. For whole-millisecond
+ * times t, t >= bound ⇔ t >= ceilMs and t < bound ⇔ t < ceilMs.
+ */
+function readBound(
+  { seconds, nanos }: Timestamp,
+  field: string,
+): { readonly ceilMs: number; readonly exactNs: bigint } {
+  if (
+    seconds < MIN_SECONDS ||
+    seconds > MAX_SECONDS ||
+    !(Number.isInteger(nanos) && nanos >= 0 && nanos < 1e9)
+  ) {
+    invalid(`${field} is not a valid timestamp`);
+  }
+  return {
+    ceilMs: Number(seconds) * 1000 + Math.ceil(nanos / 1e6),
+    exactNs: seconds * 1_000_000_000n + BigInt(nanos),
+  };
+}
+
+/** A half-open [start, end) test over millisecond times; undefined for an unset range. */
+function inRange(
+  range: TimeRange | undefined,
+  field: string,
+): ((ms: number) => boolean) | undefined {
+  if (range === undefined) return undefined;
+  const start =
+    range.start === undefined
+      ? undefined
+      : readBound(range.start, `${field}.start`);
+  const end =
+    range.end === undefined ? undefined : readBound(range.end, `${field}.end`);
+  if (start !== undefined && end !== undefined && start.exactNs > end.exactNs) {
+    invalid(`${field}.start must not be after ${field}.end`);
+  }
+  const from = start?.ceilMs ?? -Infinity;
+  const until = end?.ceilMs ?? Infinity;
+  return (ms) => ms >= from && ms < until;
 }
 
 function rowOf(rows: Rows<GraphRow>, graphId: string): GraphRow {
@@ -141,6 +205,7 @@ export const graphQueries = (
 ): QueryHandlers<typeof GraphQueryService> => {
   const index = new SortedRowIds(rows);
   const metricsOf = new WeakMap<GraphRow, GraphMetrics>();
+  const endsOf = new WeakMap<GraphRow, SourcesAndSinks>();
 
   return {
     graphInfo({ graphId }) {
@@ -148,17 +213,23 @@ export const graphQueries = (
       return { graph: summary(rowOf(rows, graphId)) };
     },
 
-    listGraphs({ page, graphType, status, nameContains }) {
+    listGraphs({ page, graphType, status, nameContains, created, updated }) {
       const window = readPage(page);
       const nameQuery = nameContains.toLowerCase();
+      const createdIn = inRange(created, 'created');
+      const updatedIn = inRange(updated, 'updated');
       const filtered =
         graphType !== GraphType.UNSPECIFIED ||
         status !== GraphStatus.UNSPECIFIED ||
-        nameQuery !== '';
+        nameQuery !== '' ||
+        createdIn !== undefined ||
+        updatedIn !== undefined;
       const matches = (row: GraphRow): boolean =>
         (graphType === GraphType.UNSPECIFIED || row.graphType === graphType) &&
         (status === GraphStatus.UNSPECIFIED || row.status === status) &&
-        (nameQuery === '' || row.name.toLowerCase().includes(nameQuery));
+        (nameQuery === '' || row.name.toLowerCase().includes(nameQuery)) &&
+        (createdIn === undefined || createdIn(row.createdAtMs)) &&
+        (updatedIn === undefined || updatedIn(row.updatedAtMs));
       const ids = index.sorted();
       function* candidates(): Generator<[string, GraphRow], void, undefined> {
         for (
@@ -283,6 +354,10 @@ export const graphQueries = (
         connectedComponents: BigInt(metrics.connectedComponents),
         hasCycle: metrics.hasCycle,
         version: row.version,
+        averageClustering: metrics.averageClustering,
+        ...(metrics.diameter !== undefined && {
+          diameter: BigInt(metrics.diameter),
+        }),
       };
     },
 
@@ -308,6 +383,128 @@ export const graphQueries = (
         nodeIds: [...path.nodeIds],
         edgeIds: [...path.edgeIds],
         totalCost: path.cost,
+      };
+    },
+
+    adjacencyList({ graphId, page }) {
+      requireId(graphId, 'graph_id');
+      const window = readPage(page);
+      const row = rowOf(rows, graphId);
+      const entries: MessageInitShape<typeof AdjacencyEntrySchema>[] = [];
+      let ids = 0;
+      let last: string | undefined;
+      let more = false;
+      for (const [nodeId, { out }] of row.adjacency.entries(window.after)) {
+        if (
+          entries.length === window.size ||
+          (entries.length > 0 && ids + out.size > ADJACENCY_IDS_PER_PAGE)
+        ) {
+          more = true;
+          break;
+        }
+        const neighbours = new Set<string>();
+        for (const edge of out.values()) {
+          neighbours.add(
+            edge.directed || edge.source === nodeId ? edge.target : edge.source,
+          );
+        }
+        const sorted = [...neighbours].sort();
+        const listed = sorted.slice(0, ADJACENCY_IDS_PER_PAGE);
+        ids += listed.length;
+        entries.push({
+          nodeId,
+          neighborIds: listed,
+          outDegree: BigInt(out.size),
+          truncated: listed.length < sorted.length,
+        });
+        last = nodeId;
+      }
+      const info: MessageInitShape<typeof PageInfoSchema> = {
+        nextPageToken: more && last !== undefined ? encodeCursor(last) : '',
+        totalSize: BigInt(row.adjacency.size),
+      };
+      return { entries, page: info };
+    },
+
+    sourceSinkNodes({ graphId, role, page }) {
+      requireId(graphId, 'graph_id');
+      if (role !== NodeRole.SOURCE && role !== NodeRole.SINK) {
+        invalid(`role must be NODE_ROLE_SOURCE or NODE_ROLE_SINK, got ${role}`);
+      }
+      const window = readPage(page);
+      const row = rowOf(rows, graphId);
+      let ends = endsOf.get(row);
+      if (ends === undefined) {
+        ends = sourcesAndSinks(row.nodes.keys(), row.edges.values());
+        endsOf.set(row, ends);
+      }
+      const ids = role === NodeRole.SOURCE ? ends.sources : ends.sinks;
+      function* entries(): Generator<[string, NodeRecord], void, undefined> {
+        for (
+          let i =
+            window.after === undefined ? 0 : upperBound(ids, window.after);
+          i < ids.length;
+          i++
+        ) {
+          const node = row.nodes.get(ids[i]!);
+          if (node !== undefined) yield [node.id, node];
+        }
+      }
+      const { items, info } = takePage(entries(), window, ids.length, nodeView);
+      return { nodes: items, page: info };
+    },
+
+    findSimilarNodes({ graphId, target, k, threshold }) {
+      requireId(graphId, 'graph_id');
+      if (k > SIMILAR_MAX_K) {
+        invalid(`k must be at most ${SIMILAR_MAX_K}, got ${k}`);
+      }
+      if (threshold !== undefined) {
+        requireFinite(threshold, 'threshold');
+        if (threshold < 0) invalid(`threshold must be >= 0, got ${threshold}`);
+      }
+      if (target.case === undefined) {
+        invalid('one of node_id and point is required');
+      }
+      if (target.case === 'nodeId') {
+        requireId(target.value, 'node_id');
+      } else {
+        if (target.value.coordinates.length === 0) {
+          invalid('point must not be empty');
+        }
+        validateConceptualPoint(target.value.coordinates);
+      }
+      const row = rowOf(rows, graphId);
+      const node =
+        target.case === 'nodeId' ? nodeOf(row, target.value) : undefined;
+      if (node?.conceptualPoint.length === 0) {
+        violation(
+          `node ${show(node.id)} has no conceptual point to compare with`,
+        );
+      }
+      const point =
+        node?.conceptualPoint ??
+        (target.case === 'point' ? target.value.coordinates : []);
+      function* candidates(): Generator<PointEntry, void, undefined> {
+        for (const node of row.nodes.values()) {
+          if (node.conceptualPoint.length > 0) {
+            yield { id: node.id, point: node.conceptualPoint };
+          }
+        }
+      }
+      const { matches, truncated } = nearestPoints(candidates(), {
+        target: point,
+        k: k === 0 ? SIMILAR_DEFAULT_K : k,
+        threshold,
+        exclude: node?.id,
+      });
+      return {
+        matches: matches.map(({ id, distance }) => ({
+          node: nodeView(row.nodes.get(id)!),
+          distance,
+          similarity: 1 / (1 + distance),
+        })),
+        truncated,
       };
     },
   };

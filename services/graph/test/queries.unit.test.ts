@@ -3,7 +3,11 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { DomainError, ErrorCode, errorCodeName } from '@cim/kernel';
 import {
+  AdjacencyListRequestSchema,
+  AdjacencyListResponseSchema,
   Direction,
+  FindSimilarNodesRequestSchema,
+  FindSimilarNodesResponseSchema,
   GraphInfoRequestSchema,
   GraphInfoResponseSchema,
   GraphStatus,
@@ -19,8 +23,11 @@ import {
   NeighborsRequestSchema,
   NeighborsResponseSchema,
   NodesByTypeRequestSchema,
+  NodeRole,
   NodesByTypeResponseSchema,
   ShortestPathRequestSchema,
+  SourceSinkNodesRequestSchema,
+  SourceSinkNodesResponseSchema,
   ShortestPathResponseSchema,
   type GraphEvent,
 } from '@cim/proto/cim/graph/v1/graph_pb';
@@ -30,11 +37,12 @@ import {
   type QueryContext,
   type Rows,
 } from '@cim/service';
-import type { GraphRow } from '../src/projection.js';
+import { project, type GraphRow } from '../src/projection.js';
 import { graphQueries } from '../src/queries.js';
 import {
   GRAPH_ID,
   T0,
+  commitMeta,
   evt,
   nodes,
   projectAll,
@@ -94,6 +102,36 @@ function client(rows: Rows<GraphRow>) {
         ShortestPathResponseSchema,
         await handlers.shortestPath(
           create(ShortestPathRequestSchema, init),
+          CTX,
+        ),
+      ),
+    adjacencyList: async (
+      init: MessageInitShape<typeof AdjacencyListRequestSchema>,
+    ) =>
+      create(
+        AdjacencyListResponseSchema,
+        await handlers.adjacencyList(
+          create(AdjacencyListRequestSchema, init),
+          CTX,
+        ),
+      ),
+    sourceSinkNodes: async (
+      init: MessageInitShape<typeof SourceSinkNodesRequestSchema>,
+    ) =>
+      create(
+        SourceSinkNodesResponseSchema,
+        await handlers.sourceSinkNodes(
+          create(SourceSinkNodesRequestSchema, init),
+          CTX,
+        ),
+      ),
+    findSimilarNodes: async (
+      init: MessageInitShape<typeof FindSimilarNodesRequestSchema>,
+    ) =>
+      create(
+        FindSimilarNodesResponseSchema,
+        await handlers.findSimilarNodes(
+          create(FindSimilarNodesRequestSchema, init),
           CTX,
         ),
       ),
@@ -588,7 +626,29 @@ describe('graph queries', () => {
         connectedComponents: 2n,
         hasCycle: true,
         version: 10n,
+        averageClustering: 0,
+        diameter: 3n,
       });
+    });
+    it('measures clustering and diameter of a triangle with a tail', async () => {
+      const graph = row([
+        evt.created(),
+        ...nodes('a', 'b', 'c', 'd'),
+        evt.edgeAdded({ edgeId: 'ab', source: 'a', target: 'b' }),
+        evt.edgeAdded({ edgeId: 'bc', source: 'b', target: 'c' }),
+        evt.edgeAdded({
+          edgeId: 'ca',
+          source: 'c',
+          target: 'a',
+          directed: false,
+        }),
+        evt.edgeAdded({ edgeId: 'cd', source: 'c', target: 'd' }),
+      ]);
+      const metrics = await client(rowsOf(graph)).metrics({
+        graphId: GRAPH_ID,
+      });
+      expect(metrics.averageClustering).toBeCloseTo((1 + 1 + 1 / 3) / 4, 12);
+      expect(metrics.diameter).toBe(2n);
     });
     it('sees the cycle go when the self-loop is removed', async () => {
       const acyclic = projectAll(
@@ -624,13 +684,362 @@ describe('graph queries', () => {
         edgeCount: 9_999n,
         connectedComponents: 1n,
         hasCycle: false,
+        averageClustering: 0,
       });
+      // Above 5,000 nodes the diameter is not computed.
+      expect(metrics.diameter).toBeUndefined();
       const path = await big.shortestPath({
         graphId: GRAPH_ID,
         fromNodeId: 'n0',
         toNodeId: 'n9999',
       });
       expect(path.totalCost).toBe(9_999);
+    });
+  });
+
+  describe('ListGraphs by time', () => {
+    /** A graph created at `createdMs`, optionally updated later at `updatedMs`. */
+    const at = (graphId: string, createdMs: number, updatedMs?: number) => {
+      let current = project(
+        undefined,
+        evt.created({ graphId }),
+        commitMeta(1, createdMs, graphId),
+      )!;
+      if (updatedMs !== undefined) {
+        current = project(
+          current,
+          evt.updated({ graphId, name: 'renamed' }),
+          commitMeta(2, updatedMs, graphId),
+        )!;
+      }
+      return current;
+    };
+    const rows = rowsOf(
+      at('g-1', T0 + 1_000),
+      at('g-2', T0 + 2_000, T0 + 5_000),
+      at('g-3', T0 + 3_000),
+    );
+    const ids = async (
+      init: MessageInitShape<typeof ListGraphsRequestSchema>,
+    ) => {
+      const { graphs, page } = await client(rows).listGraphs(init);
+      return { ids: graphs.map((g) => g.graphId), total: page?.totalSize };
+    };
+    const ts = (ms: number) => timestampFromMs(T0 + ms);
+
+    it('includes the start and excludes the end of a created range', async () => {
+      expect(
+        await ids({ created: { start: ts(1_000), end: ts(3_000) } }),
+      ).toEqual({ ids: ['g-1', 'g-2'], total: 2n });
+    });
+    it('leaves an unset bound open', async () => {
+      expect(await ids({ created: { start: ts(2_000) } })).toEqual({
+        ids: ['g-2', 'g-3'],
+        total: 2n,
+      });
+      expect(await ids({ created: { end: ts(2_000) } })).toEqual({
+        ids: ['g-1'],
+        total: 1n,
+      });
+      expect(await ids({ created: {} })).toEqual({
+        ids: ['g-1', 'g-2', 'g-3'],
+        total: 3n,
+      });
+    });
+    it('compares sub-millisecond bounds exactly', async () => {
+      const justAfter = { ...ts(1_000), nanos: ts(1_000).nanos + 1 };
+      expect(
+        await ids({ created: { start: justAfter, end: ts(1_001) } }),
+      ).toEqual({ ids: [], total: 0n });
+      expect(await ids({ created: { end: justAfter } })).toEqual({
+        ids: ['g-1'],
+        total: 1n,
+      });
+    });
+    it('filters by the time of the last commit', async () => {
+      expect(await ids({ updated: { start: ts(4_000) } })).toEqual({
+        ids: ['g-2'],
+        total: 1n,
+      });
+      expect(
+        await ids({
+          updated: { end: ts(4_000) },
+          created: { start: ts(2_000) },
+        }),
+      ).toEqual({ ids: ['g-3'], total: 1n });
+    });
+    it('matches nothing for an empty range', async () => {
+      expect(
+        await ids({ created: { start: ts(1_000), end: ts(1_000) } }),
+      ).toEqual({ ids: [], total: 0n });
+    });
+    it('rejects a range whose start is after its end with VALIDATION_FAILED', async () => {
+      await expectRejected(
+        () => ids({ updated: { start: ts(2), end: ts(1) } }),
+        ErrorCode.VALIDATION_FAILED,
+        /updated.start must not be after updated.end/,
+      );
+    });
+    it('rejects an invalid timestamp with VALIDATION_FAILED', async () => {
+      await expectRejected(
+        () => ids({ created: { start: { seconds: 0n, nanos: -1 } } }),
+        ErrorCode.VALIDATION_FAILED,
+        /created.start is not a valid timestamp/,
+      );
+      await expectRejected(
+        () => ids({ created: { end: { seconds: 10n ** 15n, nanos: 0 } } }),
+        ErrorCode.VALIDATION_FAILED,
+      );
+    });
+  });
+
+  describe('AdjacencyList', () => {
+    it('lists outgoing neighbours per node, undirected edges both ways', async () => {
+      const { entries, page } = await client(rowsOf(sample())).adjacencyList({
+        graphId: GRAPH_ID,
+      });
+      expect(
+        entries.map((e) => [e.nodeId, e.neighborIds, e.outDegree]),
+      ).toEqual([
+        ['a', ['b'], 1n],
+        ['b', ['c'], 1n],
+        ['c', ['d'], 1n],
+        ['d', ['c', 'd'], 2n],
+        ['e', [], 0n],
+      ]);
+      expect(page).toMatchObject({ nextPageToken: '', totalSize: 5n });
+    });
+    it('lists a neighbour once over parallel edges', async () => {
+      const graph = row([
+        evt.created(),
+        ...nodes('a', 'b'),
+        evt.edgeAdded({ edgeId: 'e1', source: 'a', target: 'b' }),
+        evt.edgeAdded({ edgeId: 'e2', source: 'a', target: 'b' }),
+        evt.edgeAdded({
+          edgeId: 'e3',
+          source: 'b',
+          target: 'a',
+          directed: false,
+        }),
+      ]);
+      const { entries } = await client(rowsOf(graph)).adjacencyList({
+        graphId: GRAPH_ID,
+      });
+      expect(entries).toMatchObject([
+        { nodeId: 'a', neighborIds: ['b'], outDegree: 3n },
+        { nodeId: 'b', neighborIds: ['a'], outDegree: 1n },
+      ]);
+    });
+    it('pages by node id', async () => {
+      const queries = client(rowsOf(sample()));
+      const first = await queries.adjacencyList({
+        graphId: GRAPH_ID,
+        page: { pageSize: 2 },
+      });
+      expect(first.entries.map((e) => e.nodeId)).toEqual(['a', 'b']);
+      const second = await queries.adjacencyList({
+        graphId: GRAPH_ID,
+        page: { pageSize: 2, pageToken: first.page?.nextPageToken ?? '' },
+      });
+      expect(second.entries.map((e) => e.nodeId)).toEqual(['c', 'd']);
+      const third = await queries.adjacencyList({
+        graphId: GRAPH_ID,
+        page: { pageSize: 2, pageToken: second.page?.nextPageToken ?? '' },
+      });
+      expect(third.entries.map((e) => e.nodeId)).toEqual(['e']);
+      expect(third.page?.nextPageToken).toBe('');
+    });
+    it('ends a page early at 10,000 neighbour ids and truncates a huge entry', async () => {
+      const leaves = Array.from(
+        { length: 10_001 },
+        (_, i) => `l${String(i).padStart(5, '0')}`,
+      );
+      const graph = row([
+        evt.created(),
+        ...nodes('a', 'hub', ...leaves),
+        evt.edgeAdded({ edgeId: 'a-hub', source: 'a', target: 'hub' }),
+        ...leaves.map((leaf) =>
+          evt.edgeAdded({ edgeId: `e-${leaf}`, source: 'hub', target: leaf }),
+        ),
+      ]);
+      const queries = client(rowsOf(graph));
+      const first = await queries.adjacencyList({ graphId: GRAPH_ID });
+      expect(first.entries.map((e) => e.nodeId)).toEqual(['a']);
+      const second = await queries.adjacencyList({
+        graphId: GRAPH_ID,
+        page: { pageToken: first.page?.nextPageToken ?? '' },
+      });
+      // The hub fills the budget; leaves (no neighbours) still fit after it.
+      expect(second.entries.map((e) => e.nodeId)).toEqual([
+        'hub',
+        ...leaves.slice(0, 49),
+      ]);
+      expect(second.entries[0]).toMatchObject({
+        outDegree: 10_001n,
+        truncated: true,
+      });
+      expect(second.entries[0]?.neighborIds).toHaveLength(10_000);
+      expect(second.page?.nextPageToken).not.toBe('');
+    });
+    it('rejects an unknown graph with NOT_FOUND', async () => {
+      await expectRejected(
+        () => client(rowsOf()).adjacencyList({ graphId: 'nope' }),
+        ErrorCode.NOT_FOUND,
+      );
+    });
+    it('rejects a bad page token with VALIDATION_FAILED', async () => {
+      await expectRejected(
+        () =>
+          client(rowsOf(sample())).adjacencyList({
+            graphId: GRAPH_ID,
+            page: { pageToken: 'garbage!' },
+          }),
+        ErrorCode.VALIDATION_FAILED,
+      );
+    });
+  });
+
+  describe('SourceSinkNodes', () => {
+    const ask = (
+      role: NodeRole,
+      page?: { pageSize?: number; pageToken?: string },
+    ) =>
+      client(rowsOf(sample())).sourceSinkNodes({
+        graphId: GRAPH_ID,
+        role,
+        ...(page && { page }),
+      });
+
+    it('lists nodes without incoming edges as sources', async () => {
+      const { nodes: found, page } = await ask(NodeRole.SOURCE);
+      expect(found.map((n) => n.nodeId)).toEqual(['a', 'e']);
+      expect(page?.totalSize).toBe(2n);
+    });
+    it('lists nodes without outgoing edges as sinks, undirected edges counting both ways', async () => {
+      const { nodes: found } = await ask(NodeRole.SINK);
+      expect(found.map((n) => n.nodeId)).toEqual(['e']);
+    });
+    it('pages by node id', async () => {
+      const first = await ask(NodeRole.SOURCE, { pageSize: 1 });
+      expect(first.nodes.map((n) => n.nodeId)).toEqual(['a']);
+      const second = await ask(NodeRole.SOURCE, {
+        pageSize: 1,
+        pageToken: first.page?.nextPageToken ?? '',
+      });
+      expect(second.nodes.map((n) => n.nodeId)).toEqual(['e']);
+      expect(second.page?.nextPageToken).toBe('');
+    });
+    it('rejects an unspecified role with VALIDATION_FAILED', async () => {
+      await expectRejected(
+        () => ask(NodeRole.UNSPECIFIED),
+        ErrorCode.VALIDATION_FAILED,
+        /role/,
+      );
+    });
+    it('rejects an unknown graph with NOT_FOUND', async () => {
+      await expectRejected(
+        () =>
+          client(rowsOf()).sourceSinkNodes({
+            graphId: 'nope',
+            role: NodeRole.SINK,
+          }),
+        ErrorCode.NOT_FOUND,
+      );
+    });
+  });
+
+  describe('FindSimilarNodes', () => {
+    const spatial = (): GraphRow =>
+      row([
+        evt.created(),
+        evt.nodeAdded({ nodeId: 'o', conceptualPoint: [0, 0] }),
+        evt.nodeAdded({ nodeId: 'x', conceptualPoint: [3, 4] }),
+        evt.nodeAdded({ nodeId: 'y', conceptualPoint: [1, 0], label: 'Y' }),
+        evt.nodeAdded({ nodeId: 'z', conceptualPoint: [0, 1] }),
+        evt.nodeAdded({ nodeId: 'flat', conceptualPoint: [1] }),
+        evt.nodeAdded({ nodeId: 'bare' }),
+      ]);
+    type Target =
+      | { readonly case: 'nodeId'; readonly value: string }
+      | {
+          readonly case: 'point';
+          readonly value: { readonly coordinates: number[] };
+        };
+    const ask = (init: { target?: Target; k?: number; threshold?: number }) =>
+      client(rowsOf(spatial())).findSimilarNodes({
+        graphId: GRAPH_ID,
+        ...init,
+      });
+    const byNode = (nodeId: string) =>
+      ({ case: 'nodeId', value: nodeId }) as const;
+    const byPoint = (coordinates: number[]) =>
+      ({ case: 'point', value: { coordinates } }) as const;
+
+    it('ranks the nodes nearest to a node, leaving the node out', async () => {
+      const { matches, truncated } = await ask({ target: byNode('o') });
+      expect(
+        matches.map((m) => [m.node?.nodeId, m.distance, m.similarity]),
+      ).toEqual([
+        ['y', 1, 0.5],
+        ['z', 1, 0.5],
+        ['x', 5, 1 / 6],
+      ]);
+      expect(matches[0]?.node?.label).toBe('Y');
+      expect(truncated).toBe(false);
+    });
+    it('ranks the nodes nearest to a point of the same dimension', async () => {
+      const { matches } = await ask({ target: byPoint([0.9]) });
+      expect(matches.map((m) => m.node?.nodeId)).toEqual(['flat']);
+    });
+    it('keeps k and reports truncation', async () => {
+      const { matches, truncated } = await ask({
+        target: byPoint([0, 0]),
+        k: 2,
+      });
+      expect(matches.map((m) => m.node?.nodeId)).toEqual(['o', 'y']);
+      expect(truncated).toBe(true);
+    });
+    it('keeps only nodes within the threshold', async () => {
+      const { matches, truncated } = await ask({
+        target: byNode('x'),
+        threshold: 5,
+      });
+      expect(matches.map((m) => m.node?.nodeId)).toEqual(['z', 'y', 'o']);
+      expect(truncated).toBe(false);
+    });
+    it('rejects a node without a point with BUSINESS_RULE_VIOLATION', async () => {
+      await expectRejected(
+        () => ask({ target: byNode('bare') }),
+        ErrorCode.BUSINESS_RULE_VIOLATION,
+      );
+    });
+    it('rejects an unknown node or graph with NOT_FOUND', async () => {
+      await expectRejected(
+        () => ask({ target: byNode('ghost') }),
+        ErrorCode.NOT_FOUND,
+      );
+      await expectRejected(
+        () =>
+          client(rowsOf()).findSimilarNodes({
+            graphId: 'nope',
+            target: byPoint([0]),
+          }),
+        ErrorCode.NOT_FOUND,
+      );
+    });
+    it.each<[string, Parameters<typeof ask>[0]]>([
+      ['no target', {}],
+      ['an empty point', { target: byPoint([]) }],
+      ['a non-finite point', { target: byPoint([0, NaN]) }],
+      ['a malformed node id', { target: byNode('a.b') }],
+      ['k above 1000', { target: byPoint([0, 0]), k: 1001 }],
+      ['a negative threshold', { target: byPoint([0, 0]), threshold: -1 }],
+      [
+        'an infinite threshold',
+        { target: byPoint([0, 0]), threshold: Infinity },
+      ],
+    ])('rejects %s with VALIDATION_FAILED', async (_, init) => {
+      await expectRejected(() => ask(init), ErrorCode.VALIDATION_FAILED);
     });
   });
 
