@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { documentService } from '@cim/document';
 import { conceptualspacesService, GRAPH_SPACE_ID } from '@cim/conceptualspaces';
 import {
   domainFiles,
@@ -20,7 +22,8 @@ import {
   LocationQueryService,
   LocationType,
 } from '@cim/proto/cim/location/v1/location_pb';
-import { verifyDomain, type RunningService } from '@cim/service';
+import { ERASED, verifyDomain, type RunningService } from '@cim/service';
+import { DocumentCommandService } from '@cim/proto/cim/document/v1/document_pb';
 import {
   countCommits,
   startNatsShards,
@@ -31,7 +34,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 
-const DOMAINS = ['graph', 'conceptualspaces', 'location'] as const;
+const DOMAINS = ['graph', 'conceptualspaces', 'location', 'document'] as const;
 
 /** Retries `attempt` every 100 ms until it succeeds, for at most `ms`. */
 async function eventually<T>(
@@ -59,6 +62,7 @@ async function failure(promise: Promise<unknown>): Promise<ServiceError> {
 }
 
 describe('sharded topology: a hub and one leaf node per domain', () => {
+  const masterKey = randomBytes(32);
   let shards: NatsShardsHandle;
   let hub: NatsConnection;
   let gateway: Gateway;
@@ -68,6 +72,7 @@ describe('sharded topology: a hub and one leaf node per domain', () => {
   let locations: GrpcClient<typeof LocationCommandService>;
   let locationQueries: GrpcClient<typeof LocationQueryService>;
   let spaces: GrpcClient<typeof ConceptualspacesQueryService>;
+  let documents: GrpcClient<typeof DocumentCommandService>;
 
   beforeAll(async () => {
     shards = await startNatsShards(DOMAINS, { syncAlways: true });
@@ -76,12 +81,14 @@ describe('sharded topology: a hub and one leaf node per domain', () => {
       ['graph', graphService],
       ['conceptualspaces', conceptualspacesService],
       ['location', locationService],
+      ['document', documentService],
     ] as const) {
       services.push(
         await definition.start({
           natsUrl: shards.leaf(domain).url,
           topology: 'sharded',
           log: testLogger(),
+          masterKey,
         }),
       );
     }
@@ -106,6 +113,7 @@ describe('sharded topology: a hub and one leaf node per domain', () => {
     locations = createClient(LocationCommandService, address);
     locationQueries = createClient(LocationQueryService, address);
     spaces = createClient(ConceptualspacesQueryService, address);
+    documents = createClient(DocumentCommandService, address);
   });
 
   afterAll(async () => {
@@ -115,6 +123,7 @@ describe('sharded topology: a hub and one leaf node per domain', () => {
       locations,
       locationQueries,
       spaces,
+      documents,
     ])
       client.close();
     await gateway.stop();
@@ -245,5 +254,24 @@ describe('sharded topology: a hub and one leaf node per domain', () => {
     );
     expect(depot.version).toBe(1n);
     await placed(graphId, added.version);
+  });
+
+  it('keeps one vault for the fleet: a subject forgotten through one shard is forgotten on all', async () => {
+    const { aggregateId: graphId } = await graphs.createGraph({ name: 'p' });
+    const added = await graphs.addNode({
+      graphId,
+      nodeId: 'n',
+      nodeType: 't',
+      label: 'Alice Example',
+    });
+    const label = async () =>
+      (await graphQueries.listNodes({ graphId, minVersion: added.version }))
+        .nodes[0]?.label;
+    expect(await label()).toBe('Alice Example');
+    // Asked of the document service, on another shard: the graph's labels are that subject's too.
+    await documents.forgetSubject({ subjectId: graphId, reason: 'test' });
+    await eventually(async () => {
+      if ((await label()) !== ERASED) throw new Error('not erased yet');
+    });
   });
 });

@@ -8,6 +8,7 @@ import { EventStore } from '@cim/eventstore';
 import { randomBytes } from 'node:crypto';
 import {
   DomainError,
+  HUB_JETSTREAM_DOMAIN,
   assertDomainName,
   methodSubject,
   queueGroup,
@@ -205,6 +206,9 @@ async function startService<
         nc,
         options.masterKey ?? DEVELOPMENT_MASTER_KEY,
         options.replicas ?? 1,
+        undefined,
+        // One vault for the whole fleet, so that forgetting a subject anywhere forgets it everywhere.
+        options.topology === 'sharded' ? HUB_JETSTREAM_DOMAIN : undefined,
       )
     : undefined;
   const handler = new CommandHandler<State, Command, Event>(

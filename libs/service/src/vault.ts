@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection, QueuedIterator } from '@nats-io/nats-core';
 import { Lru } from './lru.js';
@@ -43,10 +44,17 @@ export class Vault {
     master: Buffer,
     replicas = 1,
     cacheSize = DEFAULT_CACHE_SIZE,
+    /** The JetStream domain that holds the fleet's one vault, when not the connection's own (sharded: the hub). */
+    jetStreamDomain?: string,
   ): Promise<Vault> {
     if (master.length !== 32)
       throw new Error('the vault master key has 32 bytes');
-    const kv = await new Kvm(nc).create(VAULT_BUCKET, { history: 1, replicas });
+    const kvm = new Kvm(
+      jetStreamDomain === undefined
+        ? nc
+        : jetstream(nc, { domain: jetStreamDomain }),
+    );
+    const kv = await kvm.create(VAULT_BUCKET, { history: 1, replicas });
     const watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
     const vault = new Vault(kv, master, watch, cacheSize);
     void (async () => {
