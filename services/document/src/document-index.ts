@@ -2,6 +2,8 @@ import type { DocumentType } from '@cim/proto/cim/document/v1/document_pb';
 import type { Rows } from '@cim/service';
 import { SortedMap } from '@cim/kernel';
 import { positionKey, type DocumentRow } from './projection.js';
+import { SearchIndex } from './search-index.js';
+import { words } from './text-terms.js';
 
 type IdSet = SortedMap<true>;
 
@@ -10,7 +12,8 @@ const NONE: IdSet = SortedMap.empty();
 /**
  * Secondary indexes over all documents, for the queries that span them:
  * document ids by tag, type, owner, content CID (every CID a history holds)
- * and principal. Each is a sorted id set, so a page costs O(log n + page
+ * and principal, and a full-text SearchIndex over each head content's terms
+ * and the title. Each id index is a sorted id set, so a page costs O(log n + page
  * size). The rows give no change feed, so `refresh` catches up when the
  * projection's stream position has moved since the last query: one pass
  * comparing row identities (rows are immutable values), re-indexing only the
@@ -25,6 +28,7 @@ export class DocumentIndex {
   private readonly byOwner = new Map<string, IdSet>();
   private readonly byCid = new Map<string, IdSet>();
   private readonly byPrincipal = new Map<string, IdSet>();
+  private readonly text = new SearchIndex();
 
   constructor(private readonly rows: Rows<DocumentRow>) {}
 
@@ -68,6 +72,11 @@ export class DocumentIndex {
     return this.byPrincipal.get(principal) ?? NONE;
   }
 
+  /** The full-text index: head content terms plus title words, by document id. */
+  fullText(): SearchIndex {
+    return this.text;
+  }
+
   private clear(): void {
     this.seen.clear();
     this.everything = NONE;
@@ -79,6 +88,7 @@ export class DocumentIndex {
       this.byPrincipal,
     ])
       index.clear();
+    this.text.clear();
   }
 
   private reindex(
@@ -107,12 +117,29 @@ export class DocumentIndex {
         add(this.byCid, entry.contentCid, id);
       }
     }
+    if (old?.text !== row.text || old?.title !== row.title) {
+      const { counts, length } = searchable(row);
+      this.text.put(id, counts, length);
+    }
     if (old?.access !== row.access) {
       for (const principal of row.access.keys()) {
         add(this.byPrincipal, principal, id);
       }
     }
   }
+}
+
+/** What full-text search finds a document by: its head content's terms and the words of its title. */
+function searchable(row: DocumentRow): {
+  counts: Map<string, number>;
+  length: number;
+} {
+  const counts = new Map<string, number>();
+  const { text } = row;
+  text?.terms.forEach((term, i) => counts.set(term, text.counts[i] ?? 1));
+  const title = words(row.title);
+  for (const word of title) counts.set(word, (counts.get(word) ?? 0) + 1);
+  return { counts, length: (text?.length ?? 0) + title.length };
 }
 
 function add<K>(index: Map<K, IdSet>, key: K, id: string): void {

@@ -8,6 +8,8 @@ import {
 import type { ServiceIo } from '@cim/service';
 import { ContentStore } from './content-store.js';
 import { isContentCid } from './domain/cid.js';
+import { TERM_LIMITS, isTextualMimeType } from './domain/rules.js';
+import { extractTerms } from './text-terms.js';
 
 /** Default content size limit: 16 MiB. */
 export const DEFAULT_MAX_CONTENT_BYTES = 16 * 1024 * 1024;
@@ -53,6 +55,11 @@ export class ContentStores {
  * CID, and replace them by a StoredContent entry. Commands that name content
  * CIDs: look each one up and list what was found in `stored`, replacing
  * whatever the client sent there, so that decide can refuse what is missing.
+ * Content that may become the head also gets its searchable terms (TextTerms)
+ * when it is text: from the bytes at hand on ingest, read back from the store
+ * (at most TERM_LIMITS.bytes) otherwise. Where the command names the MIME type
+ * (ingest, create) only textual types are read; elsewhere decide drops terms
+ * of a document whose MIME type is not textual.
  */
 export function prepareDocumentCommand(
   options: ContentOptions,
@@ -84,6 +91,9 @@ export function prepareDocumentCommand(
             },
           );
         }
+        const text = isTextualMimeType(body.value.hints?.mimeType ?? '')
+          ? extractTerms(content)
+          : undefined;
         const stored = await (await stores.for(io)).put(content);
         body.value.content = new Uint8Array(0);
         body.value.stored = [
@@ -91,27 +101,50 @@ export function prepareDocumentCommand(
             contentCid: stored.cid,
             present: true,
             sizeBytes: stored.sizeBytes,
+            ...(text && { text }),
           }),
         ];
         return command;
       }
-      case 'createFromCid':
-        body.value.stored = await lookUp(stores, io, [body.value.contentCid]);
-        return command;
-      case 'edit': {
-        const { edit } = body.value;
-        body.value.stored = await lookUp(stores, io, [
-          body.value.successorCid,
-          edit.case === 'patch' ? edit.value.patchCid : '',
-        ]);
+      case 'createFromCid': {
+        const { contentCid, mimeType } = body.value;
+        body.value.stored = await lookUp(
+          stores,
+          io,
+          [contentCid],
+          isTextualMimeType(mimeType) ? [contentCid] : [],
+        );
         return command;
       }
-      case 'merge':
-        body.value.stored = await lookUp(stores, io, [
-          body.value.theirsCid,
-          body.value.baseCid,
-          body.value.resultCid,
-        ]);
+      case 'edit': {
+        const { edit, successorCid } = body.value;
+        body.value.stored = await lookUp(
+          stores,
+          io,
+          [successorCid, edit.case === 'patch' ? edit.value.patchCid : ''],
+          [successorCid],
+        );
+        return command;
+      }
+      case 'merge': {
+        const { theirsCid, baseCid, resultCid } = body.value;
+        // The new head is result_cid, or theirs_cid for a THEIRS merge without one.
+        body.value.stored = await lookUp(
+          stores,
+          io,
+          [theirsCid, baseCid, resultCid],
+          [resultCid === '' ? theirsCid : resultCid],
+        );
+        return command;
+      }
+      case 'rollback':
+        // Only for the terms: the history already vouches for the target.
+        body.value.stored = await lookUp(
+          stores,
+          io,
+          [body.value.targetCid],
+          [body.value.targetCid],
+        );
         return command;
       default:
         return command;
@@ -119,17 +152,36 @@ export function prepareDocumentCommand(
   };
 }
 
-/** The store's findings for each distinct well-formed CID; malformed ones are left for decide to refuse. */
+/**
+ * The store's findings for each distinct well-formed CID, with the terms of
+ * those in `texts` that are stored text; malformed CIDs are left for decide
+ * to refuse.
+ */
 async function lookUp(
   stores: ContentStores,
   io: ServiceIo,
   cids: readonly string[],
+  texts: readonly string[] = [],
 ): Promise<StoredContent[]> {
   const wanted = [...new Set(cids.filter(isContentCid))];
   if (wanted.length === 0) return [];
   const store = await stores.for(io);
   return Promise.all(
     wanted.map(async (contentCid) => {
+      if (texts.includes(contentCid)) {
+        // One more byte than extraction reads tells it the content goes on.
+        const range = await store.read(contentCid, 0, TERM_LIMITS.bytes + 1);
+        if (range === undefined) {
+          return create(StoredContentSchema, { contentCid, present: false });
+        }
+        const text = extractTerms(range.data);
+        return create(StoredContentSchema, {
+          contentCid,
+          present: true,
+          sizeBytes: range.totalSize,
+          ...(text && { text }),
+        });
+      }
       const { present, sizeBytes } = await store.stat(contentCid);
       return create(StoredContentSchema, { contentCid, present, sizeBytes });
     }),

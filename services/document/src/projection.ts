@@ -14,6 +14,7 @@ import {
   type DocumentType,
   type ProcessingStage,
   type SemanticVersion,
+  type TextTerms,
 } from '@cim/proto/cim/document/v1/document_pb';
 import type { CommitMeta } from '@cim/service';
 import type { ProcessingOptionsLike, SemVer } from './domain/rules.js';
@@ -56,6 +57,16 @@ export interface CommentRecord {
   readonly atMs: number;
 }
 
+/**
+ * The searchable terms of the head content, as its event recorded them:
+ * distinct terms with their counts, and the number of words read.
+ */
+export interface TextRecord {
+  readonly terms: readonly string[];
+  readonly counts: readonly number[];
+  readonly length: number;
+}
+
 /** A link in the read model. */
 export interface LinkRecord {
   readonly targetId: string;
@@ -88,6 +99,8 @@ export interface DocumentRow {
   readonly custom: JsonObject | undefined;
   readonly headCid: string;
   readonly sizeBytes: bigint;
+  /** Searchable terms of the head content; undefined when it is not text. */
+  readonly text: TextRecord | undefined;
   readonly partition: Partition;
   readonly contentState: ContentState;
   readonly status: DocumentStatus;
@@ -170,9 +183,15 @@ function changed(
     case 'metadataUpdated':
       return metadataUpdated(row, body.value);
     case 'successorCreated': {
-      const { predecessorCid, successorCid, sizeBytes, editedBy, version } =
-        body.value;
-      return newHead(row, meta, {
+      const {
+        predecessorCid,
+        successorCid,
+        sizeBytes,
+        editedBy,
+        version,
+        text,
+      } = body.value;
+      return newHead(row, meta, text, {
         contentCid: successorCid,
         predecessorCid,
         // DocumentEdited follows in the same commit and names the kind.
@@ -185,9 +204,10 @@ function changed(
     case 'edited':
       return edited(row, body.value.successorCid, body.value.edit.case);
     case 'editsMerged': {
-      const { oursCid, resultCid, sizeBytes, mergedBy, version } = body.value;
+      const { oursCid, resultCid, sizeBytes, mergedBy, version, text } =
+        body.value;
       if (resultCid === row.headCid) return row;
-      return newHead(row, meta, {
+      return newHead(row, meta, text, {
         contentCid: resultCid,
         predecessorCid: oursCid,
         kind: ChangeKind.MERGE,
@@ -197,8 +217,9 @@ function changed(
       });
     }
     case 'rolledBack': {
-      const { fromCid, toCid, sizeBytes, rolledBackBy, version } = body.value;
-      return newHead(row, meta, {
+      const { fromCid, toCid, sizeBytes, rolledBackBy, version, text } =
+        body.value;
+      return newHead(row, meta, text, {
         contentCid: toCid,
         predecessorCid: fromCid,
         kind: ChangeKind.ROLLBACK,
@@ -297,6 +318,7 @@ function created(
     custom: undefined,
     headCid: value.contentCid,
     sizeBytes: value.sizeBytes,
+    text: textRecord(value.text),
     ...freshContent(),
     status: DocumentStatus.DRAFT,
     confidentiality: value.confidentiality,
@@ -372,9 +394,15 @@ interface HeadChange {
   readonly actor: string;
 }
 
+function textRecord(text: TextTerms | undefined): TextRecord | undefined {
+  if (text === undefined || text.terms.length === 0) return undefined;
+  return { terms: text.terms, counts: text.counts, length: text.length };
+}
+
 function newHead(
   row: DocumentRow,
   meta: CommitMeta,
+  text: TextTerms | undefined,
   change: HeadChange,
 ): DocumentRow {
   const position = row.history.size;
@@ -401,6 +429,7 @@ function newHead(
     ...row,
     headCid: change.contentCid,
     sizeBytes: change.sizeBytes,
+    text: textRecord(text),
     semver,
     history: row.history.set(positionKey(position), entry),
     cids: row.cids.set(change.contentCid, {

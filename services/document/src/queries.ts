@@ -3,6 +3,8 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import {
   DomainError,
   ErrorCode,
+  invalid,
+  isSubjectToken,
   requireId,
   requireText,
   show,
@@ -11,6 +13,7 @@ import {
 import {
   DocumentStatus,
   DocumentType,
+  Permission,
   type ChangeKind,
   type DocumentQueryService,
   type DocumentSchema,
@@ -20,6 +23,7 @@ import {
 } from '@cim/proto/cim/document/v1/document_pb';
 import {
   MAX_PAGE_SIZE,
+  encodeCursor,
   readPage,
   takePage,
   type QueryHandlers,
@@ -27,7 +31,12 @@ import {
   type ServiceIo,
 } from '@cim/service';
 import { DocumentIndex } from './document-index.js';
-import { LIMITS, requireContentCid } from './domain/rules.js';
+import {
+  EVERYONE,
+  LIMITS,
+  includes,
+  requireContentCid,
+} from './domain/rules.js';
 import type { ContentOptions, ContentStores } from './prepare.js';
 import {
   positionKey,
@@ -36,6 +45,48 @@ import {
   type DocumentRow,
   type HistoryRecord,
 } from './projection.js';
+import type { ScoredId } from './search-index.js';
+import { words } from './text-terms.js';
+
+/** Bounds of a SearchDocuments query: characters, and distinct terms. */
+export const SEARCH_LIMITS = { query: 1000, terms: 16 } as const;
+
+/** A search page token's key: `<score>~<document id>` of the last hit shown. */
+const SEARCH_CURSOR = /^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)~(.+)$/;
+
+function searchCursor(key: string): { score: number; id: string } | undefined {
+  const match = SEARCH_CURSOR.exec(key);
+  if (match === null || !isSubjectToken(match[2]!)) return undefined;
+  const score = Number(match[1]);
+  return Number.isFinite(score) ? { score, id: match[2]! } : undefined;
+}
+
+/** The distinct words of a search query; VALIDATION_FAILED when it has none or too many. */
+function queryTerms(query: string): string[] {
+  requireText(query, 'query', SEARCH_LIMITS.query);
+  const terms = [...new Set(words(query))];
+  if (terms.length === 0) invalid('query must hold at least one word');
+  if (terms.length > SEARCH_LIMITS.terms) {
+    invalid(
+      `query must hold at most ${SEARCH_LIMITS.terms} distinct words, got ${terms.length}`,
+    );
+  }
+  return terms;
+}
+
+/** A search hit with its row. */
+interface Found {
+  readonly hit: ScoredId;
+  readonly row: DocumentRow;
+}
+
+/** Whether `principal`, or everyone, may read the document. */
+function readableBy(row: DocumentRow, principal: string): boolean {
+  return (
+    includes(row.access.get(principal), Permission.READ) ||
+    includes(row.access.get(EVERYONE), Permission.READ)
+  );
+}
 
 /** Room a GetContent reply leaves in a NATS message for its other fields. */
 const REPLY_OVERHEAD_BYTES = 4096;
@@ -382,6 +433,79 @@ export function documentQueries(
           }),
         );
         return { documents: items, page: info };
+      },
+
+      searchDocuments(
+        {
+          query,
+          page,
+          documentType,
+          tag,
+          owner,
+          status,
+          includeArchived,
+          principal,
+        },
+        { position },
+      ) {
+        const terms = queryTerms(query);
+        if (tag !== '') requireText(tag, 'tag', LIMITS.tag);
+        if (principal !== '')
+          requireText(principal, 'principal', LIMITS.principal);
+        if (DocumentType[documentType] === undefined) {
+          invalid(`document_type ${documentType} is not a known document type`);
+        }
+        if (DocumentStatus[status] === undefined) {
+          invalid(`status ${status} is not a known status`);
+        }
+        const window = readPage(page, (key) => searchCursor(key) !== undefined);
+        const after =
+          window.after === undefined ? undefined : searchCursor(window.after);
+        index.refresh(position);
+        const archivedToo =
+          includeArchived || status === DocumentStatus.ARCHIVED;
+        const keep = (id: string): boolean => {
+          const row = rows.get(id);
+          return (
+            row !== undefined &&
+            (archivedToo || row.status !== DocumentStatus.ARCHIVED) &&
+            (status === DocumentStatus.UNSPECIFIED || row.status === status) &&
+            (documentType === DocumentType.UNSPECIFIED ||
+              row.documentType === documentType) &&
+            (tag === '' || row.tags.includes(tag)) &&
+            (owner === '' || row.owner === owner) &&
+            (principal === '' || readableBy(row, principal))
+          );
+        };
+        const hits = index.fullText().search(terms, keep);
+        const start =
+          after === undefined
+            ? 0
+            : hits.findIndex(
+                (h) =>
+                  h.score < after.score ||
+                  (h.score === after.score && h.id > after.id),
+              );
+        const rest = start < 0 ? [] : hits.slice(start);
+        const found = function* (): Generator<[string, Found]> {
+          for (const hit of rest) {
+            const row = rows.get(hit.id);
+            if (row !== undefined) yield [hit.id, { hit, row }];
+          }
+        };
+        const { items, info } = takePage(
+          found(),
+          window,
+          hits.length,
+          ({ hit, row }: Found) => ({
+            documentId: hit.id,
+            title: row.title,
+            score: hit.score,
+            document: summary(row),
+          }),
+          ({ hit }) => encodeCursor(`${hit.score}~${hit.id}`),
+        );
+        return { hits: items, page: info };
       },
 
       listComments({ documentId, page }) {

@@ -40,6 +40,8 @@ export function defineDocumentService(
     prepare: prepareDocumentCommand(content, stores),
     reactions: [forkReaction],
     revive: { state: reviveDocumentState, row: reviveDocumentRow },
+    // 2: rows carry the head content's search terms.
+    snapshotVersion: 2,
   });
 }
 

@@ -57,6 +57,7 @@ import {
   requireEnum,
   requiredStages,
   storedEntry,
+  termsFor,
   validateLanguage,
   validateTexts,
   type ProcessingOptionsLike,
@@ -276,6 +277,7 @@ function ingest(
   const confidentiality = confidentialityOf(command.confidentiality);
   absent(state, documentId);
   const processing = processingOf(command.processing);
+  const text = termsFor(stored, entry.contentCid, mimeType);
   return [
     event({
       case: 'contentIngested',
@@ -294,6 +296,7 @@ function ingest(
         confidentiality,
         processing,
         owner: actor,
+        ...(text && { text }),
       },
     }),
     ...promotedAtOnce(documentId, entry.contentCid, processing),
@@ -330,6 +333,7 @@ function createFromCid(
   }
   const sizeBytes = storedOrMissing(command.stored, contentCid, 'content_cid');
   const processing = processingOf(command.processing);
+  const text = termsFor(command.stored, contentCid, mimeType);
   return [
     event({
       case: 'createdFromCid',
@@ -355,6 +359,7 @@ function createFromCid(
             forkedBy: forkedFrom.forkedBy,
           },
         }),
+        ...(text && { text }),
       },
     }),
     ...promotedAtOnce(documentId, contentCid, processing),
@@ -629,6 +634,7 @@ function edit(
   if (change.case === 'patch') {
     storedOrMissing(stored, change.value.patchCid, 'patch.patch_cid');
   }
+  const text = termsFor(stored, successorCid, document.mimeType);
   return [
     event({
       case: 'successorCreated',
@@ -639,6 +645,7 @@ function edit(
         sizeBytes,
         editedBy: actor,
         version: semverInit(bumped(document.semver, bump)),
+        ...(text && { text }),
       },
     }),
     event({
@@ -694,6 +701,10 @@ function merge(
     resultCid === document.headCid
       ? document.semver
       : bumped(document.semver, bump);
+  const text =
+    resultCid === document.headCid
+      ? undefined
+      : termsFor(stored, resultCid, document.mimeType);
   return event({
     case: 'editsMerged',
     value: {
@@ -706,6 +717,7 @@ function merge(
       sizeBytes,
       mergedBy: actor,
       version: semverInit(version),
+      ...(text && { text }),
     },
   });
 }
@@ -743,7 +755,7 @@ function mergeResult(
 }
 
 function rollback(
-  { documentId, targetCid, bump: requested }: RollbackDocument,
+  { documentId, targetCid, bump: requested, stored }: RollbackDocument,
   state: DocumentState,
   { actor }: Issuer,
 ): DocumentEvent {
@@ -765,6 +777,7 @@ function rollback(
       `target_cid ${show(targetCid)} is already the head`,
     );
   }
+  const text = termsFor(stored, targetCid, document.mimeType);
   return event({
     case: 'rolledBack',
     value: {
@@ -774,6 +787,7 @@ function rollback(
       sizeBytes,
       rolledBackBy: actor,
       version: semverInit(bumped(document.semver, bump)),
+      ...(text && { text }),
     },
   });
 }

@@ -36,6 +36,89 @@ export const LIMITS = {
   conflicts: 100,
 } as const;
 
+/**
+ * Bounds of full-text indexing: content bytes read per content, distinct
+ * terms kept per content, characters per term.
+ */
+export const TERM_LIMITS = {
+  bytes: 1024 * 1024,
+  terms: 2000,
+  termLength: 64,
+} as const;
+
+const TEXTUAL_APPLICATION_TYPES = new Set([
+  'json',
+  'xml',
+  'yaml',
+  'x-yaml',
+  'toml',
+  'javascript',
+  'ecmascript',
+  'x-sh',
+  'x-python',
+  'sql',
+  'csv',
+  'markdown',
+  'x-tex',
+  'rtf',
+  'ld+json',
+]);
+
+/**
+ * Whether content of this MIME type is indexed for search: text/*, and the
+ * application types that are text (JSON, XML, YAML, TOML, scripts, SQL, CSV,
+ * and any `+json` or `+xml` suffix). Parameters (`; charset=…`) are ignored.
+ */
+export function isTextualMimeType(mimeType: string): boolean {
+  const [type = '', subtype = ''] = (mimeType.split(';')[0] ?? '')
+    .trim()
+    .toLowerCase()
+    .split('/');
+  if (type === 'text') return true;
+  if (type !== 'application') return false;
+  return (
+    TEXTUAL_APPLICATION_TYPES.has(subtype) ||
+    subtype.endsWith('+json') ||
+    subtype.endsWith('+xml')
+  );
+}
+
+/** The searchable terms of content (TextTerms) as plain data. */
+export interface TermsLike {
+  readonly terms: string[];
+  readonly counts: number[];
+  readonly length: number;
+  readonly truncated: boolean;
+}
+
+/**
+ * The terms an event records for new head content: the service's findings
+ * for `cid` when the document's MIME type is textual, else undefined.
+ * VALIDATION_FAILED when they break TextTerms' bounds (prepare never makes
+ * such terms; this keeps a malformed command out of the stream).
+ */
+export function termsFor(
+  stored: readonly StoredContent[],
+  cid: string,
+  mimeType: string,
+): TermsLike | undefined {
+  const text = stored.find((entry) => entry.contentCid === cid)?.text;
+  if (text === undefined || !isTextualMimeType(mimeType)) return undefined;
+  const { terms, counts, length, truncated } = text;
+  if (
+    terms.length > TERM_LIMITS.terms ||
+    counts.length !== terms.length ||
+    terms.some((t) => t === '' || t.length > TERM_LIMITS.termLength) ||
+    counts.some((c) => c === 0) ||
+    new Set(terms).size !== terms.length
+  ) {
+    invalid(
+      `the text terms of ${show(cid)} break the TextTerms bounds: at most ${TERM_LIMITS.terms} distinct terms of 1 to ${TERM_LIMITS.termLength} characters, each counted at least once`,
+    );
+  }
+  return { terms: [...terms], counts: [...counts], length, truncated };
+}
+
 /** The actor the runtime gives commands that reactions of this service send. */
 export const SERVICE_ACTOR = 'service:document';
 
