@@ -196,9 +196,9 @@ function edgeView(edge: EdgeRecord): MessageInitShape<typeof EdgeSchema> {
 /**
  * The query handlers over the projection's rows. Unknown graphs and nodes
  * answer NOT_FOUND, malformed arguments VALIDATION_FAILED. Lists are paged by
- * id with opaque cursors (page size 0 → 50, at most 500). Metrics are cached
- * per row object, which is immutable, so repeated calls on an unchanged graph
- * cost nothing.
+ * id with opaque cursors (page size 0 → 50, at most 500). Metrics and the
+ * sources and sinks are cached per row object, which is immutable, so
+ * repeated calls on an unchanged graph cost nothing.
  */
 export const graphQueries = (
   rows: Rows<GraphRow>,
