@@ -686,7 +686,7 @@ describe('graph queries', () => {
         hasCycle: false,
         averageClustering: 0,
       });
-      // Above 5,000 nodes the diameter is not computed.
+      // Above 2,000 nodes the diameter is not computed.
       expect(metrics.diameter).toBeUndefined();
       const path = await big.shortestPath({
         graphId: GRAPH_ID,

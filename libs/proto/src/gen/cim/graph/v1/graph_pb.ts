@@ -1915,7 +1915,7 @@ export type MetricsResponse = Message<"cim.graph.v1.MetricsResponse"> & {
    * Longest shortest path, in hops, over the same undirected view: the
    * largest diameter of any connected component; 0 below two nodes. Found by
    * a breadth-first search from every node, O(n·(n+m)), so unset when the
-   * graph has more than 5,000 nodes or n·(n+2m) exceeds 2.5e8 (m = edges of
+   * graph has more than 2,000 nodes or n·(n+2m) exceeds 4e7 (m = edges of
    * the undirected view); the other fields are answered regardless.
    *
    * @generated from field: optional uint64 diameter = 9;
