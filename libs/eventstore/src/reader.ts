@@ -125,6 +125,9 @@ export async function follow(
   const messages = await consumer.consume({
     callback: onMessage,
     max_messages: 4096,
+    // Short pulls (heartbeat every 2.5 s): a pull lost in a server or leaf
+    // restart is noticed within seconds, not after the default 30 s.
+    expires: 5000,
   });
   return {
     stop: async () => {
