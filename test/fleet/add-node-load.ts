@@ -114,10 +114,15 @@ export async function storedNodes(
   graphs: readonly string[],
   replicas = 1,
 ): Promise<Map<string, number>> {
+  return settled(() => readNodes(nc, graphs, replicas));
+}
+
+/** `read`, asked again every 250 ms for up to 30 s while it fails (a cluster electing leaders after a failure). */
+export async function settled<T>(read: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      return await readNodes(nc, graphs, replicas);
+      return await read();
     } catch (error) {
       if (Date.now() > deadline) throw error;
       await new Promise((r) => setTimeout(r, 250));

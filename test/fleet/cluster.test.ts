@@ -13,6 +13,7 @@ import {
   AddNodeLoad,
   createGraphs,
   lostOrDuplicated,
+  settled,
   storedNodes,
 } from './add-node-load.js';
 
@@ -66,9 +67,10 @@ describe('clustered topology: three nodes, R3 streams', () => {
     const stored = await storedNodes(nc, graphs, 3);
     expect(lostOrDuplicated(load.acknowledged, stored)).toEqual([]);
 
-    // The killed node catches up when it returns; the history verifies.
+    // The killed node catches up when it returns; the history verifies
+    // (asked again while the cluster settles after the node's return).
     await leader!.restart();
-    const report = await verifyDomain(nc, 'graph');
+    const report = await settled(() => verifyDomain(nc, 'graph'));
     expect(report.findings).toEqual([]);
     expect(report.commits).toBeGreaterThanOrEqual(16 + load.acknowledged.size);
   });

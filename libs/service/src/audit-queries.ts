@@ -110,9 +110,8 @@ export async function history(
 export async function publicKeys(
   nc: NatsConnection,
   domain: string,
-  replicas: number,
 ): Promise<PublicKeysResponse> {
   return create(PublicKeysResponseSchema, {
-    keys: await listKeys(nc, domain, replicas),
+    keys: await listKeys(nc, domain),
   });
 }

@@ -361,7 +361,6 @@ async function startService<
   }
 
   const waitTimeout = options.minVersionTimeoutMs ?? 5000;
-  const replicas = options.replicas ?? 1;
   const builtins: Record<BuiltinQuery, (request: Message) => Promise<unknown>> =
     {
       history: (request) =>
@@ -375,7 +374,7 @@ async function startService<
               ? event
               : reveal(event, spec.schemas.event, vault),
         ),
-      publicKeys: () => publicKeys(nc, domain, replicas),
+      publicKeys: () => publicKeys(nc, domain),
     };
   for (const route of queries) {
     const handle =

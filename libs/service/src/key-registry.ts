@@ -5,7 +5,11 @@ import {
   PublicKeySchema,
   type PublicKey,
 } from '@cim/proto/cim/common/v1/integrity_pb';
-import { jetstream } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+} from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Keyring } from './keyring.js';
@@ -30,7 +34,7 @@ export async function publishKeys(
 ): Promise<void> {
   const kv = await bucket(nc, replicas);
   const existing = new Map(
-    (await listKeys(nc, domain, replicas)).map((k) => [k.keyId, k]),
+    (await listKeys(nc, domain)).map((k) => [k.keyId, k]),
   );
   for (const key of keyring.keys) {
     const retired = key !== keyring.active;
@@ -56,27 +60,39 @@ export async function publishKeys(
 }
 
 /**
- * Every public key a domain has published, current and retired. With
- * `jetStreamDomain` (sharded topology) the registry is read where that
- * domain's service keeps it, and never created.
+ * Every public key a domain has published, current and retired; none when
+ * the registry does not exist. Read only: the registry is never created or
+ * changed here. With `jetStreamDomain` (sharded topology) it is read where
+ * that domain's service keeps it.
  */
 export async function listKeys(
   nc: NatsConnection,
   domain: string,
-  replicas = 1,
   jetStreamDomain?: string,
 ): Promise<PublicKey[]> {
-  const kv =
+  const js =
     jetStreamDomain === undefined
-      ? await bucket(nc, replicas)
-      : await new Kvm(jetstream(nc, { domain: jetStreamDomain })).open(
-          KEYS_BUCKET,
-        );
+      ? jetstream(nc)
+      : jetstream(nc, { domain: jetStreamDomain });
+  const kv = await new Kvm(js).open(KEYS_BUCKET);
   const keys: PublicKey[] = [];
-  for await (const name of await kv.keys(`${domain}.*`)) {
-    const entry = await kv.get(name);
-    if (entry !== null && entry.operation === 'PUT')
-      keys.push(fromBinary(PublicKeySchema, entry.value));
+  try {
+    for await (const name of await kv.keys(`${domain}.*`)) {
+      const entry = await kv.get(name);
+      if (entry !== null && entry.operation === 'PUT')
+        keys.push(fromBinary(PublicKeySchema, entry.value));
+    }
+  } catch (error) {
+    if (isMissingBucket(error)) return [];
+    throw error;
   }
   return keys.sort((a, b) => a.keyId.localeCompare(b.keyId));
+}
+
+/** The registry's stream does not exist (no service of the domain has published keys). */
+function isMissingBucket(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    error.code === JetStreamApiCodes.StreamNotFound
+  );
 }

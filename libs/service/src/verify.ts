@@ -33,7 +33,7 @@ export async function verifyDomain(
   const keys =
     options.keys ??
     new Map(
-      (await listKeys(nc, domain, 1, options.jetStreamDomain)).map(
+      (await listKeys(nc, domain, options.jetStreamDomain)).map(
         (k) => [k.keyId, publicKeyFromRaw(k.publicKey)] as const,
       ),
     );
