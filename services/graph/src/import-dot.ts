@@ -2,6 +2,7 @@ import type { JsonValue } from '@bufbuild/protobuf';
 import { show } from '@cim/kernel';
 import {
   GraphBuilder,
+  TextCursor,
   failAt,
   type NodeFields,
   type ParsedGraph,
@@ -53,13 +54,7 @@ export function parseImportDot(
   return new DotParser(content, commandId).parse();
 }
 
-class DotLexer {
-  private offset = 0;
-  private line = 1;
-  private lineStart = 0;
-
-  constructor(private readonly text: string) {}
-
+class DotLexer extends TextCursor {
   next(): Token {
     this.skipBlank();
     const at = this.here();
@@ -104,19 +99,6 @@ class DotLexer {
       return { kind: 'id', value: match[0], bare: true, at };
     }
     failAt(at, `unexpected character ${show(c)}`);
-  }
-
-  private here(): Position {
-    return { line: this.line, column: this.offset - this.lineStart + 1 };
-  }
-
-  private advance(to: number): void {
-    for (let i = this.text.indexOf('\n', this.offset); i !== -1 && i < to;) {
-      this.line++;
-      this.lineStart = i + 1;
-      i = this.text.indexOf('\n', i + 1);
-    }
-    this.offset = to;
   }
 
   private skipBlank(): void {

@@ -48,6 +48,29 @@ export function positionOf(text: string, offset: number): Position {
   return { line, column: offset - start + 1 };
 }
 
+/** A read position in a text that keeps its line and column as it moves forward. */
+export class TextCursor {
+  protected offset = 0;
+  protected line = 1;
+  protected lineStart = 0;
+
+  constructor(protected readonly text: string) {}
+
+  protected here(): Position {
+    return { line: this.line, column: this.offset - this.lineStart + 1 };
+  }
+
+  /** Moves to `to`, counting the line breaks passed. */
+  protected advance(to: number): void {
+    for (let i = this.text.indexOf('\n', this.offset); i !== -1 && i < to;) {
+      this.line++;
+      this.lineStart = i + 1;
+      i = this.text.indexOf('\n', i + 1);
+    }
+    this.offset = to;
+  }
+}
+
 /** Fields a node declaration may set; absent ones keep their value. */
 export interface NodeFields {
   readonly type?: string;

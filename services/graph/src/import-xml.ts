@@ -1,5 +1,5 @@
 import { show } from '@cim/kernel';
-import { failAt, type Position } from './import-text.js';
+import { TextCursor, failAt, type Position } from './import-text.js';
 
 /** One element of an XML document, with its position for error messages. */
 export interface XmlElement {
@@ -46,12 +46,9 @@ export function parseXml(content: string): XmlElement {
   return new XmlReader(content).document();
 }
 
-class XmlReader {
-  private offset = 0;
-  private line = 1;
-  private lineStart = 0;
-
-  constructor(private readonly text: string) {
+class XmlReader extends TextCursor {
+  constructor(text: string) {
+    super(text);
     if (text.charCodeAt(0) === 0xfeff) this.offset = 1;
   }
 
@@ -250,19 +247,6 @@ class XmlReader {
     );
     this.advance(i);
     return i > start;
-  }
-
-  private advance(to: number): void {
-    for (let i = this.text.indexOf('\n', this.offset); i !== -1 && i < to;) {
-      this.line++;
-      this.lineStart = i + 1;
-      i = this.text.indexOf('\n', i + 1);
-    }
-    this.offset = to;
-  }
-
-  private here(): Position {
-    return { line: this.line, column: this.offset - this.lineStart + 1 };
   }
 
   private fail(message: string): never {
