@@ -71,13 +71,20 @@ export function createDocumentsGraph(): CommandBody {
   };
 }
 
-function documentNode(
-  documentId: string,
-  title: string,
-  contentCid: string,
-  mimeType: string,
-  documentType: DocumentType,
-): CommandBody {
+/** The node of a new document: what ingesting and creating from a CID both record. */
+function documentNode({
+  documentId,
+  title,
+  contentCid,
+  mimeType,
+  documentType,
+}: {
+  readonly documentId: string;
+  readonly title: string;
+  readonly contentCid: string;
+  readonly mimeType: string;
+  readonly documentType: DocumentType;
+}): CommandBody {
   const label = clip(title, LIMITS.label);
   return {
     case: 'addNode',
@@ -127,31 +134,11 @@ function documentEdge(
  */
 export function documentCommands({ body }: DocumentEvent): CommandBody[] {
   switch (body.case) {
-    case 'contentIngested': {
-      const e = body.value;
-      return [
-        createDocumentsGraph(),
-        documentNode(
-          e.documentId,
-          e.title,
-          e.contentCid,
-          e.mimeType,
-          e.documentType,
-        ),
-      ];
-    }
+    case 'contentIngested':
+      return [createDocumentsGraph(), documentNode(body.value)];
     case 'createdFromCid': {
       const e = body.value;
-      const commands = [
-        createDocumentsGraph(),
-        documentNode(
-          e.documentId,
-          e.title,
-          e.contentCid,
-          e.mimeType,
-          e.documentType,
-        ),
-      ];
+      const commands = [createDocumentsGraph(), documentNode(e)];
       if (e.forkedFrom !== undefined && e.forkedFrom.documentId !== '') {
         commands.push(
           documentEdge(e.documentId, e.forkedFrom.documentId, 'forked_from'),
