@@ -125,6 +125,11 @@ export interface ServiceDefinition {
  * on `cim.<domain>.cmd.<Name>` and queries on `cim.<domain>.qry.<Name>` in
  * the queue group `cim-<domain>`, registered as a NATS micro service. Defining
  * has no side effects; `start()` connects, replays and serves.
+ *
+ * A domain whose projection, queries and `prepare` share state of their own
+ * (secondary indexes, say) passes a function that makes the spec: it is
+ * called once here for the routes and once per `start()`, so every instance
+ * has its own.
  */
 export function defineService<
   State,
@@ -132,7 +137,13 @@ export function defineService<
   Event extends EventMessage,
   Row,
   Q extends DescService,
->(spec: ServiceSpec<State, Command, Event, Row, Q>): ServiceDefinition {
+>(
+  specOrMake:
+    | ServiceSpec<State, Command, Event, Row, Q>
+    | (() => ServiceSpec<State, Command, Event, Row, Q>),
+): ServiceDefinition {
+  const make = typeof specOrMake === 'function' ? specOrMake : () => specOrMake;
+  const spec = make();
   assertDomainName(spec.domain);
   const commands = commandRoutes(spec.domain, spec.schemas.command);
   const queries = queryRoutes(spec.domain, spec.queries.service);
@@ -141,7 +152,7 @@ export function defineService<
   return {
     domain: spec.domain,
     start: (options) =>
-      startService(spec, commands, queries, aggregateType, {
+      startService(make(), commands, queries, aggregateType, {
         ...options,
         keyring: options.keyring ?? (developmentKeyring ??= ephemeralKeyring()),
       }),
