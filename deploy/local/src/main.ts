@@ -27,6 +27,9 @@ import {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
+/** Every process started so far, so that a failed start-up stops them again. */
+const launched: Supervised[] = [];
+
 async function main(): Promise<void> {
   const root = workspaceRoot(dirname(fileURLToPath(import.meta.url)));
   const options = parseOptions(process.argv.slice(2), process.env, root);
@@ -84,7 +87,10 @@ async function main(): Promise<void> {
         ),
       );
     }
-    for (const server of servers) server.start();
+    for (const server of servers) {
+      launched.push(server);
+      server.start();
+    }
     await Promise.all(servers.map((server) => server.waitReady(60_000)));
   }
   const natsUrl = plan?.clientUrl ?? options.natsUrl!;
@@ -170,6 +176,7 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   for (const p of processes) {
+    launched.push(p);
     p.start();
     const t0 = Date.now();
     await p.waitReady(60_000);
@@ -303,7 +310,10 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   say(`npm start: ${error instanceof Error ? error.message : String(error)}`);
+  // Nothing is left behind.
+  for (const p of launched) p.expectExit();
+  await Promise.all(launched.map((p) => p.stop()));
   process.exit(error instanceof OptionsError ? 2 : 1);
 });
