@@ -417,8 +417,12 @@ describe('npm start', () => {
 
     afterAll(async () => {
       if (launcher.running) {
+        // A test that failed before the SIGTERM one: leave no service or server behind.
+        const children = descendants(launcher.pid);
         launcher.kill('SIGKILL');
         await launcher.exited;
+        for (const pid of children)
+          if (alive(pid)) process.kill(pid, 'SIGKILL');
       }
       for (const pid of processesWith(join(dataDir, 'nats')))
         process.kill(pid, 'SIGKILL');
