@@ -24,6 +24,8 @@ export interface CommandHeaders {
   readonly commandId?: string;
   readonly expectedVersion?: bigint;
   readonly actor?: string;
+  /** Cim-Correlation-Id, e.g. the id of the workflow operation a command answers. */
+  readonly correlationId?: string;
 }
 
 /**
@@ -42,6 +44,8 @@ export async function sendCommand<I extends DescMessage>(
   };
   if (headers.expectedVersion !== undefined)
     h[Header.expectedVersion] = String(headers.expectedVersion);
+  if (headers.correlationId !== undefined)
+    h[Header.correlationId] = headers.correlationId;
   const reply = await request(
     nc,
     methodSubject(method),

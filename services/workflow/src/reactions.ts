@@ -1,4 +1,8 @@
 import {
+  DocumentStatus,
+  type DocumentEvent,
+} from '@cim/proto/cim/document/v1/document_pb';
+import {
   create,
   type DescMessage,
   type JsonObject,
@@ -97,4 +101,17 @@ export function operationResults(
     ...(source.events !== undefined && { events: source.events }),
     react: (event, meta) => operationResult(event, meta, source.failure),
   };
+}
+
+/**
+ * Whether a document event answers an operation as failed: a review that
+ * ends rejected, or content put in quarantine. Anything else the document
+ * domain commits under the operation's correlation id completes it.
+ */
+export function documentFailure({ body }: DocumentEvent): string | undefined {
+  if (body.case === 'stateChanged' && body.value.to === DocumentStatus.REJECTED)
+    return `document ${body.value.documentId} was rejected in review`;
+  if (body.case === 'contentQuarantined')
+    return `the content of document ${body.value.documentId} was quarantined`;
+  return undefined;
 }

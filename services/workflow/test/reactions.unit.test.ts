@@ -2,6 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 import { create } from '@bufbuild/protobuf';
 import { DomainError, ErrorCode } from '@cim/kernel';
 import {
+  DocumentEventSchema,
+  DocumentStatus,
+  type DocumentEvent,
+} from '@cim/proto/cim/document/v1/document_pb';
+import {
   GraphEventSchema,
   type GraphEvent,
 } from '@cim/proto/cim/graph/v1/graph_pb';
@@ -16,7 +21,11 @@ import {
   parseOperationCorrelationId,
   workflowDecider,
 } from '../src/domain/index.js';
-import { operationResult, operationResults } from '../src/reactions.js';
+import {
+  documentFailure,
+  operationResult,
+  operationResults,
+} from '../src/reactions.js';
 import {
   COMMAND_ID,
   evt,
@@ -229,5 +238,33 @@ describe('operation results reaction', () => {
         ),
       ).toBe(ErrorCode.BUSINESS_RULE_VIOLATION);
     });
+  });
+});
+
+describe('documentFailure', () => {
+  const stateChanged = (to: DocumentStatus): DocumentEvent =>
+    create(DocumentEventSchema, {
+      body: {
+        case: 'stateChanged',
+        value: { documentId: 'd', from: DocumentStatus.UNDER_REVIEW, to },
+      },
+    });
+
+  it('fails a review that ends rejected, and quarantined content', () => {
+    expect(documentFailure(stateChanged(DocumentStatus.REJECTED))).toBe(
+      'document d was rejected in review',
+    );
+    const quarantined = create(DocumentEventSchema, {
+      body: { case: 'contentQuarantined', value: { documentId: 'd' } },
+    });
+    expect(documentFailure(quarantined)).toBe(
+      'the content of document d was quarantined',
+    );
+  });
+
+  it('lets anything else complete the operation', () => {
+    expect(
+      documentFailure(stateChanged(DocumentStatus.PUBLISHED)),
+    ).toBeUndefined();
   });
 });
