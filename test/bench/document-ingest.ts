@@ -20,10 +20,7 @@ import {
   type Benchmark,
 } from './benchmark.js';
 import { freePort, startNatsServer } from './nats-harness.js';
-import {
-  PipelinedRequester,
-  type PipelinedRunResult,
-} from './pipelined-requester.js';
+import { PipelinedRequester, mustSucceed } from './pipelined-requester.js';
 import { CpuTotals, startChild, waitForResponder } from './processes.js';
 import { summarize } from './stats.js';
 
@@ -128,16 +125,13 @@ export const documentIngest: Benchmark = {
           );
         });
       const ingestOurs = async (count: number, first: number) =>
-        mustSucceed(
-          await requester.run({
-            count,
-            window: WINDOW,
-            request: (i) => ingest(content(first + i)),
-            check,
-            latencies: true,
-          }),
+        mustSucceed(requester, 'IngestDocumentContent', {
           count,
-        );
+          window: WINDOW,
+          request: (i) => ingest(content(first + i)),
+          check,
+          latencies: true,
+        });
 
       // and the client storing the bytes under their CID itself, then naming them:
       const store = await ContentStore.open(nc);
@@ -262,18 +256,6 @@ function check(reply: Msg): string | undefined {
   if (code !== 0 && code !== 200)
     return `status ${code} ${reply.headers?.description ?? ''}`.trim();
   return undefined;
-}
-
-async function mustSucceed(
-  result: PipelinedRunResult,
-  count: number,
-): Promise<PipelinedRunResult> {
-  if (result.failures > 0) {
-    throw new Error(
-      `${result.failures} of ${count} IngestDocumentContent commands failed; first: ${result.firstFailure}`,
-    );
-  }
-  return result;
 }
 
 async function checkStream(nc: NatsConnection, commits: number): Promise<void> {

@@ -19,13 +19,10 @@ import {
 import { startNatsServer } from './nats-harness.js';
 import {
   PipelinedRequester,
+  mustSucceed,
   type PipelinedRunOptions,
 } from './pipelined-requester.js';
-import {
-  startGraphService,
-  whileRunning,
-  type ChildHandle,
-} from './processes.js';
+import { startGraphService, type ChildHandle } from './processes.js';
 import { rate } from './stats.js';
 
 /** Commands in flight, as in the other command benchmarks. */
@@ -113,14 +110,8 @@ async function measure(
       );
     }
     const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
-    const run = async (options: PipelinedRunOptions) => {
-      const result = await whileRunning(services, requester.run(options));
-      if (result.failures > 0)
-        throw new Error(
-          `${setting}: ${result.failures} of ${options.count} failed; first: ${result.firstFailure}`,
-        );
-      return result;
-    };
+    const run = (options: PipelinedRunOptions) =>
+      mustSucceed(requester, setting, options, services);
     const createGraph = methodSubject(GraphCommandService.method.createGraph);
     await run({
       count: counts.graphs,

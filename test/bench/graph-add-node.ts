@@ -1,7 +1,6 @@
-import { eventSubject, methodSubject, streamName } from '@cim/kernel';
+import { methodSubject } from '@cim/kernel';
 import { request } from '@cim/messaging';
 import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import {
@@ -20,18 +19,13 @@ import {
 } from './graph-fixtures.js';
 import { measureAppendLimit } from './jetstream-append.js';
 import { startNatsServer } from './nats-harness.js';
+import { lastCommit } from './graph-service-load.js';
 import {
   PipelinedRequester,
+  mustSucceed,
   type PipelinedRequest,
-  type PipelinedRunOptions,
-  type PipelinedRunResult,
 } from './pipelined-requester.js';
-import {
-  cpuMeter,
-  startGraphService,
-  whileRunning,
-  type ChildHandle,
-} from './processes.js';
+import { cpuMeter, startGraphService, whileRunning } from './processes.js';
 import { rate, summarize, type Summary } from './stats.js';
 
 /** Requests in flight, for the raw appends and the commands alike. */
@@ -161,7 +155,7 @@ async function sampleCommit(): Promise<Uint8Array> {
         { headers: commandHeaders() },
       ),
     );
-    return await storedCommits(nc, 2);
+    return await lastCommit(nc, 2);
   } finally {
     await cleanup.run();
   }
@@ -189,16 +183,21 @@ async function measureService(
 
     // 1. The graphs, untimed; explicit ids so AddNode can name them.
     const createGraph = methodSubject(GraphCommandService.method.createGraph);
-    await mustSucceed(requester, service, 'CreateGraph', {
-      count: counts.graphs,
-      window: WINDOW,
-      request: (i) => ({
-        subject: createGraph,
-        payload: createGraphRequest(graphId(i)),
-        headers: commandHeaders(),
-      }),
-      check: checkCommandReply,
-    });
+    await mustSucceed(
+      requester,
+      'CreateGraph',
+      {
+        count: counts.graphs,
+        window: WINDOW,
+        request: (i) => ({
+          subject: createGraph,
+          payload: createGraphRequest(graphId(i)),
+          headers: commandHeaders(),
+        }),
+        check: checkCommandReply,
+      },
+      [service],
+    );
     note(`created ${counts.graphs} graphs`);
 
     // 2. AddNode round-robin over the graphs, each with a fresh node id and command id.
@@ -209,20 +208,30 @@ async function measureService(
       payload: addNodeRequest(graphId(sent++ % counts.graphs)),
       headers: commandHeaders(),
     });
-    await mustSucceed(requester, service, 'AddNode warm-up', {
-      count: counts.commandWarmUp,
-      window: WINDOW,
-      request: nextAddNode,
-      check: checkCommandReply,
-    });
+    await mustSucceed(
+      requester,
+      'AddNode warm-up',
+      {
+        count: counts.commandWarmUp,
+        window: WINDOW,
+        request: nextAddNode,
+        check: checkCommandReply,
+      },
+      [service],
+    );
     const cpu = cpuMeter([service.pid, server.pid, process.pid]);
-    const timed = await mustSucceed(requester, service, 'AddNode', {
-      count: counts.commands,
-      window: WINDOW,
-      request: nextAddNode,
-      check: checkCommandReply,
-      latencies: true,
-    });
+    const timed = await mustSucceed(
+      requester,
+      'AddNode',
+      {
+        count: counts.commands,
+        window: WINDOW,
+        request: nextAddNode,
+        check: checkCommandReply,
+        latencies: true,
+      },
+      [service],
+    );
     const [serviceCpuUs, serverCpuUs, clientCpuUs] = cpu(counts.commands);
     const perSecond = rate(timed.replies, timed.seconds);
     const latency = summarize(timed.latenciesMs);
@@ -231,7 +240,7 @@ async function measureService(
     );
 
     // 3. Every command left its commit; the last one on a graph is an AddNode commit.
-    const commit = await storedCommits(nc, counts.graphs + sent);
+    const commit = await lastCommit(nc, counts.graphs + sent);
     return {
       perSecond,
       latency,
@@ -258,40 +267,4 @@ async function withNats<T>(
   } finally {
     await cleanup.run();
   }
-}
-
-/** Runs the requests; throws when any was refused or the service exits meanwhile. */
-async function mustSucceed(
-  requester: PipelinedRequester,
-  service: ChildHandle,
-  what: string,
-  options: PipelinedRunOptions,
-): Promise<PipelinedRunResult> {
-  const result = await whileRunning([service], requester.run(options));
-  if (result.failures > 0) {
-    throw new Error(
-      `${result.failures} of ${options.count} ${what} commands failed; first: ${result.firstFailure}`,
-    );
-  }
-  return result;
-}
-
-/** Checks that the stream holds at least `commits` messages and returns the last commit of the first graph. */
-async function storedCommits(
-  nc: NatsConnection,
-  commits: number,
-): Promise<Uint8Array> {
-  const jsm = await jetstreamManager(nc);
-  const stream = streamName('graph');
-  const { messages } = (await jsm.streams.info(stream)).state;
-  if (messages < commits)
-    throw new Error(
-      `${stream} holds ${messages} messages, expected ${commits}`,
-    );
-  const last = await jsm.streams.getMessage(stream, {
-    last_by_subj: eventSubject('graph', graphId(0)),
-  });
-  if (last === null) throw new Error(`${graphId(0)} has no commit`);
-  // A copy: the message's bytes are a view into a larger read buffer.
-  return last.data.slice();
 }

@@ -15,15 +15,12 @@ import {
 import { startNatsServer } from './nats-harness.js';
 import {
   PipelinedRequester,
+  mustSucceed,
   type PipelinedRequest,
-  type PipelinedRunOptions,
-  type PipelinedRunResult,
 } from './pipelined-requester.js';
 import {
   cpuMeter,
   startGraphService,
-  whileRunning,
-  type ChildHandle,
   type GraphServiceOptions,
 } from './processes.js';
 import { rate, summarize, type Summary } from './stats.js';
@@ -95,16 +92,21 @@ export async function withGraphLoad<T>(
     const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
 
     const createGraph = methodSubject(GraphCommandService.method.createGraph);
-    await mustSucceed(requester, service, 'CreateGraph', {
-      count: setup.graphs,
-      window: setup.window,
-      request: (i) => ({
-        subject: createGraph,
-        payload: createGraphRequest(graphId(i)),
-        headers: commandHeaders(),
-      }),
-      check: checkCommandReply,
-    });
+    await mustSucceed(
+      requester,
+      'CreateGraph',
+      {
+        count: setup.graphs,
+        window: setup.window,
+        request: (i) => ({
+          subject: createGraph,
+          payload: createGraphRequest(graphId(i)),
+          headers: commandHeaders(),
+        }),
+        check: checkCommandReply,
+      },
+      [service],
+    );
 
     const addNode = methodSubject(GraphCommandService.method.addNode);
     let sent = 0;
@@ -117,21 +119,31 @@ export async function withGraphLoad<T>(
       nc,
       async addNodes({ warmUp, count, window }) {
         if (warmUp > 0) {
-          await mustSucceed(requester, service, 'AddNode warm-up', {
-            count: warmUp,
+          await mustSucceed(
+            requester,
+            'AddNode warm-up',
+            {
+              count: warmUp,
+              window,
+              request: nextAddNode,
+              check: checkCommandReply,
+            },
+            [service],
+          );
+        }
+        const cpu = cpuMeter([service.pid, server.pid, process.pid]);
+        const timed = await mustSucceed(
+          requester,
+          'AddNode',
+          {
+            count,
             window,
             request: nextAddNode,
             check: checkCommandReply,
-          });
-        }
-        const cpu = cpuMeter([service.pid, server.pid, process.pid]);
-        const timed = await mustSucceed(requester, service, 'AddNode', {
-          count,
-          window,
-          request: nextAddNode,
-          check: checkCommandReply,
-          latencies: true,
-        });
+            latencies: true,
+          },
+          [service],
+        );
         const [serviceCpuUs, serverCpuUs, clientCpuUs] = cpu(count);
         return {
           perSecond: rate(timed.replies, timed.seconds),
@@ -149,24 +161,8 @@ export async function withGraphLoad<T>(
   }
 }
 
-/** Runs the requests; throws when any was refused or the service exits meanwhile. */
-async function mustSucceed(
-  requester: PipelinedRequester,
-  service: ChildHandle,
-  what: string,
-  options: PipelinedRunOptions,
-): Promise<PipelinedRunResult> {
-  const result = await whileRunning([service], requester.run(options));
-  if (result.failures > 0) {
-    throw new Error(
-      `${result.failures} of ${options.count} ${what} commands failed; first: ${result.firstFailure}`,
-    );
-  }
-  return result;
-}
-
 /** Checks that the stream holds at least `commits` messages and returns the last commit of the first graph. */
-async function lastCommit(
+export async function lastCommit(
   nc: NatsConnection,
   commits: number,
 ): Promise<Uint8Array> {

@@ -6,6 +6,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/nats-core';
+import { whileRunning, type ChildHandle } from './processes.js';
 
 /** One request to publish: where, what, and with which headers. */
 export interface PipelinedRequest {
@@ -183,4 +184,23 @@ export class PipelinedRequester {
 
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
+}
+
+/**
+ * Runs the requests while `children` run; throws when any reply was refused
+ * (`what` names the commands in the message) or a child exits meanwhile.
+ */
+export async function mustSucceed(
+  requester: PipelinedRequester,
+  what: string,
+  options: PipelinedRunOptions,
+  children: readonly ChildHandle[] = [],
+): Promise<PipelinedRunResult> {
+  const result = await whileRunning(children, requester.run(options));
+  if (result.failures > 0) {
+    throw new Error(
+      `${result.failures} of ${options.count} ${what} commands failed; first: ${result.firstFailure}`,
+    );
+  }
+  return result;
 }
