@@ -9,6 +9,7 @@ import {
   requireText,
   show,
   type SortedMap,
+  notFound,
 } from '@cim/kernel';
 import {
   DocumentStatus,
@@ -97,10 +98,7 @@ function rowOf(rows: Rows<DocumentRow>, documentId: string): DocumentRow {
   requireId(documentId, 'document_id');
   const row = rows.get(documentId);
   if (row === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `document ${show(documentId)} not found`,
-    );
+    notFound(`document ${show(documentId)} not found`);
   }
   return row;
 }
@@ -197,8 +195,7 @@ function cidOf(row: DocumentRow, cid: string, field: string): CidRecord {
   requireContentCid(cid, field);
   const record = row.cids.get(cid);
   if (record === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
+    notFound(
       `${field} ${show(cid)} is not in the history of document ${show(row.documentId)}`,
     );
   }
@@ -288,10 +285,7 @@ export function documentQueries(
         const store = await stores.for(io);
         const range = await store.read(contentCid, Number(offset), want);
         if (range === undefined) {
-          throw new DomainError(
-            ErrorCode.NOT_FOUND,
-            `content ${show(contentCid)} is not in the content store`,
-          );
+          notFound(`content ${show(contentCid)} is not in the content store`);
         }
         if (offset > range.totalSize) {
           throw new DomainError(

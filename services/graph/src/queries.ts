@@ -11,6 +11,7 @@ import {
   requireText,
   show,
   violation,
+  notFound,
 } from '@cim/kernel';
 import type { PageInfoSchema } from '@cim/proto/cim/common/v1/paging_pb';
 import {
@@ -134,10 +135,7 @@ function inRange(
 function rowOf(rows: Rows<GraphRow>, graphId: string): GraphRow {
   const row = rows.get(graphId);
   if (row === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `graph ${show(graphId)} not found`,
-    );
+    notFound(`graph ${show(graphId)} not found`);
   }
   return row;
 }
@@ -145,10 +143,7 @@ function rowOf(rows: Rows<GraphRow>, graphId: string): GraphRow {
 function nodeOf(row: GraphRow, nodeId: string): NodeRecord {
   const node = row.nodes.get(nodeId);
   if (node === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `node ${show(nodeId)} not found in graph ${show(row.graphId)}`,
-    );
+    notFound(`node ${show(nodeId)} not found in graph ${show(row.graphId)}`);
   }
   return node;
 }

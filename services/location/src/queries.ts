@@ -1,6 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { DomainError, ErrorCode, invalid, requireId, show } from '@cim/kernel';
+import { invalid, notFound, requireId, show } from '@cim/kernel';
 import {
   LocationType,
   type LocationQueryService,
@@ -115,10 +115,7 @@ export const locationQueries = (
     requireId(locationId, 'location_id');
     const row = model.row(locationId);
     if (row === undefined) {
-      throw new DomainError(
-        ErrorCode.NOT_FOUND,
-        `location ${show(locationId)} not found`,
-      );
+      notFound(`location ${show(locationId)} not found`);
     }
     return row;
   }

@@ -11,6 +11,7 @@ import {
   requireId,
   requireText,
   show,
+  notFound,
 } from '@cim/kernel';
 import {
   StepStatus,
@@ -76,10 +77,7 @@ function rowOf(rows: Rows<WorkflowRow>, workflowId: string): WorkflowRow {
   requireId(workflowId, 'workflow_id');
   const row = rows.get(workflowId);
   if (row === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `workflow ${show(workflowId)} not found`,
-    );
+    notFound(`workflow ${show(workflowId)} not found`);
   }
   return row;
 }

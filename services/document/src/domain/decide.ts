@@ -8,6 +8,7 @@ import {
   requireText,
   show,
   validateTags,
+  notFound,
 } from '@cim/kernel';
 import {
   Confidentiality,
@@ -139,10 +140,7 @@ export function decide(
 
 function existing(state: DocumentState, documentId: string): PresentDocument {
   if (state.status === 'absent') {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `document ${show(documentId)} not found`,
-    );
+    notFound(`document ${show(documentId)} not found`);
   }
   return state;
 }
@@ -191,10 +189,7 @@ function storedOrMissing(
 ): bigint {
   const entry = storedEntry(stored, cid);
   if (entry === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `${field} ${show(cid)} is not in the content store`,
-    );
+    notFound(`${field} ${show(cid)} is not in the content store`);
   }
   return entry.sizeBytes;
 }
@@ -766,8 +761,7 @@ function rollback(
   requirePermission(document, actor, Permission.WRITE, 'roll it back');
   const sizeBytes = document.history.get(targetCid);
   if (sizeBytes === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
+    notFound(
       `target_cid ${show(targetCid)} is not in the history of document ${show(documentId)}`,
     );
   }
@@ -878,8 +872,7 @@ function addComment(
     );
   }
   if (parentId !== '' && !document.comments.has(parentId)) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
+    notFound(
       `parent comment ${show(parentId)} not found on document ${show(documentId)}`,
     );
   }
@@ -905,8 +898,7 @@ function tagVersion(
     );
   }
   if (!document.history.has(cid)) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
+    notFound(
       `content_cid ${show(cid)} is not in the history of document ${show(documentId)}`,
     );
   }

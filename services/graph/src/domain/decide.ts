@@ -8,6 +8,7 @@ import {
   requireText,
   show,
   validateTags,
+  notFound,
 } from '@cim/kernel';
 import {
   GraphEventSchema,
@@ -94,10 +95,7 @@ export function decide(command: GraphCommand, state: GraphState): GraphEvent[] {
 
 function existing(state: GraphState, graphId: string): PresentGraph {
   if (state.status === 'absent') {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `graph ${show(graphId)} not found`,
-    );
+    notFound(`graph ${show(graphId)} not found`);
   }
   return state;
 }
@@ -125,8 +123,7 @@ function idOrDerived(id: string, commandId: string, field: string): string {
 function nodeOf(graph: GraphData, nodeId: string, role: string): NodeState {
   const node = graph.nodes.get(nodeId);
   if (node === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
+    notFound(
       `${role} ${show(nodeId)} not found in graph ${show(graph.graphId)}`,
     );
   }
@@ -136,10 +133,7 @@ function nodeOf(graph: GraphData, nodeId: string, role: string): NodeState {
 function edgeOf(graph: GraphData, edgeId: string): EdgeState {
   const edge = graph.edges.get(edgeId);
   if (edge === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `edge ${show(edgeId)} not found in graph ${show(graph.graphId)}`,
-    );
+    notFound(`edge ${show(edgeId)} not found in graph ${show(graph.graphId)}`);
   }
   return edge;
 }
@@ -498,8 +492,7 @@ function importGraph(
       ['target', target],
     ] as const) {
       if (!graph.nodes.has(nodeId) && !imported.has(nodeId)) {
-        throw new DomainError(
-          ErrorCode.NOT_FOUND,
+        notFound(
           `edges[${i}].${end} ${show(nodeId)} is a node of neither graph ${show(graphId)} nor the document`,
         );
       }

@@ -8,6 +8,7 @@ import {
   requireText,
   show,
   violation,
+  notFound,
 } from '@cim/kernel';
 import {
   CoordinatesSchema,
@@ -90,10 +91,7 @@ export function decide(
 
 function existing(state: LocationState, locationId: string): PresentLocation {
   if (state.status === 'absent') {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `location ${show(locationId)} not found`,
-    );
+    notFound(`location ${show(locationId)} not found`);
   }
   return state;
 }

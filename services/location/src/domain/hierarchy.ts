@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode, show, violation } from '@cim/kernel';
+import { notFound, show, violation } from '@cim/kernel';
 import type {
   HierarchyLink,
   ParentFacts,
@@ -22,10 +22,7 @@ export function checkParent(
   const ancestry = facts?.ancestry ?? [];
   const parent = ancestry[0];
   if (parent === undefined || parent.locationId !== parentId) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `parent location ${show(parentId)} not found`,
-    );
+    notFound(`parent location ${show(parentId)} not found`);
   }
   if (parent.archived) {
     violation(`parent location ${show(parentId)} is archived`);

@@ -7,6 +7,7 @@ import {
   requireId,
   requireText,
   show,
+  notFound,
 } from '@cim/kernel';
 import {
   StepType,
@@ -319,10 +320,7 @@ function requireIds(workflowId: string, stepId: string): void {
 
 function existing(state: WorkflowState, workflowId: string): PresentWorkflow {
   if (state.status === 'absent') {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `workflow ${show(workflowId)} not found`,
-    );
+    notFound(`workflow ${show(workflowId)} not found`);
   }
   return state;
 }
@@ -364,8 +362,7 @@ function stepOf(
 ): StepState {
   const step = workflow.steps.get(stepId);
   if (step === undefined) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
+    notFound(
       `${role} ${show(stepId)} not found in workflow ${show(workflow.workflowId)}`,
     );
   }
@@ -416,10 +413,7 @@ function requirePresent(
   what: string,
 ): void {
   if (!map.has(key)) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `${what} ${show(key)} not found`,
-    );
+    notFound(`${what} ${show(key)} not found`);
   }
 }
 
@@ -615,10 +609,7 @@ function removeStepDependency(
   requireId(dependsOn, 'depends_on');
   const step = pendingStep(editable(state, workflowId), stepId);
   if (!step.dependencies.has(dependsOn)) {
-    throw new DomainError(
-      ErrorCode.NOT_FOUND,
-      `step ${show(stepId)} does not depend on ${show(dependsOn)}`,
-    );
+    notFound(`step ${show(stepId)} does not depend on ${show(dependsOn)}`);
   }
   return event({
     case: 'stepDependencyRemoved',
