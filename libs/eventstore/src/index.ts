@@ -8,6 +8,7 @@ export {
 export type { Ack } from './ack.js';
 export type { AppendCallback } from './pipelined-appender.js';
 export type { BatchOptions } from './batch-appender.js';
+export { PULL_EXPIRES_MS } from './reader.js';
 export type { Follower, StoredCommit } from './reader.js';
 export { SnapshotStore } from './snapshot-store.js';
 export { serverFeatures } from './server-features.js';

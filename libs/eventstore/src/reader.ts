@@ -105,6 +105,14 @@ async function readWithConsumer(
 }
 
 /**
+ * How long one pull of a consumer waits, ms (the heartbeat is half of it):
+ * short, so a pull lost in a server or leaf-node restart is noticed within
+ * seconds rather than after the client's default 30 s. Every consumer that
+ * follows a stream for long uses it.
+ */
+export const PULL_EXPIRES_MS = 5000;
+
+/**
  * Follows a stream with an ordered consumer from `fromSeq` (1 = everything),
  * calling `onMessage` for each message in stream order, until stopped. The
  * consumer is recreated by the client after a gap or a reconnect.
@@ -125,9 +133,7 @@ export async function follow(
   const messages = await consumer.consume({
     callback: onMessage,
     max_messages: 4096,
-    // Short pulls (heartbeat every 2.5 s): a pull lost in a server or leaf
-    // restart is noticed within seconds, not after the default 30 s.
-    expires: 5000,
+    expires: PULL_EXPIRES_MS,
   });
   return {
     stop: async () => {

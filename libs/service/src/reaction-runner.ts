@@ -1,3 +1,4 @@
+import { PULL_EXPIRES_MS } from '@cim/eventstore';
 import {
   create,
   fromBinary,
@@ -44,9 +45,6 @@ export type Dispatch<Command extends CommandMessage> = (
   meta: ReturnType<typeof create<typeof CommandMetaSchema>>,
   reply: CommandReply,
 ) => void;
-
-/** How long one pull waits for messages, ms; the heartbeat is half of it. */
-const PULL_EXPIRES_MS = 5000;
 
 /** Retry delay when a reaction's command could not be decided (service or store unavailable), ms. */
 const RETRY_MS = 1000;

@@ -17,6 +17,7 @@ import {
   type TextTerms,
 } from '@cim/proto/cim/document/v1/document_pb';
 import type { CommitMeta } from '@cim/service';
+import { metadataChanges } from './domain/evolve.js';
 import type { ProcessingOptionsLike, SemVer } from './domain/rules.js';
 import { SortedMap } from '@cim/kernel';
 
@@ -368,20 +369,9 @@ function metadataUpdated(
 ): DocumentRow {
   return {
     ...row,
-    ...(update.title !== undefined && { title: update.title }),
-    ...(update.description !== undefined && {
-      description: update.description,
-    }),
-    ...(update.documentType !== undefined && {
-      documentType: update.documentType,
-    }),
-    ...(update.filename !== undefined && { filename: update.filename }),
-    ...(update.language !== undefined && { language: update.language }),
-    ...(update.tags !== undefined && { tags: update.tags.values }),
+    ...metadataChanges(update),
+    // The read model also keeps the custom fields, which no rule reads.
     ...(update.custom !== undefined && { custom: update.custom }),
-    ...(update.confidentiality !== undefined && {
-      confidentiality: update.confidentiality,
-    }),
   };
 }
 

@@ -190,8 +190,12 @@ function metadataUpdated(
   state: PresentDocument,
   update: DocumentMetadataUpdated,
 ): DocumentState {
+  return { ...state, ...metadataChanges(update) };
+}
+
+/** The fields a metadata update sets (only those it carries), for the decider's state and the read model alike. */
+export function metadataChanges(update: DocumentMetadataUpdated) {
   return {
-    ...state,
     ...(update.title !== undefined && { title: update.title }),
     ...(update.description !== undefined && {
       description: update.description,
