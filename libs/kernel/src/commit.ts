@@ -1,7 +1,7 @@
-import { createHmac, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { fromBinary } from '@bufbuild/protobuf';
 import { encodeCommitFields } from './commit-encoding.js';
-import { sha256 } from './sha256.js';
+import { digestBytes, hmacSha256Binary, sha256 } from './sha256.js';
 import {
   CommitSchema,
   EventRecordSchema,
@@ -135,8 +135,16 @@ export function splitSealed(
 
 /** HMAC-SHA256 of a commit hash under a service's commit key. */
 export function commitMac(key: KeyObject, hash: Uint8Array): Uint8Array {
-  return createHmac('sha256', key).update(hash).digest();
+  let raw = secrets.get(key);
+  if (raw === undefined) {
+    raw = key.export();
+    secrets.set(key, raw);
+  }
+  return digestBytes(hmacSha256Binary(raw, hash));
 }
+
+// Each key's bytes, exported once: commitMac runs for every commit sealed or checked.
+const secrets = new WeakMap<KeyObject, Uint8Array>();
 
 /** Decodes stored commit bytes; throws on malformed bytes. */
 export function decodeCommit(bytes: Uint8Array): Commit {

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import {
   digestBytes,
   digestEquals,
+  hmacSha256Binary,
   sha256,
   sha256Binary,
   sha256OfBinary,
@@ -131,5 +132,32 @@ describe('digestEquals', () => {
   it('is false when the lengths differ', () => {
     expect(digestEquals(digest, stored, 4, 35)).toBe(false);
     expect(digestEquals(digest, stored, 4, 37)).toBe(false);
+  });
+});
+
+describe('hmacSha256Binary', () => {
+  it('equals createHmac for keys shorter than, equal to and longer than a block, and any message', () => {
+    const keys = [
+      bytes(0),
+      bytes(32, 3),
+      bytes(64, 4),
+      bytes(65, 5),
+      bytes(200, 6),
+    ];
+    const messages = [
+      bytes(0),
+      bytes(32, 7),
+      bytes(31, 8),
+      bytes(500, 9),
+      bytes(32, 10),
+    ];
+    // Alternating keys and lengths: the pads kept from the previous call must never leak into the next.
+    for (const key of keys) {
+      for (const message of messages) {
+        expect(hex(hmacSha256Binary(key, message))).toBe(
+          createHmac('sha256', key).update(message).digest('hex'),
+        );
+      }
+    }
   });
 });

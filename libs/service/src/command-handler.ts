@@ -166,11 +166,15 @@ export class CommandHandler<
       reply.ok(known);
       return;
     }
+    // Run at once, the job need not look for a result again: none can have appeared since.
+    let waited = false;
     this.withEntry(
       aggregateId,
-      (entry) => this.attempt(aggregateId, command, meta, reply, entry, 1),
+      (entry) =>
+        this.attempt(aggregateId, command, meta, reply, entry, 1, !waited),
       aggregateId === meta.commandId,
     );
+    waited = true;
   }
 
   /** Drops every cached aggregate (tests and reconnects use it). */
@@ -271,9 +275,10 @@ export class CommandHandler<
     reply: CommandReply,
     entry: Entry<State>,
     attempt: number,
+    resultChecked = false,
   ): void {
     // A retried command whose first attempt landed is answered with its first result.
-    const known = this.results.get(meta.commandId);
+    const known = resultChecked ? undefined : this.results.get(meta.commandId);
     if (known !== undefined) {
       reply.ok(known);
       this.release(aggregateId, entry);
