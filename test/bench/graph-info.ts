@@ -9,6 +9,7 @@ import {
   GraphInfoResponseSchema,
   GraphQueryService,
 } from '@cim/proto/cim/graph/v1/graph_pb';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import {
   Cleanup,
@@ -41,13 +42,18 @@ const NODES = 10;
 
 const graphInfo = GraphQueryService.method.graphInfo;
 
+/** The subject the bare NATS responder answers on. */
+const ECHO_SUBJECT = 'cim.bench.echo';
+
 /**
  * (c) vs (d) at concurrency 1, with the client in this process and every
  * server in a process of its own: (c) a bare grpc-js server answering
  * GraphInfo with the bytes of a real GraphInfo reply; (d) GraphInfo through
  * the gateway → NATS → graph service. Both use the same raw grpc-js client and
  * the same request bytes; they alternate in rounds so that drift on the
- * machine hits both alike. Reports d's p50 against c's.
+ * machine hits both alike. Reports d's p50 against c's. For the floor of that
+ * ratio, also a bare NATS request/reply of the same bytes between this process
+ * and another (the hop the gateway adds to c, without gRPC or service work).
  */
 export const benchmark: Benchmark = {
   name: 'graph-info',
@@ -131,8 +137,26 @@ export const benchmark: Benchmark = {
       if (echoed.length !== reply.length)
         throw new Error('the echo server answers with other bytes');
 
-      // 5. Warm both paths, then alternate timed rounds; a child that dies fails the run at once.
-      const children = [service, gateway, echoServer];
+      // 5. The bare NATS hop: a responder in its own process answering with those bytes.
+      const echoHttpPort = await freePort();
+      const natsEcho = cleanup.add(
+        await startChild({
+          name: 'nats echo responder',
+          entry: 'test/dist/bench/nats-echo-responder.js',
+          env: {
+            CIM_NATS_URL: server.url,
+            CIM_HTTP_PORT: String(echoHttpPort),
+            CIM_BENCH_SUBJECT: ECHO_SUBJECT,
+            CIM_BENCH_REPLY: Buffer.from(reply).toString('base64'),
+          },
+          httpPort: echoHttpPort,
+          nodeArgs: childNodeArgs,
+        }),
+        (child) => child.stop(),
+      );
+
+      // 6. Warm every path, then alternate timed rounds; a child that dies fails the run at once.
+      const children = [service, gateway, echoServer, natsEcho];
       await whileRunning(
         children,
         sequential(bare, requestBytes, counts.warmUp),
@@ -141,9 +165,14 @@ export const benchmark: Benchmark = {
         children,
         sequential(viaGateway, requestBytes, counts.warmUp),
       );
+      await whileRunning(
+        children,
+        natsRequests(nc, requestBytes, counts.warmUp),
+      );
       const perRound = Math.ceil(counts.calls / counts.rounds);
       const bareMs: Float64Array[] = [];
       const gatewayMs: Float64Array[] = [];
+      const natsMs: Float64Array[] = [];
       // CPU time of every process on each path, summed over the rounds.
       const bareCpu = new CpuTotals([echoServer.pid, process.pid]);
       const gatewayCpu = new CpuTotals([
@@ -167,11 +196,19 @@ export const benchmark: Benchmark = {
             ),
           ),
         );
+        natsMs.push(
+          await whileRunning(
+            children,
+            natsRequests(nc, requestBytes, perRound),
+          ),
+        );
       }
       const c = summarize(concat(bareMs));
       const d = summarize(concat(gatewayMs));
+      const n = summarize(concat(natsMs));
       note(
-        `GraphInfo (${reply.length} B reply): bare grpc-js p50 ${c.p50.toFixed(3)} ms, via gateway p50 ${d.p50.toFixed(3)} ms`,
+        `GraphInfo (${reply.length} B reply): bare grpc-js p50 ${c.p50.toFixed(3)} ms, via gateway p50 ${d.p50.toFixed(3)} ms; ` +
+          `a bare NATS request to another process p50 ${n.p50.toFixed(3)} ms, so a gateway that added only its NATS hop would be at ${((c.p50 + n.p50) / c.p50).toFixed(2)}× the bare call`,
       );
       const [echoUs, bareClientUs] = bareCpu.perOperation(c.count);
       const [gatewayUs, serviceUs, serverUs, clientUs] =
@@ -185,6 +222,9 @@ export const benchmark: Benchmark = {
         }),
         compared('gateway-graph-info-p50', d.p50, 'ms', c.p50, '<=1.5'),
         informational('gateway-graph-info-p99', d.p99, 'ms'),
+        // The floor of the ratio above: the bare call plus one bare NATS request/reply between processes.
+        informational('nats-echo-p50', n.p50, 'ms'),
+        informational('gateway-graph-info-floor', (c.p50 + n.p50) / c.p50, 'x'),
         ...cpuLines('gateway-graph-info', 'call', {
           'gateway-cpu': gatewayUs,
           'service-cpu': serviceUs,
@@ -215,6 +255,21 @@ async function sequential(
   for (let i = 0; i < count; i++) {
     const started = performance.now();
     await client.unary(graphInfo, requestBytes);
+    ms[i] = performance.now() - started;
+  }
+  return ms;
+}
+
+/** Sends the request bytes to the NATS echo responder `count` times, one after the other; returns each request's milliseconds. */
+async function natsRequests(
+  nc: NatsConnection,
+  requestBytes: Uint8Array,
+  count: number,
+): Promise<Float64Array> {
+  const ms = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await nc.request(ECHO_SUBJECT, requestBytes, { timeout: 5_000 });
     ms[i] = performance.now() - started;
   }
   return ms;
