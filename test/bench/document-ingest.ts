@@ -29,6 +29,10 @@ const MIB = 1024 * 1024;
 const WINDOW = 4;
 /** Offset of the put-then-create side's content indexes, so its bytes differ from the other sides'. */
 const OTHER_SIDE = 1_000_000;
+/** The same for the thin responder's side. */
+const THIN_SIDE = 2_000_000;
+/** The subject the thin ingest responder takes requests on. */
+const THIN_SUBJECT = 'cim.bench.cmd.Ingest';
 
 const FULL = { warmUp: 16, rounds: 8, perRound: 20 };
 const QUICK = { warmUp: 4, rounds: 3, perRound: 8 };
@@ -41,7 +45,9 @@ const QUICK = { warmUp: 4, rounds: 3, perRound: 8 };
  * request carries different bytes (a counter over a random MiB), so no put
  * is skipped as already stored. For information, also the other way in: the
  * client puts the bytes under their CID itself, then sends
- * CreateDocumentFromCid. The server allows 8 MB messages. The sides
+ * CreateDocumentFromCid; and the floor of the first way: a responder in its
+ * own process that only puts the bytes it is sent into the same content
+ * store, with no command. The server allows 8 MB messages. The sides
  * alternate in rounds, so that load from elsewhere on the machine weighs on
  * all of them alike.
  */
@@ -158,16 +164,50 @@ export const documentIngest: Benchmark = {
           if (failure !== undefined) throw new Error(failure);
         });
 
+      // and the floor of the first: a responder that only puts the bytes it is sent.
+      const thinHttpPort = await freePort();
+      const thin = cleanup.add(
+        await startChild({
+          name: 'thin ingest responder',
+          entry: 'test/dist/bench/thin-ingest-responder.js',
+          env: {
+            CIM_NATS_URL: server.url,
+            CIM_HTTP_PORT: String(thinHttpPort),
+            CIM_BENCH_SUBJECT: THIN_SUBJECT,
+          },
+          httpPort: thinHttpPort,
+          nodeArgs: childNodeArgs,
+        }),
+        (child) => child.stop(),
+      );
+      const ingestThin = async (count: number, first: number) =>
+        mustSucceed(
+          requester,
+          'thin ingest',
+          {
+            count,
+            window: WINDOW,
+            request: (i) => ({
+              ...ingest(content(THIN_SIDE + first + i)),
+              subject: THIN_SUBJECT,
+            }),
+            check,
+          },
+          [thin],
+        );
+
       // 4. Warm-up of every side, with bytes the timed rounds do not use.
       await putRaw(counts.warmUp, -counts.warmUp);
       await ingestOurs(counts.warmUp, -counts.warmUp);
       await putThenCreate(counts.warmUp, -counts.warmUp);
+      await ingestThin(counts.warmUp, -counts.warmUp);
 
       // 5. Alternating rounds; raw puts and IngestDocumentContent carry the same bytes.
       const oursCpu = new CpuTotals([service.pid, server.pid, process.pid]);
       let rawSeconds = 0;
       let oursSeconds = 0;
       let directSeconds = 0;
+      let thinSeconds = 0;
       const latencies: number[] = [];
       for (let round = 0; round < counts.rounds; round++) {
         const first = round * counts.perRound;
@@ -178,18 +218,21 @@ export const documentIngest: Benchmark = {
         oursSeconds += timed.seconds;
         latencies.push(...timed.latenciesMs);
         directSeconds += await putThenCreate(counts.perRound, first);
+        thinSeconds += (await ingestThin(counts.perRound, first)).seconds;
       }
       const total = counts.rounds * counts.perRound;
       // Each put and each request carries 1 MiB.
       const rawMiBps = total / rawSeconds;
       const oursMiBps = total / oursSeconds;
       const directMiBps = total / directSeconds;
+      const thinMiBps = total / thinSeconds;
       const latency = summarize(latencies);
       const [serviceCpuUs, serverCpuUs] = oursCpu.perOperation(total);
       const ofRaw = (MiBps: number) => (MiBps / rawMiBps).toFixed(2);
       note(
         `object store put of 1 MiB: ${rawMiBps.toFixed(1)} MiB/s; IngestDocumentContent: ${oursMiBps.toFixed(1)} MiB/s = ${ofRaw(oursMiBps)} of it ` +
-          `(p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms); put + CreateDocumentFromCid: ${directMiBps.toFixed(1)} MiB/s = ${ofRaw(directMiBps)} of it`,
+          `(p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms); put + CreateDocumentFromCid: ${directMiBps.toFixed(1)} MiB/s = ${ofRaw(directMiBps)} of it; ` +
+          `a responder that only puts what it is sent: ${thinMiBps.toFixed(1)} MiB/s = ${ofRaw(thinMiBps)} of it`,
       );
 
       // 6. Every command left one commit, and no commit holds the bytes.
@@ -206,6 +249,8 @@ export const documentIngest: Benchmark = {
           rawMiBps,
           '',
         ),
+        // No target: the floor of IngestDocumentContent, the bytes through a process that only stores them.
+        compared('document-ingest-thin-1mib', thinMiBps, 'MiB/s', rawMiBps, ''),
         informational('document-ingest-1mib-p50', latency.p50, 'ms'),
         informational('document-ingest-1mib-p99', latency.p99, 'ms'),
         ...(serviceCpuUs === undefined
