@@ -14,6 +14,7 @@ import {
 } from './graph-service-load.js';
 import { measureBatchLimit } from './jetstream-batch-append.js';
 import { startNatsServer } from './nats-harness.js';
+import { measureThin } from './thin-command.js';
 import type { AppendLimit } from './jetstream-append.js';
 
 /** Commands in flight under load. */
@@ -68,7 +69,8 @@ interface ModeResult {
  * AddNode commit that (a) stored and the headers the event store sends.
  * Every part has its own nats-server. Reports a's rate against c and against
  * b, and a's latency at concurrency 1 against b's (the price of one fsync per
- * lone command).
+ * lone command). For information, (a)'s load on a thin responder that only
+ * appends the same bytes in strict mode: the floor of (a) against c.
  */
 export const benchmark: Benchmark = {
   name: 'durability',
@@ -104,7 +106,21 @@ export const benchmark: Benchmark = {
       `raw atomic batches of ${BATCH_SIZE} × ${strict.commit.length} B, ${BATCHES_IN_FLIGHT} in flight: ${limit.perSecond.toFixed(0)} msg/s`,
     );
 
-    // 3. Fast, last: its lazily synced writes would otherwise weigh on the others.
+    // 3. The floor of strict commands: the same load on a responder that only appends.
+    const thin = await measureThin({
+      graphs: counts.graphs,
+      warmUp: counts.warmUp,
+      commands: counts.strictCommands,
+      window: WINDOW,
+      commit: strict.commit,
+      durability: 'strict',
+      childNodeArgs,
+    });
+    note(
+      `strict, a responder that only appends: ${thin.perSecond.toFixed(0)} cmd/s = ${(thin.perSecond / limit.perSecond).toFixed(2)} of the limit`,
+    );
+
+    // 4. Fast, last: its lazily synced writes would otherwise weigh on the others.
     const fast = await withGraphLoad(
       {
         service: { durability: 'fast', nodeArgs: childNodeArgs },
@@ -122,6 +138,14 @@ export const benchmark: Benchmark = {
         'cmd/s',
         limit.perSecond,
         '>=0.6',
+      ),
+      // No target: what strict commands with no domain work reach against the same limit.
+      compared(
+        'durability-strict-thin',
+        thin.perSecond,
+        'cmd/s',
+        limit.perSecond,
+        '',
       ),
       informational('durability-strict-p50', strict.loaded.latency.p50, 'ms'),
       informational('durability-strict-p99', strict.loaded.latency.p99, 'ms'),

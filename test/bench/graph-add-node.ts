@@ -18,19 +18,15 @@ import {
   graphId,
 } from './graph-fixtures.js';
 import { measureAppendLimit } from './jetstream-append.js';
-import { freePort, startNatsServer } from './nats-harness.js';
+import { startNatsServer } from './nats-harness.js';
+import { measureThin } from './thin-command.js';
 import { lastCommit } from './graph-service-load.js';
 import {
   PipelinedRequester,
   mustSucceed,
   type PipelinedRequest,
 } from './pipelined-requester.js';
-import {
-  cpuMeter,
-  startChild,
-  startGraphService,
-  whileRunning,
-} from './processes.js';
+import { cpuMeter, startGraphService, whileRunning } from './processes.js';
 import { rate, summarize, type Summary } from './stats.js';
 
 /** Requests in flight, for the raw appends and the commands alike. */
@@ -90,7 +86,14 @@ export const benchmark: Benchmark = {
     const service = await measureService(counts, childNodeArgs, note);
 
     // 4. The floor: the same load on a responder that only decodes, appends and answers.
-    const thin = await measureThin(counts, commit, childNodeArgs);
+    const thin = await measureThin({
+      graphs: counts.graphs,
+      warmUp: counts.commandWarmUp,
+      commands: counts.commands,
+      window: WINDOW,
+      commit,
+      childNodeArgs,
+    });
     note(
       `a responder that only appends: ${thin.perSecond.toFixed(0)} cmd/s = ${(thin.perSecond / limit.perSecond).toFixed(2)} of the limit`,
     );
@@ -279,78 +282,6 @@ async function measureService(
     await cleanup.run();
   }
 }
-
-/** What the thin responder reached under the AddNode load. */
-interface ThinResult {
-  readonly perSecond: number;
-  readonly serviceCpuUs: number | undefined;
-  readonly serverCpuUs: number | undefined;
-  readonly clientCpuUs: number | undefined;
-}
-
-/**
- * The AddNode load of measureService, over as many graphs, sent to the thin
- * command responder (test/bench/thin-command-responder.ts) on a server of
- * its own, appending `commit` for every command.
- */
-async function measureThin(
-  counts: typeof FULL,
-  commit: Uint8Array,
-  childNodeArgs: readonly string[],
-): Promise<ThinResult> {
-  const cleanup = new Cleanup();
-  try {
-    const server = cleanup.add(await startNatsServer(), (s) => s.stop());
-    const nc = cleanup.add(await connect({ servers: server.url }), (c) =>
-      c.close(),
-    );
-    const httpPort = await freePort();
-    const responder = cleanup.add(
-      await startChild({
-        name: 'thin command responder',
-        entry: 'test/dist/bench/thin-command-responder.js',
-        env: {
-          CIM_NATS_URL: server.url,
-          CIM_HTTP_PORT: String(httpPort),
-          CIM_BENCH_SUBJECT: THIN_SUBJECT,
-          CIM_BENCH_COMMIT: Buffer.from(commit).toString('base64'),
-        },
-        httpPort,
-        nodeArgs: childNodeArgs,
-      }),
-      (child) => child.stop(),
-    );
-    const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
-    let sent = 0;
-    const next = (): PipelinedRequest => ({
-      subject: THIN_SUBJECT,
-      payload: addNodeRequest(graphId(sent++ % counts.graphs)),
-      headers: commandHeaders(),
-    });
-    const load = (label: string, count: number) =>
-      mustSucceed(
-        requester,
-        label,
-        { count, window: WINDOW, request: next, check: checkCommandReply },
-        [responder],
-      );
-    await load('thin warm-up', counts.commandWarmUp);
-    const cpu = cpuMeter([responder.pid, server.pid, process.pid]);
-    const timed = await load('thin AddNode', counts.commands);
-    const [serviceCpuUs, serverCpuUs, clientCpuUs] = cpu(counts.commands);
-    return {
-      perSecond: rate(timed.replies, timed.seconds),
-      serviceCpuUs,
-      serverCpuUs,
-      clientCpuUs,
-    };
-  } finally {
-    await cleanup.run();
-  }
-}
-
-/** The subject the thin responder takes commands on. */
-const THIN_SUBJECT = 'cim.bench.cmd.AddNode';
 
 async function withNats<T>(
   use: (nc: NatsConnection, serverPid: number) => Promise<T>,

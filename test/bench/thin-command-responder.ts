@@ -5,8 +5,8 @@
 // expected-sequence and msg-id headers, and answers with a CommandResult once
 // the append is acknowledged. No aggregate, decide, hash chain, encryption or
 // projection: the ratio it reaches is what the architecture leaves for them.
-// Environment: CIM_NATS_URL, CIM_HTTP_PORT (/readyz), CIM_BENCH_SUBJECT,
-// CIM_BENCH_COMMIT (base64).
+// Environment: CIM_NATS_URL, CIM_HTTP_PORT (/readyz), CIM_DURABILITY
+// (strict|fast, default fast), CIM_BENCH_SUBJECT, CIM_BENCH_COMMIT (base64).
 import { createServer } from 'node:http';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { EventStore } from '@cim/eventstore';
@@ -22,7 +22,7 @@ const commit = Buffer.from(process.env['CIM_BENCH_COMMIT'] ?? '', 'base64');
 const nc = await connect({ servers: process.env['CIM_NATS_URL'] ?? '' });
 const store = await EventStore.open(nc, {
   domain: 'thin',
-  durability: 'fast',
+  durability: process.env['CIM_DURABILITY'] === 'strict' ? 'strict' : 'fast',
 });
 /** Each aggregate's last stream sequence, for the next append's expectation. */
 const lastSeq = new Map<string, number>();
