@@ -192,6 +192,7 @@ function stepStatus(
       graphId: workflowGraphId(workflowId),
       nodeId: stepId,
       metadata: { status, workflowVersion: Number(version) },
+      sourceVersion: version,
     }),
   };
 }
@@ -206,6 +207,7 @@ function workflowStatus(
     value: create(UpdateGraphSchema, {
       graphId: workflowGraphId(workflowId),
       metadata: { workflowId, status, workflowVersion: Number(version) },
+      sourceVersion: version,
     }),
   };
 }

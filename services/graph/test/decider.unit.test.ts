@@ -138,6 +138,34 @@ describe('graph decider', () => {
         .when(cmd.update({ tags: { values: [] } }))
         .then([evt.updated({ tags: { values: [] } })]);
     });
+    describe('with a source version (a mirror)', () => {
+      const mirrored = [
+        ...created,
+        evt.updated({ metadata: { status: 'running' }, sourceVersion: 5n }),
+      ];
+      it('applies a later source version and records it', () => {
+        given(mirrored)
+          .when(cmd.update({ metadata: { s: 'done' }, sourceVersion: 6n }))
+          .then([evt.updated({ metadata: { s: 'done' }, sourceVersion: 6n })]);
+      });
+      it('changes nothing for the same or an earlier source version', () => {
+        for (const sourceVersion of [5n, 3n]) {
+          given(mirrored)
+            .when(cmd.update({ metadata: { s: 'old' }, sourceVersion }))
+            .then([]);
+        }
+      });
+      it('applies any source version to a graph that never had one', () => {
+        given(created)
+          .when(cmd.update({ metadata: { s: 'x' }, sourceVersion: 1n }))
+          .then([evt.updated({ metadata: { s: 'x' }, sourceVersion: 1n })]);
+      });
+      it('applies changes without one whatever the last source version', () => {
+        given(mirrored)
+          .when(cmd.update({ name: 'Renamed' }))
+          .then([evt.updated({ name: 'Renamed' })]);
+      });
+    });
     it('rejects an update that sets nothing with VALIDATION_FAILED', () => {
       given(created)
         .when(cmd.update())
@@ -296,6 +324,51 @@ describe('graph decider', () => {
       given([...created, evt.nodeAdded({ metadata: { old: 1 } })])
         .when(cmd.changeNodeMetadata())
         .then([evt.nodeUpdated()]);
+    });
+    describe('with a source version (a mirror)', () => {
+      const mirrored = [
+        ...created,
+        evt.nodeAdded(),
+        evt.nodeUpdated({ metadata: { s: 'running' }, sourceVersion: 7n }),
+      ];
+      it('applies a later source version and records it', () => {
+        given(mirrored)
+          .when(
+            cmd.changeNodeMetadata({
+              metadata: { s: 'done' },
+              sourceVersion: 8n,
+            }),
+          )
+          .then([
+            evt.nodeUpdated({ metadata: { s: 'done' }, sourceVersion: 8n }),
+          ]);
+      });
+      it('changes nothing for the same or an earlier source version', () => {
+        for (const sourceVersion of [7n, 2n]) {
+          given(mirrored)
+            .when(
+              cmd.changeNodeMetadata({ metadata: { s: 'old' }, sourceVersion }),
+            )
+            .then([]);
+        }
+      });
+      it('keeps each node its own source version', () => {
+        given([...mirrored, evt.nodeAdded({ nodeId: 'b' })])
+          .when(
+            cmd.changeNodeMetadata({
+              nodeId: 'b',
+              metadata: { s: 'x' },
+              sourceVersion: 3n,
+            }),
+          )
+          .then([
+            evt.nodeUpdated({
+              nodeId: 'b',
+              metadata: { s: 'x' },
+              sourceVersion: 3n,
+            }),
+          ]);
+      });
     });
     it('rejects ChangeNodeMetadata with NOT_FOUND when the node does not exist', () => {
       given(created)
@@ -523,6 +596,34 @@ describe('graph decider', () => {
       given(history)
         .when(cmd.updateEdge({ clearWeight: true }))
         .then([evt.edgeUpdated({ weightCleared: true })]);
+    });
+    describe('with a source version (a mirror)', () => {
+      const mirrored = [
+        ...created,
+        evt.updated({ metadata: { status: 'running' }, sourceVersion: 5n }),
+      ];
+      it('applies a later source version and records it', () => {
+        given(mirrored)
+          .when(cmd.update({ metadata: { s: 'done' }, sourceVersion: 6n }))
+          .then([evt.updated({ metadata: { s: 'done' }, sourceVersion: 6n })]);
+      });
+      it('changes nothing for the same or an earlier source version', () => {
+        for (const sourceVersion of [5n, 3n]) {
+          given(mirrored)
+            .when(cmd.update({ metadata: { s: 'old' }, sourceVersion }))
+            .then([]);
+        }
+      });
+      it('applies any source version to a graph that never had one', () => {
+        given(created)
+          .when(cmd.update({ metadata: { s: 'x' }, sourceVersion: 1n }))
+          .then([evt.updated({ metadata: { s: 'x' }, sourceVersion: 1n })]);
+      });
+      it('applies changes without one whatever the last source version', () => {
+        given(mirrored)
+          .when(cmd.update({ name: 'Renamed' }))
+          .then([evt.updated({ name: 'Renamed' })]);
+      });
     });
     it('rejects an update that sets nothing with VALIDATION_FAILED', () => {
       given(history)

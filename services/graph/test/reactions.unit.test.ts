@@ -217,6 +217,23 @@ describe('workflow reaction mapping', () => {
     });
   });
 
+  it('keeps the newer status when an older status event comes again after the duplicate window', () => {
+    const state = replay(history);
+    // The build step's start (version 8) and the workflow's start (7), under fresh command ids.
+    for (const [body, version] of [
+      [history[7]!, 8n],
+      [history[6]!, 7n],
+    ] as const) {
+      for (const command of workflowCommands(wf(body), { version })) {
+        expect(
+          graphDecider.decide(reactionCommand(command, 'late'), state),
+        ).toEqual([]);
+      }
+    }
+    if (state.status === 'absent') throw new Error('no graph');
+    expect(state.nodes.get('build')?.metadata?.['status']).toBe('completed');
+  });
+
   it('removes a removed step and its edges', () => {
     const state = replay([
       ...history.slice(0, 3),

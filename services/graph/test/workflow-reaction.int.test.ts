@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DomainError, ErrorCode, uuidv7 } from '@cim/kernel';
-import { GraphQueryService, GraphType } from '@cim/proto/cim/graph/v1/graph_pb';
+import {
+  GraphCommandService,
+  GraphQueryService,
+  GraphType,
+} from '@cim/proto/cim/graph/v1/graph_pb';
 import {
   StepType,
   WorkflowCommandService,
@@ -23,6 +27,7 @@ import { drained, eventually, graphCommits } from './reaction-helpers.js';
 
 const wfCmd = WorkflowCommandService.method;
 const qry = GraphQueryService.method;
+const graphCmd = GraphCommandService.method;
 const CONSUMER = 'cim-graph-workflow-graphs';
 
 describe('workflow events become mirrored workflow graphs', () => {
@@ -143,6 +148,21 @@ describe('workflow events become mirrored workflow graphs', () => {
     expect(
       edges.map((e) => [e.edgeId, e.source, e.target, e.directed]),
     ).toEqual([[dependencyEdgeId('ship', 'docs'), 'ship', 'docs', true]]);
+  });
+
+  it('keeps the newer status when a status of an older workflow version arrives under a new command id', async () => {
+    // What an old workflow event redelivered after the duplicate window sends.
+    await mirror(wf, expected);
+    const before = await graphCommits(nc);
+    const result = await sendCommand(nc, graphCmd.changeNodeMetadata, {
+      graphId: workflowGraphId(wf),
+      nodeId: 'build',
+      metadata: { status: 'running', workflowVersion: 2 },
+      sourceVersion: 2n,
+    });
+    expect(result.eventIds).toEqual([]);
+    expect(await graphCommits(nc)).toBe(before);
+    await mirror(wf, expected);
   });
 
   it('changes nothing when every workflow event is delivered again', async () => {

@@ -69,7 +69,7 @@ export function decide(command: GraphCommand, state: GraphState): GraphEvent[] {
     case 'create':
       return [createGraph(body.value, state)];
     case 'update':
-      return [updateGraph(body.value, state)];
+      return updateGraph(body.value, state);
     case 'changeStatus':
       return [changeGraphStatus(body.value, state)];
     case 'archive':
@@ -77,7 +77,7 @@ export function decide(command: GraphCommand, state: GraphState): GraphEvent[] {
     case 'addNode':
       return [addNode(body.value, state, commandId)];
     case 'changeNodeMetadata':
-      return [changeNodeMetadata(body.value, state)];
+      return changeNodeMetadata(body.value, state);
     case 'removeNode':
       return removeNode(body.value, state);
     case 'addEdge':
@@ -171,9 +171,9 @@ function createGraph(
 }
 
 function updateGraph(
-  { graphId, name, description, metadata, tags }: UpdateGraph,
+  { graphId, name, description, metadata, tags, sourceVersion }: UpdateGraph,
   state: GraphState,
-): GraphEvent {
+): GraphEvent[] {
   requireId(graphId, 'graph_id');
   if (
     name === undefined &&
@@ -190,17 +190,33 @@ function updateGraph(
     limitText(description, 'description', LIMITS.description);
   }
   if (tags !== undefined) validateTags(tags.values, 'tags', LIMITS);
-  active(state, graphId);
-  return event({
-    case: 'updated',
-    value: {
-      graphId,
-      ...(name !== undefined && { name }),
-      ...(description !== undefined && { description }),
-      ...(metadata && { metadata }),
-      ...(tags && { tags: { values: [...tags.values] } }),
-    },
-  });
+  const graph = active(state, graphId);
+  if (outdated(sourceVersion, graph.sourceVersion)) return [];
+  return [
+    event({
+      case: 'updated',
+      value: {
+        graphId,
+        ...(name !== undefined && { name }),
+        ...(description !== undefined && { description }),
+        ...(metadata && { metadata }),
+        ...(tags && { tags: { values: [...tags.values] } }),
+        ...(sourceVersion !== undefined && { sourceVersion }),
+      },
+    }),
+  ];
+}
+
+/**
+ * True when a change mirroring source version `incoming` comes after one
+ * that mirrored `applied` or a later version: already applied, or overtaken
+ * by a later one (an old event redelivered after the duplicate window).
+ */
+function outdated(
+  incoming: bigint | undefined,
+  applied: bigint | undefined,
+): boolean {
+  return incoming !== undefined && applied !== undefined && incoming <= applied;
 }
 
 function changeGraphStatus(
@@ -280,16 +296,24 @@ function addNode(
 }
 
 function changeNodeMetadata(
-  { graphId, nodeId, metadata }: ChangeNodeMetadata,
+  { graphId, nodeId, metadata, sourceVersion }: ChangeNodeMetadata,
   state: GraphState,
-): GraphEvent {
+): GraphEvent[] {
   requireId(graphId, 'graph_id');
   requireId(nodeId, 'node_id');
-  nodeOf(active(state, graphId), nodeId, 'node');
-  return event({
-    case: 'nodeUpdated',
-    value: { graphId, nodeId, ...(metadata && { metadata }) },
-  });
+  const node = nodeOf(active(state, graphId), nodeId, 'node');
+  if (outdated(sourceVersion, node.sourceVersion)) return [];
+  return [
+    event({
+      case: 'nodeUpdated',
+      value: {
+        graphId,
+        nodeId,
+        ...(metadata && { metadata }),
+        ...(sourceVersion !== undefined && { sourceVersion }),
+      },
+    }),
+  ];
 }
 
 function removeNode(

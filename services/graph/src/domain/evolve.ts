@@ -63,7 +63,7 @@ export function evolve(state: GraphState, { body }: GraphEvent): GraphState {
 
 function updated(
   state: PresentGraph,
-  { name, description, metadata, tags }: GraphUpdated,
+  { name, description, metadata, tags, sourceVersion }: GraphUpdated,
 ): GraphState {
   return {
     ...state,
@@ -71,6 +71,7 @@ function updated(
     ...(description !== undefined && { description }),
     ...(metadata !== undefined && { metadata }),
     ...(tags !== undefined && { tags: tags.values }),
+    ...(sourceVersion !== undefined && { sourceVersion }),
   };
 }
 
@@ -102,11 +103,16 @@ function nodeAdded(
 
 function nodeUpdated(
   state: PresentGraph,
-  { nodeId, metadata }: NodeUpdated,
+  { nodeId, metadata, sourceVersion }: NodeUpdated,
 ): GraphState {
   const node = state.nodes.get(nodeId);
   if (node === undefined) return state;
-  return { ...state, nodes: state.nodes.set(nodeId, { ...node, metadata }) };
+  const updated: NodeState = {
+    ...node,
+    metadata,
+    ...(sourceVersion !== undefined && { sourceVersion }),
+  };
+  return { ...state, nodes: state.nodes.set(nodeId, updated) };
 }
 
 function nodeRemoved(state: PresentGraph, { nodeId }: NodeRemoved): GraphState {

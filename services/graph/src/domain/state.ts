@@ -17,6 +17,8 @@ export interface NodeState {
   readonly conceptualPoint: readonly number[];
   /** The edges touching this node, by edge id (a self-loop once): what RemoveNode removes and cycle checks walk. */
   readonly incident: SortedMap<EdgeEnds>;
+  /** The source version of the last metadata change that named one (mirrors). */
+  readonly sourceVersion?: bigint;
 }
 
 /** One edge as the decider sees it. */
@@ -37,6 +39,8 @@ export interface GraphData {
   readonly metadata: JsonObject | undefined;
   readonly nodes: SortedMap<NodeState>;
   readonly edges: SortedMap<EdgeState>;
+  /** The source version of the last UpdateGraph that named one (mirrors). */
+  readonly sourceVersion?: bigint;
 }
 
 /**
