@@ -1,22 +1,15 @@
 import type { SortedMap } from '@cim/kernel';
-import { isDone, type StepState } from './domain/index.js';
+import { isDone, waitingReason, type StepState } from './domain/index.js';
 
 /** The steps of one workflow by id, as the decider state and the read model keep them. */
 export type Steps = SortedMap<StepState>;
 
-/** Pending steps whose dependencies are all completed or skipped, in id order. */
+/** Pending steps that may start (their dependencies, or their join policy, are met), in id order. */
 export function executableSteps(steps: Steps): string[] {
   const ready: string[] = [];
   for (const [id, step] of steps) {
-    if (step.status !== 'pending') continue;
-    let waiting = false;
-    for (const dependency of step.dependencies.keys()) {
-      if (!isDone(steps.get(dependency)?.status ?? 'pending')) {
-        waiting = true;
-        break;
-      }
-    }
-    if (!waiting) ready.push(id);
+    if (step.status === 'pending' && waitingReason(steps, step) === undefined)
+      ready.push(id);
   }
   return ready;
 }

@@ -6,9 +6,15 @@ export {
 export {
   operationCorrelationId,
   parseOperationCorrelationId,
+  parseTransactionCorrelationId,
+  transactionCorrelationId,
   workflowDecider,
 } from './domain/index.js';
-export type { OperationTarget, WorkflowState } from './domain/index.js';
+export type {
+  OperationTarget,
+  TransactionTarget,
+  WorkflowState,
+} from './domain/index.js';
 export { project } from './projection.js';
 export type { WorkflowRow } from './projection.js';
 export { workflowQueries } from './queries.js';

@@ -14,9 +14,13 @@ import {
   notFound,
 } from '@cim/kernel';
 import {
+  ParticipantVote,
   StepStatus,
+  TimerKind,
+  TransactionStatus,
   WorkflowStatus,
   type AssignedTaskSchema,
+  type CrossDomainTransactionSchema,
   type StepSchema,
   type WorkflowQueryService,
   type WorkflowSummarySchema,
@@ -39,6 +43,9 @@ import {
   objectOf,
   type StepState,
   type StepStatusName,
+  type TransactionState,
+  type TransactionStatusName,
+  type VoteName,
   type WorkflowStatusName,
 } from './domain/index.js';
 import { LIMITS } from './domain/rules.js';
@@ -73,6 +80,20 @@ const STEP_STATUS: Readonly<Record<StepStatusName, StepStatus>> = {
   cancelled: StepStatus.CANCELLED,
 };
 
+const TRANSACTION_STATUS: Readonly<
+  Record<TransactionStatusName, TransactionStatus>
+> = {
+  open: TransactionStatus.OPEN,
+  committed: TransactionStatus.COMMITTED,
+  rolled_back: TransactionStatus.ROLLED_BACK,
+};
+
+const VOTE: Readonly<Record<VoteName, ParticipantVote>> = {
+  pending: ParticipantVote.PENDING,
+  prepared: ParticipantVote.PREPARED,
+  refused: ParticipantVote.REFUSED,
+};
+
 function rowOf(rows: Rows<WorkflowRow>, workflowId: string): WorkflowRow {
   requireId(workflowId, 'workflow_id');
   const row = rows.get(workflowId);
@@ -99,6 +120,30 @@ function summary(
     version: row.version,
     createdAt: timestampFromMs(row.createdAtMs),
     updatedAt: timestampFromMs(row.updatedAtMs),
+    templateName: workflow.template?.name ?? '',
+    templateVersion: workflow.template?.version ?? 0,
+  };
+}
+
+function transactionView(
+  transactionId: string,
+  transaction: TransactionState,
+): MessageInitShape<typeof CrossDomainTransactionSchema> {
+  return {
+    transactionId,
+    stepId: transaction.stepId,
+    correlationId: transaction.correlationId,
+    status: TRANSACTION_STATUS[transaction.status],
+    reason: transaction.reason,
+    refusedBy: transaction.refusedBy,
+    participants: transaction.participants.map((p) => ({
+      domain: p.domain,
+      operation: p.operation,
+      vote: VOTE[p.vote],
+      reason: p.reason,
+      ...(p.parameters && { parameters: p.parameters }),
+      ...(p.details && { details: p.details }),
+    })),
   };
 }
 
@@ -109,6 +154,7 @@ function stepView(
 ): StepInit {
   const started = times?.startedAtMs;
   const finished = times?.finishedAtMs;
+  const { join, timer } = step;
   return {
     stepId,
     name: step.name,
@@ -137,6 +183,14 @@ function stepView(
     ...(started !== undefined &&
       finished !== undefined && {
         durationSeconds: (finished - started) / 1000,
+      }),
+    ...(join && {
+      join: { mode: join.mode, count: join.count, inputs: [...join.inputs] },
+    }),
+    ...(timer && { timer: { kind: timer.kind, minutes: timer.minutes } }),
+    ...(timer &&
+      started !== undefined && {
+        dueAt: timestampFromMs(started + timer.minutes * MINUTE_MS),
       }),
   };
 }
@@ -195,8 +249,26 @@ export const workflowQueries = (
           ...(row.finishedAtMs !== undefined && {
             finishedAt: maybeTime(row.finishedAtMs),
           }),
+          ...(workflow.template && {
+            templateParameters: workflow.template.parameters,
+          }),
+          transactions: [...workflow.transactions].map(([id, transaction]) =>
+            transactionView(id, transaction),
+          ),
         },
       };
+    },
+
+    findTransaction({ workflowId, transactionId }) {
+      const row = rowOf(rows, workflowId);
+      requireId(transactionId, 'transaction_id');
+      const transaction = row.workflow.transactions.get(transactionId);
+      if (transaction === undefined) {
+        notFound(
+          `transaction ${show(transactionId)} not found in workflow ${show(workflowId)}`,
+        );
+      }
+      return { transaction: transactionView(transactionId, transaction) };
     },
 
     listWorkflows({ page, status, nameContains }) {
@@ -330,7 +402,8 @@ export const workflowQueries = (
       const limit = threshold === 0 ? DEFAULT_RISK_THRESHOLD : threshold;
       const risks = [];
       for (const [stepId, step] of row.workflow.steps) {
-        const estimate = step.estimatedMinutes;
+        // A timer is measured against its own minutes: ratio 1 is when it is due.
+        const estimate = step.timer?.minutes ?? step.estimatedMinutes;
         if (!isActive(step.status) || estimate === undefined || estimate === 0)
           continue;
         const elapsed = elapsedMinutes(row.times.get(stepId), now);
@@ -344,6 +417,7 @@ export const workflowQueries = (
           estimatedDurationMinutes: estimate,
           ratio,
           overdue: ratio > 1,
+          timerKind: step.timer?.kind ?? TimerKind.UNSPECIFIED,
         });
       }
       risks.sort((a, b) => b.ratio - a.ratio || (a.stepId < b.stepId ? -1 : 1));

@@ -11,10 +11,15 @@ import {
 import {
   CompleteStepExecutionSchema,
   FailStepExecutionSchema,
+  ParticipantVote,
+  RecordTransactionVoteSchema,
   type WorkflowCommand,
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
 import type { ForeignEventMeta, Reaction } from '@cim/service';
-import { parseOperationCorrelationId } from './domain/index.js';
+import {
+  parseOperationCorrelationId,
+  parseTransactionCorrelationId,
+} from './domain/index.js';
 
 /**
  * A domain whose commits answer the operations workflows request of it. A
@@ -36,29 +41,43 @@ export interface OperationResultSource {
 }
 
 /**
- * What one foreign event means for the step that awaits it: nothing unless
- * its commit carries an operation correlation id (wf:<workflow>:<step>:<request>);
- * otherwise CompleteStepExecution, or FailStepExecution when `failure` names
- * an error, matched to the step by that correlation id. Pure. A commit of
- * several events yields one command per event; the first settles the step
- * and the decider refuses the rest (the step is no longer running).
+ * What one foreign event means for the workflow that awaits it, by the
+ * correlation id of its commit: under an operation's
+ * (wf:<workflow>:<step>:<request>), CompleteStepExecution, or
+ * FailStepExecution when `failure` names an error; under a transaction's
+ * (wftx:<workflow>:<transaction>), the source domain's vote, PREPARED or
+ * (when `failure` names an error) REFUSED; under any other, nothing. Pure.
+ * A commit of several events yields one command per event; the first settles
+ * the step (or records the vote) and the decider refuses the rest.
  */
 export function operationResult(
   event: Message,
   meta: ForeignEventMeta,
   failure?: OperationResultSource['failure'],
 ): WorkflowCommand['body'][] {
+  const transaction = parseTransactionCorrelationId(meta.correlationId);
+  if (transaction !== undefined) {
+    const { result, error } = outcome(event, meta, failure);
+    return [
+      {
+        case: 'recordTransactionVote',
+        value: create(RecordTransactionVoteSchema, {
+          ...transaction,
+          participant: meta.domain,
+          vote:
+            error === undefined
+              ? ParticipantVote.PREPARED
+              : ParticipantVote.REFUSED,
+          reason: error ?? '',
+          details: result,
+        }),
+      },
+    ];
+  }
   const target = parseOperationCorrelationId(meta.correlationId);
   if (target === undefined) return [];
   const { workflowId, stepId } = target;
-  const result: JsonObject = {
-    domain: meta.domain,
-    eventType: meta.eventType,
-    aggregateId: meta.aggregateId,
-    version: Number(meta.version),
-    eventId: meta.eventId,
-  };
-  const error = failure?.(event, meta);
+  const { result, error } = outcome(event, meta, failure);
   if (error !== undefined) {
     return [
       {
@@ -84,6 +103,24 @@ export function operationResult(
       }),
     },
   ];
+}
+
+/** What a foreign event reports: where it was recorded, and the error when `failure` says it failed. */
+function outcome(
+  event: Message,
+  meta: ForeignEventMeta,
+  failure: OperationResultSource['failure'],
+): { readonly result: JsonObject; readonly error: string | undefined } {
+  return {
+    result: {
+      domain: meta.domain,
+      eventType: meta.eventType,
+      aggregateId: meta.aggregateId,
+      version: Number(meta.version),
+      eventId: meta.eventId,
+    },
+    error: failure?.(event, meta),
+  };
 }
 
 /**

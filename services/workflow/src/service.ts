@@ -48,6 +48,8 @@ export function defineWorkflowService(
     queries: { service: WorkflowQueryService, handlers: workflowQueries },
     reactions: sources.map(operationResults),
     revive: { state: reviveWorkflowState, row: reviveWorkflowRow },
+    // 2: workflows hold transactions and template origins; steps, join and timer rules.
+    snapshotVersion: 2,
   });
 }
 

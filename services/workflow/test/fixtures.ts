@@ -6,9 +6,13 @@ import {
 } from '@bufbuild/protobuf';
 import { ValueSchema, type Value } from '@bufbuild/protobuf/wkt';
 import {
+  JoinMode,
   StepType,
+  TemplateNodeKind,
+  TimerKind,
   WorkflowCommandSchema,
   WorkflowEventSchema,
+  type WorkflowTemplateSchema,
   type WorkflowCommand,
   type WorkflowEvent,
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
@@ -93,13 +97,18 @@ export const addStep = (
     options,
   );
 
-/** StepAdded as AddStep with the same arguments decides it (dependencies given sorted). */
-export const stepAdded = (stepId: string, f: StepFields = {}): WorkflowEvent =>
+type StepAddedFields = Exclude<EventInit<'stepAdded'>, { $typeName: string }>;
+
+/** StepAdded as AddStep with the same arguments decides it (dependencies given sorted); join and timer as templates record them. */
+export const stepAdded = (
+  stepId: string,
+  f: StepAddedFields = {},
+): WorkflowEvent =>
   evt('stepAdded', {
     stepId,
     name: `Step ${stepId}`,
     stepType: StepType.AUTOMATED,
-    ...(f as EventInit<'stepAdded'>),
+    ...f,
   });
 
 /** WorkflowCreated as the default CreateWorkflow decides it. */
@@ -178,4 +187,67 @@ export function rowsOf(
   ...rows: WorkflowRow[]
 ): Rows<WorkflowRow> & Map<string, WorkflowRow> {
   return new Map(rows.map((row) => [row.workflow.workflowId, row]));
+}
+
+/**
+ * A small template for service tests: s → draft (manual, assigned to the
+ * `author` parameter) → (review, check) → j (wait_any) → wait (reminder
+ * timer of `minutes`) → e.
+ */
+export function reviewTemplate(
+  edges: readonly (readonly [string, string])[] = [
+    ['s', 'draft'],
+    ['draft', 'review'],
+    ['draft', 'check'],
+    ['review', 'j'],
+    ['check', 'j'],
+    ['j', 'wait'],
+    ['wait', 'e'],
+  ],
+): MessageInitShape<typeof WorkflowTemplateSchema> {
+  return {
+    name: 'Review',
+    version: 1,
+    parameters: [
+      { name: 'author', required: true },
+      { name: 'minutes', defaultValue: value(60) },
+    ],
+    nodes: [
+      { nodeId: 's', kind: TemplateNodeKind.START, name: 'Start' },
+      {
+        nodeId: 'draft',
+        kind: TemplateNodeKind.TASK,
+        name: 'Draft by ${author}',
+        stepType: StepType.MANUAL,
+        assignedTo: '${author}',
+      },
+      {
+        nodeId: 'review',
+        kind: TemplateNodeKind.TASK,
+        name: 'Review',
+        stepType: StepType.APPROVAL,
+      },
+      {
+        nodeId: 'check',
+        kind: TemplateNodeKind.TASK,
+        name: 'Check',
+        stepType: StepType.AUTOMATED,
+        config: { budget: '${minutes}' },
+      },
+      {
+        nodeId: 'j',
+        kind: TemplateNodeKind.JOIN,
+        name: 'First verdict',
+        join: { mode: JoinMode.WAIT_ANY },
+      },
+      {
+        nodeId: 'wait',
+        kind: TemplateNodeKind.TIMER,
+        name: 'Cool-off',
+        timer: { kind: TimerKind.REMINDER, minutes: 15 },
+      },
+      { nodeId: 'e', kind: TemplateNodeKind.END, name: 'Done' },
+    ],
+    edges: edges.map(([from, to]) => ({ from, to })),
+  };
 }

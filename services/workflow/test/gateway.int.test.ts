@@ -8,8 +8,11 @@ import {
   file_cim_graph_v1_graph,
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import {
+  JoinMode,
+  ParticipantVote,
   StepStatus,
   StepType,
+  TransactionStatus,
   WorkflowCommandService,
   WorkflowQueryService,
   WorkflowStatus,
@@ -26,6 +29,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { workflowService } from '../src/service.js';
+import { reviewTemplate } from './fixtures.js';
 
 async function grpcCode(promise: Promise<unknown>): Promise<status> {
   const error = await promise.then(
@@ -181,6 +185,63 @@ describe('workflow through the gRPC gateway', () => {
     });
   });
 
+  it('commits a transaction whose participant prepared through the graph domain', async () => {
+    const { workflowId } = await runningWorkflow();
+    const started = await commands.startCrossDomainTransaction({
+      workflowId,
+      stepId: 'a',
+      participants: [{ domain: 'graph', operation: 'graph.CreateGraph' }],
+    });
+    const transactionId = started.commandId;
+    await graphs.createGraph(
+      { name: 'tx' },
+      {
+        metadata: {
+          'cim-correlation-id': `wftx:${workflowId}:${transactionId}`,
+        },
+      },
+    );
+    const { transaction } = await queries.findTransaction({
+      workflowId,
+      transactionId,
+      minVersion: started.version + 1n,
+    });
+    expect(transaction?.participants[0]?.vote).toBe(ParticipantVote.PREPARED);
+    const committed = await commands.commitCrossDomainTransaction({
+      workflowId,
+      transactionId,
+    });
+    const { workflow: found } = await queries.findWorkflow({
+      workflowId,
+      minVersion: committed.version,
+    });
+    expect(found?.transactions[0]?.status).toBe(TransactionStatus.COMMITTED);
+    expect(found?.steps.find((s) => s.stepId === 'a')?.status).toBe(
+      StepStatus.COMPLETED,
+    );
+  });
+
+  it('creates a workflow from a template and answers its executable steps', async () => {
+    const created = await commands.createWorkflowFromTemplate({
+      template: reviewTemplate(),
+      parameters: { author: 'user:bo' },
+    });
+    const workflowId = created.aggregateId;
+    const { workflow } = await queries.findWorkflow({
+      workflowId,
+      minVersion: created.version,
+    });
+    expect(workflow?.summary).toMatchObject({
+      templateName: 'Review',
+      stepCount: 7,
+    });
+    expect(workflow?.steps.find((s) => s.stepId === 'j')?.join?.mode).toBe(
+      JoinMode.WAIT_ANY,
+    );
+    const ready = await queries.executableSteps({ workflowId });
+    expect(ready.steps.map((s) => s.stepId)).toEqual(['s']);
+  });
+
   describe('when the input is bad', () => {
     it.each([
       [
@@ -200,6 +261,42 @@ describe('workflow through the gRPC gateway', () => {
       [
         'an unknown workflow',
         () => commands.startWorkflow({ workflowId: uuidv7() }),
+        status.NOT_FOUND,
+      ],
+      [
+        'a template with a cycle',
+        () =>
+          commands.createWorkflowFromTemplate({
+            template: reviewTemplate([
+              ['s', 'draft'],
+              ['draft', 'review'],
+              ['review', 'draft'],
+              ['draft', 'check'],
+              ['check', 'j'],
+              ['review', 'j'],
+              ['j', 'wait'],
+              ['wait', 'e'],
+            ]),
+            parameters: { author: 'user:bo' },
+          }),
+        status.INVALID_ARGUMENT,
+      ],
+      [
+        'a template parameter it does not declare',
+        () =>
+          commands.createWorkflowFromTemplate({
+            template: reviewTemplate(),
+            parameters: { author: 'user:bo', size: 3 },
+          }),
+        status.INVALID_ARGUMENT,
+      ],
+      [
+        'a commit of an unknown transaction',
+        () =>
+          commands.commitCrossDomainTransaction({
+            workflowId: uuidv7(),
+            transactionId: 'tx',
+          }),
         status.NOT_FOUND,
       ],
       [

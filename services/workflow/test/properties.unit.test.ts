@@ -4,9 +4,12 @@ import fc from 'fast-check';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { DomainError, ErrorCode } from '@cim/kernel';
 import {
+  JoinMode,
   ProgressRequestSchema,
   ProgressResponseSchema,
   StepType,
+  TemplateNodeKind,
+  TimerKind,
   type WorkflowCommand,
   type WorkflowEvent,
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
@@ -355,5 +358,161 @@ describe('workflow properties', () => {
       ),
       { numRuns: 150 },
     );
+  });
+
+  describe('templates', () => {
+    const K = TemplateNodeKind;
+    const MIDDLE = [K.TASK, K.DECISION, K.PARALLEL, K.JOIN, K.TIMER, K.END];
+    const STEP_TYPE = new Map([
+      [K.START, StepType.START],
+      [K.TASK, StepType.MANUAL],
+      [K.DECISION, StepType.DECISION],
+      [K.PARALLEL, StepType.PARALLEL],
+      [K.JOIN, StepType.JOIN],
+      [K.TIMER, StepType.TIMER],
+      [K.END, StepType.END],
+    ]);
+
+    /**
+     * A valid template of n nodes, listed in a shuffled order: node 0 is the
+     * START, node n-1 an END; node j takes inputs only from non-END nodes
+     * before it (acyclic, every node reachable from the START), and a node
+     * left without outputs feeds the last END. Joins get a random policy
+     * that fits their inputs.
+     */
+    const validTemplate = fc
+      .integer({ min: 2, max: 12 })
+      .chain((n) =>
+        fc.record({
+          kinds: fc.array(fc.constantFrom(...MIDDLE), {
+            minLength: n - 2,
+            maxLength: n - 2,
+          }),
+          links: fc.array(fc.boolean(), { minLength: n * n, maxLength: n * n }),
+          picks: fc.array(fc.nat(), { minLength: n, maxLength: n }),
+          modes: fc.array(
+            fc.constantFrom(
+              JoinMode.WAIT_ALL,
+              JoinMode.WAIT_ANY,
+              JoinMode.WAIT_COUNT,
+              JoinMode.WAIT_SPECIFIC,
+            ),
+            { minLength: n, maxLength: n },
+          ),
+          order: fc.shuffledSubarray(
+            Array.from({ length: n }, (_, i) => i),
+            { minLength: n, maxLength: n },
+          ),
+        }),
+      )
+      .map(({ kinds, links, picks, modes, order }) => {
+        const n = kinds.length + 2;
+        const kind = [K.START, ...kinds, K.END];
+        const id = (i: number) => `n${i}`;
+        const inputs: number[][] = kind.map(() => []);
+        for (let j = 1; j < n; j++) {
+          const sources = Array.from({ length: j }, (_, i) => i).filter(
+            (i) => kind[i] !== K.END,
+          );
+          inputs[j] = sources.filter((i) => links[j * n + i] === true);
+          if (inputs[j]!.length === 0) {
+            inputs[j] = [sources[picks[j]! % sources.length]!];
+          }
+        }
+        for (let i = 0; i < n - 1; i++) {
+          const feeds = inputs.some((into) => into.includes(i));
+          if (kind[i] !== K.END && !feeds) inputs[n - 1]!.push(i);
+        }
+        const nodes = order.map((i) => {
+          const into = inputs[i]!.map(id);
+          const mode = modes[i]!;
+          return {
+            nodeId: id(i),
+            kind: kind[i]!,
+            name: `Node ${i}`,
+            ...(kind[i] === K.TASK && { stepType: StepType.MANUAL }),
+            ...(kind[i] === K.TIMER && {
+              timer: { kind: TimerKind.SLA, minutes: 1 + i },
+            }),
+            ...(kind[i] === K.JOIN && {
+              join: {
+                mode,
+                ...(mode === JoinMode.WAIT_COUNT && {
+                  count: 1 + (picks[i]! % into.length),
+                }),
+                ...(mode === JoinMode.WAIT_SPECIFIC && {
+                  inputs: into.slice(0, 1 + (picks[i]! % into.length)),
+                }),
+              },
+            }),
+          };
+        });
+        const edges = inputs.flatMap((into, j) =>
+          into.map((i) => ({ from: id(i), to: id(j) })),
+        );
+        return { nodes, edges, inputs, kind };
+      });
+
+    it('expands any valid template into a DAG whose steps match its nodes', () => {
+      fc.assert(
+        fc.property(validTemplate, ({ nodes, edges, inputs, kind }) => {
+          const events = workflowDecider.decide(
+            cmd('createFromTemplate', {
+              template: { name: 'T', version: 1, nodes, edges },
+            }),
+            stateOf([]),
+          );
+          // Every step is added after the steps it depends on.
+          const added: string[] = [];
+          for (const e of events.slice(1)) {
+            if (e.body.case !== 'stepAdded') throw new Error(e.body.case);
+            for (const d of e.body.value.dependencies)
+              expect(added).toContain(d);
+            added.push(e.body.value.stepId);
+          }
+          const workflow = present(
+            events.reduce(workflowDecider.evolve, stateOf([])),
+          );
+          expect(isAcyclic(workflow)).toBe(true);
+          expect(workflow.steps.size).toBe(nodes.length);
+          for (const node of nodes) {
+            const i = Number(node.nodeId.slice(1));
+            const step = workflow.steps.get(node.nodeId)!;
+            expect(step.stepType).toBe(STEP_TYPE.get(kind[i]!));
+            expect(step.name).toBe(`Node ${i}`);
+            expect([...step.dependencies.keys()]).toEqual(
+              inputs[i]!.map((d) => `n${d}`).sort(),
+            );
+            expect(step.join?.mode).toBe(node.join?.mode);
+            expect(step.timer?.minutes).toBe(node.timer?.minutes);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('refuses any valid template with an edge back to an input with VALIDATION_FAILED, and nothing is decided', () => {
+      fc.assert(
+        fc.property(validTemplate, fc.nat(), fc.nat(), (t, a, b) => {
+          // From a node that is no END back to one of its inputs: a cycle,
+          // or an input into the START.
+          const candidates = t.kind.flatMap((k, j) =>
+            j > 0 && k !== K.END ? [j] : [],
+          );
+          if (candidates.length === 0) return;
+          const from = candidates[a % candidates.length]!;
+          const to = t.inputs[from]![b % t.inputs[from]!.length]!;
+          const edges = [...t.edges, { from: `n${from}`, to: `n${to}` }];
+          const command = cmd('createFromTemplate', {
+            template: { name: 'T', version: 1, nodes: t.nodes, edges },
+          });
+          expect(apply(stateOf([]), command)).toMatchObject({
+            events: [],
+            refused: ErrorCode.VALIDATION_FAILED,
+          });
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 });

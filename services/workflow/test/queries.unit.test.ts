@@ -7,8 +7,12 @@ import {
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { DomainError, ErrorCode } from '@cim/kernel';
 import {
+  JoinMode,
+  ParticipantVote,
   StepStatus,
   StepType,
+  TimerKind,
+  TransactionStatus,
   WorkflowStatus,
   type WorkflowEvent,
   WorkflowQueryService,
@@ -456,6 +460,147 @@ describe('workflow queries', () => {
           finishedAt: timestampFromMs(T0 + 8 * MINUTE),
         }),
       ]);
+    });
+  });
+
+  describe('joins and timers', () => {
+    // Versions: 1 created, 2-5 steps, 6 started, 7-8 b ran, 9-10 j ran, 11 t started.
+    const flow = (...more: WorkflowEvent[]) =>
+      rowOf([
+        ...running(
+          stepAdded('b'),
+          stepAdded('c'),
+          stepAdded('j', {
+            stepType: StepType.JOIN,
+            dependencies: ['b', 'c'],
+            join: { mode: JoinMode.WAIT_ANY },
+          }),
+          stepAdded('t', {
+            stepType: StepType.TIMER,
+            dependencies: ['j'],
+            timer: { kind: TimerKind.DELAY, minutes: 30 },
+          }),
+        ),
+        executing('b'),
+        evt('stepExecutionCompleted', { stepId: 'b' }),
+        ...more,
+      ]);
+    it('lists a join among the executable steps once its policy is met', () => {
+      const { steps } = query([flow()], 'executableSteps', {
+        workflowId: 'wf-1',
+      });
+      expect(steps.map((s) => s.stepId)).toEqual(['c', 'j']);
+      expect(steps[1]?.join).toMatchObject({ mode: JoinMode.WAIT_ANY });
+    });
+    it('shows a started timer with the time it is due, and reports it in TimeoutRisks', () => {
+      const row = flow(
+        executing('j'),
+        evt('stepExecutionCompleted', { stepId: 'j' }),
+        executing('t'),
+      );
+      const { workflow } = query([row], 'findWorkflow', { workflowId: 'wf-1' });
+      const timer = workflow?.steps.find((s) => s.stepId === 't');
+      expect(timer).toMatchObject({
+        timer: { kind: TimerKind.DELAY, minutes: 30 },
+        dueAt: timestampFromMs(T0 + 41 * MINUTE),
+      });
+      const { risks } = query([row], 'timeoutRisks', {
+        workflowId: 'wf-1',
+        asOf: timestampFromMs(T0 + 35 * MINUTE),
+      });
+      expect(risks).toEqual([
+        expect.objectContaining({
+          stepId: 't',
+          estimatedDurationMinutes: 30,
+          ratio: 0.8,
+          overdue: false,
+          timerKind: TimerKind.DELAY,
+        }),
+      ]);
+    });
+    it('shows the template a workflow came from', () => {
+      const row = rowOf([
+        evt('created', {
+          name: 'n',
+          templateName: 'Onboarding',
+          templateVersion: 3,
+          templateParameters: { hire: 'bob' },
+        }),
+      ]);
+      const { workflow } = query([row], 'findWorkflow', { workflowId: 'wf-1' });
+      expect(workflow?.summary).toMatchObject({
+        templateName: 'Onboarding',
+        templateVersion: 3,
+      });
+      expect(workflow?.templateParameters).toEqual({ hire: 'bob' });
+    });
+  });
+
+  describe('FindTransaction', () => {
+    const row = rowOf([
+      ...running(stepAdded('a')),
+      executing('a'),
+      evt('crossDomainTransactionStarted', {
+        stepId: 'a',
+        transactionId: 'tx-1',
+        correlationId: 'wftx:wf-1:tx-1',
+        participants: [
+          { domain: 'document', operation: 'd.Op' },
+          { domain: 'graph', operation: 'g.Op', parameters: { n: 1 } },
+        ],
+      }),
+      evt('crossDomainTransactionPrepared', {
+        stepId: 'a',
+        transactionId: 'tx-1',
+        participant: 'graph',
+        details: { aggregateId: 'g-1' },
+      }),
+    ]);
+    it('answers a transaction with every participant and its vote, also in FindWorkflow', () => {
+      const { transaction } = query([row], 'findTransaction', {
+        workflowId: 'wf-1',
+        transactionId: 'tx-1',
+      });
+      expect(transaction).toMatchObject({
+        transactionId: 'tx-1',
+        stepId: 'a',
+        correlationId: 'wftx:wf-1:tx-1',
+        status: TransactionStatus.OPEN,
+        participants: [
+          {
+            domain: 'document',
+            operation: 'd.Op',
+            vote: ParticipantVote.PENDING,
+          },
+          {
+            domain: 'graph',
+            parameters: { n: 1 },
+            vote: ParticipantVote.PREPARED,
+            details: { aggregateId: 'g-1' },
+          },
+        ],
+      });
+      const { workflow } = query([row], 'findWorkflow', { workflowId: 'wf-1' });
+      expect(workflow?.transactions).toEqual([transaction]);
+      expect(workflow?.steps[0]?.awaitingCorrelationId).toBe('wftx:wf-1:tx-1');
+    });
+    it('answers an unknown transaction with NOT_FOUND and a bad id with VALIDATION_FAILED', () => {
+      expect(
+        codeOf(() =>
+          query([row], 'findTransaction', {
+            workflowId: 'wf-1',
+            transactionId: 'tx-2',
+          }),
+        ),
+      ).toBe(ErrorCode.NOT_FOUND);
+      expect(
+        codeOf(() =>
+          query([row], 'findTransaction', {
+            workflowId: 'wf-1',
+            transactionId: 'a.b',
+          }),
+        ),
+      ).toBe(ErrorCode.VALIDATION_FAILED);
     });
   });
 });

@@ -11,6 +11,7 @@ import {
   type GraphEvent,
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import {
+  ParticipantVote,
   WorkflowCommandSchema,
   type WorkflowCommand,
   type WorkflowEvent,
@@ -19,6 +20,8 @@ import type { ForeignEventMeta } from '@cim/service';
 import {
   operationCorrelationId,
   parseOperationCorrelationId,
+  parseTransactionCorrelationId,
+  transactionCorrelationId,
   workflowDecider,
 } from '../src/domain/index.js';
 import {
@@ -237,6 +240,109 @@ describe('operation results reaction', () => {
           workflowDecider.decide(asCommand(body!), stateOf(awaiting())),
         ),
       ).toBe(ErrorCode.BUSINESS_RULE_VIOLATION);
+    });
+  });
+});
+
+describe('transaction correlation ids', () => {
+  it('parse back into the workflow and transaction they name', () => {
+    const id = transactionCorrelationId({
+      workflowId: 'wf-1',
+      transactionId: 'tx-1',
+    });
+    expect(id).toBe('wftx:wf-1:tx-1');
+    expect(parseTransactionCorrelationId(id)).toEqual({
+      workflowId: 'wf-1',
+      transactionId: 'tx-1',
+    });
+    expect(parseOperationCorrelationId(id)).toBeUndefined();
+  });
+  it.each([
+    'wftx:wf-1',
+    'wftx:wf-1:a:b',
+    'wf:wf-1:tx',
+    'wftx::tx',
+    'wftx:w:t.1',
+  ])('do not parse from %j', (text) => {
+    expect(parseTransactionCorrelationId(text)).toBeUndefined();
+  });
+});
+
+describe('operation results reaction on a transaction', () => {
+  const TX_CORRELATION = 'wftx:wf-1:tx-1';
+  const inTransaction = (): WorkflowEvent[] => [
+    ...running(stepAdded('a')),
+    executing('a'),
+    evt('crossDomainTransactionStarted', {
+      stepId: 'a',
+      transactionId: 'tx-1',
+      correlationId: TX_CORRELATION,
+      participants: [
+        { domain: 'graph', operation: 'graph.CreateGraph' },
+        { domain: 'location', operation: 'location.DefineLocation' },
+      ],
+    }),
+  ];
+
+  it('records the source domain as prepared, with what it committed', () => {
+    expect(operationResult(graphCreated, meta(TX_CORRELATION))).toEqual([
+      {
+        case: 'recordTransactionVote',
+        value: expect.objectContaining({
+          workflowId: 'wf-1',
+          transactionId: 'tx-1',
+          participant: 'graph',
+          vote: ParticipantVote.PREPARED,
+          reason: '',
+          details: expect.objectContaining({
+            eventType: 'GraphCreated',
+            aggregateId: 'g-1',
+          }) as unknown,
+        }) as unknown,
+      },
+    ]);
+  });
+
+  it('records a refusal when the source reports a failure', () => {
+    const [body] = operationResult(
+      graphCreated,
+      meta(TX_CORRELATION),
+      () => 'no room',
+    );
+    expect(body?.value).toMatchObject({
+      vote: ParticipantVote.REFUSED,
+      reason: 'no room',
+    });
+  });
+
+  describe('when its command meets the decider', () => {
+    it('records the vote once; a repeat is refused with INVALID_TRANSITION', () => {
+      const [body] = operationResult(graphCreated, meta(TX_CORRELATION));
+      const state = stateOf(inTransaction());
+      const events = workflowDecider.decide(asCommand(body!), state);
+      expect(events.map((e) => e.body.case)).toEqual([
+        'crossDomainTransactionPrepared',
+      ]);
+      const after = events.reduce(workflowDecider.evolve, state);
+      expect(
+        refusal(() => workflowDecider.decide(asCommand(body!), after)),
+      ).toBe(ErrorCode.INVALID_TRANSITION);
+    });
+
+    it('rolls the transaction back and fails the step on a refusal', () => {
+      const [body] = operationResult(
+        graphCreated,
+        meta(TX_CORRELATION),
+        () => 'no room',
+      );
+      const events = workflowDecider.decide(
+        asCommand(body!),
+        stateOf(inTransaction()),
+      );
+      expect(events.map((e) => e.body.case)).toEqual([
+        'crossDomainTransactionRolledBack',
+        'stepFailed',
+      ]);
     });
   });
 });

@@ -17,8 +17,12 @@ import {
   GraphEventSchema,
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import {
+  JoinMode,
+  ParticipantVote,
   StepStatus,
   StepType,
+  TimerKind,
+  TransactionStatus,
   WorkflowCommandService,
   WorkflowEventSchema,
   WorkflowQueryService,
@@ -40,6 +44,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { reviveWorkflowState, workflowDecider } from '../src/domain/index.js';
 import { defineWorkflowService, workflowService } from '../src/service.js';
+import { reviewTemplate } from './fixtures.js';
 
 const cmd = WorkflowCommandService.method;
 const qry = WorkflowQueryService.method;
@@ -471,6 +476,291 @@ describe('workflow service over NATS', () => {
         StepStatus.COMPLETED,
       );
     });
+  });
+
+  describe('when a step runs a cross-domain transaction', () => {
+    /** A transaction over graph (voting through the reaction) and location (voting by command). */
+    async function opened(maxRetries = 0) {
+      const { workflowId } = await startedStep(maxRetries);
+      const transactionId = `tx-${uuidv7()}`;
+      const result = await sendCommand(nc, cmd.startCrossDomainTransaction, {
+        workflowId,
+        stepId: 'op',
+        transactionId,
+        participants: [
+          { domain: 'location', operation: 'location.DefineLocation' },
+          { domain: 'graph', operation: 'graph.CreateGraph' },
+        ],
+      });
+      const correlationId = `wftx:${workflowId}:${transactionId}`;
+      return { workflowId, transactionId, correlationId, ...result };
+    }
+
+    it('records the prepared votes, refuses to commit before all are in, then commits and completes the step', async () => {
+      const { workflowId, transactionId, correlationId, version } =
+        await opened();
+      expect(
+        (await stepOf(workflowId, 'op', version))?.awaitingCorrelationId,
+      ).toBe(correlationId);
+      const graphId = await createGraphFor(nc, correlationId);
+      const { transaction } = await sendQuery(nc, qry.findTransaction, {
+        workflowId,
+        transactionId,
+        minVersion: version + 1n,
+      });
+      expect(transaction).toMatchObject({
+        status: TransactionStatus.OPEN,
+        participants: [
+          {
+            domain: 'graph',
+            vote: ParticipantVote.PREPARED,
+            details: { aggregateId: graphId, eventType: 'GraphCreated' },
+          },
+          { domain: 'location', vote: ParticipantVote.PENDING },
+        ],
+      });
+      const prepared = await lastCommit(nc, workflowId);
+      expect(prepared).toMatchObject({
+        correlationId,
+        actor: 'service:workflow',
+      });
+
+      expect(
+        await rejection(
+          sendCommand(nc, cmd.commitCrossDomainTransaction, {
+            workflowId,
+            transactionId,
+          }),
+        ),
+      ).toBe(ErrorCode.BUSINESS_RULE_VIOLATION);
+      expect(await commitsOf(nc, 'workflow', workflowId)).toBe(
+        Number(version) + 1,
+      );
+
+      await sendCommand(nc, cmd.recordTransactionVote, {
+        workflowId,
+        transactionId,
+        participant: 'location',
+        vote: ParticipantVote.PREPARED,
+      });
+      const committed = await sendCommand(
+        nc,
+        cmd.commitCrossDomainTransaction,
+        { workflowId, transactionId },
+      );
+      expect(
+        (await lastCommit(nc, workflowId)).events.map((e) => e.eventType),
+      ).toEqual(['CrossDomainTransactionCommitted', 'StepExecutionCompleted']);
+      const step = await stepOf(workflowId, 'op', committed.version);
+      expect(step).toMatchObject({
+        status: StepStatus.COMPLETED,
+        awaitingCorrelationId: '',
+        output: {
+          transactionId,
+          participants: { graph: { aggregateId: graphId }, location: {} },
+        },
+      });
+      const after = await sendQuery(nc, qry.findTransaction, {
+        workflowId,
+        transactionId,
+      });
+      expect(after.transaction?.status).toBe(TransactionStatus.COMMITTED);
+      await reactionSettled(nc);
+    });
+
+    it('rolls back on a refusal, counting a retry, and a new transaction can follow', async () => {
+      const { workflowId, transactionId } = await opened(1);
+      const refused = await sendCommand(nc, cmd.recordTransactionVote, {
+        workflowId,
+        transactionId,
+        participant: 'location',
+        vote: ParticipantVote.REFUSED,
+        reason: 'no such place',
+      });
+      expect(
+        (await lastCommit(nc, workflowId)).events.map((e) => e.eventType),
+      ).toEqual(['CrossDomainTransactionRolledBack', 'StepExecutionFailed']);
+      expect(await stepOf(workflowId, 'op', refused.version)).toMatchObject({
+        status: StepStatus.RUNNING,
+        retryCount: 1,
+        error: 'location refused: no such place',
+      });
+      const { transaction } = await sendQuery(nc, qry.findTransaction, {
+        workflowId,
+        transactionId,
+      });
+      expect(transaction).toMatchObject({
+        status: TransactionStatus.ROLLED_BACK,
+        refusedBy: 'location',
+      });
+      const again = await sendCommand(nc, cmd.startCrossDomainTransaction, {
+        workflowId,
+        stepId: 'op',
+        participants: [{ domain: 'graph', operation: 'graph.CreateGraph' }],
+      });
+      await sendCommand(nc, cmd.rollBackCrossDomainTransaction, {
+        workflowId,
+        transactionId: again.commandId,
+        reason: 'not needed',
+      });
+      expect(await stepOf(workflowId, 'op', again.version + 1n)).toMatchObject({
+        status: StepStatus.FAILED,
+        error: 'not needed',
+      });
+    });
+
+    it('refuses a vote from a domain that takes no part and appends nothing', async () => {
+      const { workflowId, transactionId, version } = await opened();
+      expect(
+        await rejection(
+          sendCommand(nc, cmd.recordTransactionVote, {
+            workflowId,
+            transactionId,
+            participant: 'document',
+            vote: ParticipantVote.PREPARED,
+          }),
+        ),
+      ).toBe(ErrorCode.NOT_FOUND);
+      expect(await commitsOf(nc, 'workflow', workflowId)).toBe(Number(version));
+    });
+  });
+
+  describe('when a workflow is created from a template', () => {
+    it('creates the workflow and its steps in one commit, and runs a wait_any join', async () => {
+      const workflowId = uuidv7();
+      const created = await sendCommand(nc, cmd.createWorkflowFromTemplate, {
+        workflowId,
+        template: reviewTemplate(),
+        parameters: { author: 'user:ann' },
+      });
+      expect(created.version).toBe(8n);
+      expect(await commitsOf(nc, 'workflow', workflowId)).toBe(1);
+      const { workflow } = await sendQuery(nc, qry.findWorkflow, {
+        workflowId,
+        minVersion: created.version,
+      });
+      expect(workflow?.summary).toMatchObject({
+        templateName: 'Review',
+        templateVersion: 1,
+        status: WorkflowStatus.DRAFT,
+        stepCount: 7,
+      });
+      expect(workflow?.templateParameters).toEqual({
+        author: 'user:ann',
+        minutes: 60,
+      });
+      const byId = new Map(workflow?.steps.map((s) => [s.stepId, s]));
+      expect(byId.get('draft')).toMatchObject({
+        name: 'Draft by user:ann',
+        assignedTo: 'user:ann',
+        stepType: StepType.MANUAL,
+        dependencies: ['s'],
+      });
+      expect(byId.get('check')?.config).toEqual({ budget: 60 });
+      expect(byId.get('j')).toMatchObject({
+        stepType: StepType.JOIN,
+        join: { mode: JoinMode.WAIT_ANY },
+        dependencies: ['check', 'review'],
+      });
+      expect(byId.get('wait')?.timer).toMatchObject({
+        kind: TimerKind.REMINDER,
+        minutes: 15,
+      });
+
+      await sendCommand(nc, cmd.startWorkflow, { workflowId });
+      await sendCommand(nc, cmd.startStepExecution, {
+        workflowId,
+        stepId: 's',
+      });
+      await sendCommand(nc, cmd.completeStepExecution, {
+        workflowId,
+        stepId: 's',
+      });
+      await sendCommand(nc, cmd.startStepExecution, {
+        workflowId,
+        stepId: 'draft',
+      });
+      await sendCommand(nc, cmd.completeTask, {
+        workflowId,
+        stepId: 'draft',
+        completedBy: 'user:ann',
+      });
+      expect(
+        await rejection(
+          sendCommand(nc, cmd.startStepExecution, { workflowId, stepId: 'j' }),
+        ),
+      ).toBe(ErrorCode.BUSINESS_RULE_VIOLATION);
+      await sendCommand(nc, cmd.startStepExecution, {
+        workflowId,
+        stepId: 'check',
+      });
+      const checked = await sendCommand(nc, cmd.completeStepExecution, {
+        workflowId,
+        stepId: 'check',
+      });
+      // The review still waits for approval; the join needs one input only.
+      const ready = await sendQuery(nc, qry.executableSteps, {
+        workflowId,
+        minVersion: checked.version,
+      });
+      expect(ready.steps.map((s) => s.stepId)).toEqual(['j', 'review']);
+      const joined = await sendCommand(nc, cmd.startStepExecution, {
+        workflowId,
+        stepId: 'j',
+      });
+      expect(joined.version).toBe(checked.version + 1n);
+    });
+
+    it.each([
+      [
+        'a cycle',
+        {
+          template: reviewTemplate([
+            ['s', 'draft'],
+            ['draft', 'review'],
+            ['review', 'check'],
+            ['check', 'draft'],
+            ['check', 'j'],
+            ['j', 'wait'],
+            ['wait', 'e'],
+          ]),
+          parameters: { author: 'user:ann' },
+        },
+        /cycle through "draft", "review", "check"/,
+      ],
+      [
+        'an unknown parameter',
+        {
+          template: reviewTemplate(),
+          parameters: { author: 'user:ann', colour: 'red' },
+        },
+        /"colour", which the template does not declare/,
+      ],
+      [
+        'a missing required parameter',
+        { template: reviewTemplate() },
+        /parameter "author" is required/,
+      ],
+      ['no template', {}, /template is required/],
+    ])(
+      'answers %s with VALIDATION_FAILED and appends nothing',
+      async (_what, fields, message) => {
+        const before = await totalCommits();
+        const workflowId = uuidv7();
+        const error = await sendCommand(nc, cmd.createWorkflowFromTemplate, {
+          workflowId,
+          ...fields,
+        }).catch((e: unknown) => e);
+        expect(DomainError.is(error) && error.code).toBe(
+          ErrorCode.VALIDATION_FAILED,
+        );
+        expect((error as Error).message).toMatch(message);
+        expect(await totalCommits()).toBe(before);
+        expect(
+          await rejection(sendQuery(nc, qry.findWorkflow, { workflowId })),
+        ).toBe(ErrorCode.NOT_FOUND);
+      },
+    );
   });
 
   describe('when the input is bad', () => {

@@ -36,3 +36,34 @@ export function parseOperationCorrelationId(
   }
   return { workflowId, stepId, requestId };
 }
+
+const TRANSACTION_PREFIX = 'wftx';
+
+/** The workflow transaction a correlation id points back to. */
+export interface TransactionTarget {
+  readonly workflowId: string;
+  readonly transactionId: string;
+}
+
+/**
+ * The correlation id a transaction's participants prepare under:
+ * `wftx:<workflowId>:<transactionId>`. Its prefix differs from an
+ * operation's, so a reaction tells a participant's vote from an operation's
+ * result by the correlation id alone.
+ */
+export function transactionCorrelationId(target: TransactionTarget): string {
+  return `${TRANSACTION_PREFIX}:${target.workflowId}:${target.transactionId}`;
+}
+
+/** The transaction a correlation id made by transactionCorrelationId names; undefined for any other string. */
+export function parseTransactionCorrelationId(
+  correlationId: string,
+): TransactionTarget | undefined {
+  const parts = correlationId.split(':');
+  if (parts.length !== 3 || parts[0] !== TRANSACTION_PREFIX) return undefined;
+  const [, workflowId = '', transactionId = ''] = parts;
+  if (!isSubjectToken(workflowId) || !isSubjectToken(transactionId)) {
+    return undefined;
+  }
+  return { workflowId, transactionId };
+}

@@ -1,4 +1,8 @@
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import {
+  create,
+  type JsonObject,
+  type MessageInitShape,
+} from '@bufbuild/protobuf';
 import {
   DomainError,
   ErrorCode,
@@ -10,11 +14,14 @@ import {
   notFound,
 } from '@cim/kernel';
 import {
+  JoinMode,
+  ParticipantVote,
   StepType,
   WorkflowEventSchema,
   type AddStep,
   type AddStepConfiguration,
   type AddStepDependency,
+  type CommitCrossDomainTransaction,
   type CompleteStepExecution,
   type CompleteTask,
   type CreateWorkflow,
@@ -24,30 +31,40 @@ import {
   type RemoveStep,
   type RemoveStepConfiguration,
   type RemoveStepDependency,
+  type RecordTransactionVote,
   type RequestCrossDomainOperation,
   type RequestStepApproval,
+  type RollBackCrossDomainTransaction,
+  type StartCrossDomainTransaction,
   type WorkflowCommand,
   type WorkflowEvent,
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
-import { operationCorrelationId } from './correlation.js';
+import {
+  operationCorrelationId,
+  parseTransactionCorrelationId,
+  transactionCorrelationId,
+} from './correlation.js';
 import { closesCycle } from './dag.js';
+import { waitingReason } from './join.js';
 import {
   LIMITS,
   requireDomainName,
   requireKey,
+  requireStepType,
   requireValue,
   validateStruct,
 } from './rules.js';
+import { expandTemplate } from './template.js';
 import type { SortedMap } from '@cim/kernel';
 import {
   canRequestOperations,
   isActive,
-  isDone,
   isFinished,
   isHuman,
   isTerminal,
   type PresentWorkflow,
   type StepState,
+  type TransactionState,
   type WorkflowState,
   type WorkflowStatusName,
 } from './state.js';
@@ -122,13 +139,11 @@ export function decide(
           `step ${show(stepId)} is ${step.status}; only a pending step starts`,
         );
       }
-      const waiting = [...step.dependencies.keys()].filter(
-        (id) => !isDone(workflow.steps.get(id)?.status ?? 'pending'),
-      );
-      if (waiting.length > 0) {
+      const waiting = waitingReason(workflow.steps, step);
+      if (waiting !== undefined) {
         throw new DomainError(
           ErrorCode.BUSINESS_RULE_VIOLATION,
-          `step ${show(stepId)} waits for ${waiting.map(show).join(', ')} to complete or be skipped`,
+          `step ${show(stepId)} ${waiting}`,
         );
       }
       return [
@@ -164,6 +179,7 @@ export function decide(
           `step ${show(stepId)} is already ${step.status}`,
         );
       }
+      notInTransaction(step, stepId);
       return [
         event({ case: 'stepSkipped', value: { workflowId, stepId, reason } }),
       ];
@@ -233,15 +249,31 @@ export function decide(
       const { workflowId, reason } = body.value;
       requireId(workflowId, 'workflow_id');
       limitText(reason, 'reason', LIMITS.text);
-      inStatus(state, workflowId, ['draft', 'running', 'paused'], 'cancelling');
-      return [event({ case: 'cancelled', value: { workflowId, reason } })];
+      const workflow = inStatus(
+        state,
+        workflowId,
+        ['draft', 'running', 'paused'],
+        'cancelling',
+      );
+      return [
+        ...rollBackOpen(workflow, 'the workflow was cancelled'),
+        event({ case: 'cancelled', value: { workflowId, reason } }),
+      ];
     }
     case 'fail': {
       const { workflowId, error } = body.value;
       requireId(workflowId, 'workflow_id');
       requireText(error, 'error', LIMITS.text);
-      inStatus(state, workflowId, ['running', 'paused'], 'failing');
-      return [event({ case: 'failed', value: { workflowId, error } })];
+      const workflow = inStatus(
+        state,
+        workflowId,
+        ['running', 'paused'],
+        'failing',
+      );
+      return [
+        ...rollBackOpen(workflow, 'the workflow failed'),
+        event({ case: 'failed', value: { workflowId, error } }),
+      ];
     }
     case 'complete': {
       const { workflowId } = body.value;
@@ -308,6 +340,24 @@ export function decide(
     }
     case 'requestCrossDomainOperation':
       return [requestOperation(body.value, state, commandId)];
+    case 'startCrossDomainTransaction':
+      return [startTransaction(body.value, state, commandId)];
+    case 'recordTransactionVote':
+      return recordVote(body.value, state);
+    case 'commitCrossDomainTransaction':
+      return commitTransaction(body.value, state);
+    case 'rollBackCrossDomainTransaction':
+      return rollBackTransaction(body.value, state);
+    case 'createFromTemplate': {
+      const events = expandTemplate(body.value, command.meta?.actor ?? '');
+      if (state.status !== 'absent') {
+        throw new DomainError(
+          ErrorCode.ALREADY_EXISTS,
+          `workflow ${show(body.value.workflowId)} already exists`,
+        );
+      }
+      return events;
+    }
     case undefined:
       throw new DomainError(ErrorCode.VALIDATION_FAILED, 'command has no body');
   }
@@ -471,15 +521,7 @@ function addStep(
   const stepId = idOrDerived(command.stepId, commandId, 'step_id');
   requireText(name, 'name', LIMITS.name);
   limitText(description, 'description', LIMITS.description);
-  if (stepType === StepType.UNSPECIFIED) invalid('step_type is required');
-  if (StepType[stepType] === undefined) {
-    invalid(`step_type ${stepType} is not a known step type`);
-  }
-  if (stepType === StepType.CUSTOM) {
-    requireText(customType, 'custom_type', LIMITS.customType);
-  } else if (customType !== '') {
-    invalid('custom_type is only for STEP_TYPE_CUSTOM');
-  }
+  requireStepType(stepType, customType);
   validateStruct(config, 'config', true);
   const distinct = new Set<string>();
   dependencies.forEach((id, i) => {
@@ -611,6 +653,25 @@ function removeStepDependency(
   if (!step.dependencies.has(dependsOn)) {
     notFound(`step ${show(stepId)} does not depend on ${show(dependsOn)}`);
   }
+  const { join } = step;
+  if (
+    join?.mode === JoinMode.WAIT_SPECIFIC &&
+    join.inputs.includes(dependsOn)
+  ) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `join step ${show(stepId)} waits for ${show(dependsOn)} by name; it stays an input`,
+    );
+  }
+  if (
+    join?.mode === JoinMode.WAIT_COUNT &&
+    step.dependencies.size - 1 < join.count
+  ) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `join step ${show(stepId)} waits for ${join.count} inputs and would keep only ${step.dependencies.size - 1}`,
+    );
+  }
   return event({
     case: 'stepDependencyRemoved',
     value: { workflowId, stepId, dependsOn },
@@ -700,6 +761,7 @@ function completeStepExecution(
       `step ${show(stepId)} is ${step.status}; only a running step completes`,
     );
   }
+  notInTransaction(step, stepId);
   matchOperation(step, stepId, correlationId);
   return event({
     case: 'stepExecutionCompleted',
@@ -722,14 +784,30 @@ function failStepExecution(
       `step ${show(stepId)} is ${step.status}; only an active step fails`,
     );
   }
+  notInTransaction(step, stepId);
   matchOperation(step, stepId, correlationId);
-  const common = {
+  return stepFailure(step, {
     workflowId,
     stepId,
     error,
     correlationId,
-    ...(details && { details }),
-  };
+    details,
+  });
+}
+
+/** A failed execution of `step`: retried (StepExecutionFailed) while retries are left, else StepFailed. */
+function stepFailure(
+  step: StepState,
+  failure: {
+    readonly workflowId: string;
+    readonly stepId: string;
+    readonly error: string;
+    readonly correlationId: string;
+    readonly details: JsonObject | undefined;
+  },
+): WorkflowEvent {
+  const { details, ...rest } = failure;
+  const common = { ...rest, ...(details && { details }) };
   return step.retryCount < step.maxRetries
     ? event({
         case: 'stepExecutionFailed',
@@ -915,4 +993,274 @@ function requestOperation(
       ...(parameters && { parameters }),
     },
   });
+}
+
+/** Refuses to settle a step any other way while it awaits a transaction. */
+function notInTransaction(step: StepState, stepId: string): void {
+  const open =
+    step.awaiting === undefined
+      ? undefined
+      : parseTransactionCorrelationId(step.awaiting);
+  if (open === undefined) return;
+  throw new DomainError(
+    ErrorCode.BUSINESS_RULE_VIOLATION,
+    `step ${show(stepId)} awaits transaction ${show(open.transactionId)}; commit or roll it back`,
+  );
+}
+
+function requireTransactionIds(workflowId: string, transactionId: string) {
+  requireId(workflowId, 'workflow_id');
+  requireId(transactionId, 'transaction_id');
+}
+
+/** An open transaction of the workflow and the step that runs it. */
+function openTransaction(
+  workflow: PresentWorkflow,
+  transactionId: string,
+): { readonly transaction: TransactionState; readonly step: StepState } {
+  const transaction = workflow.transactions.get(transactionId);
+  if (transaction === undefined) {
+    notFound(
+      `transaction ${show(transactionId)} not found in workflow ${show(workflow.workflowId)}`,
+    );
+  }
+  if (transaction.status !== 'open') {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `transaction ${show(transactionId)} is already ${transaction.status.replace('_', ' ')}`,
+    );
+  }
+  return { transaction, step: stepOf(workflow, transaction.stepId) };
+}
+
+/** Rolls a transaction back and fails its step's execution, by the step's retry rules. */
+function rolledBack(
+  workflow: PresentWorkflow,
+  transactionId: string,
+  { transaction, step }: ReturnType<typeof openTransaction>,
+  reason: string,
+  refusedBy: string,
+  details: JsonObject | undefined,
+): WorkflowEvent[] {
+  const { workflowId } = workflow;
+  const { stepId, correlationId } = transaction;
+  return [
+    event({
+      case: 'crossDomainTransactionRolledBack',
+      value: { workflowId, stepId, transactionId, reason, refusedBy },
+    }),
+    stepFailure(step, {
+      workflowId,
+      stepId,
+      error: reason,
+      correlationId,
+      details,
+    }),
+  ];
+}
+
+/**
+ * Rolls back every open transaction of a workflow that is cancelled or fails,
+ * so no participant waits for a decision that can no longer come.
+ */
+function rollBackOpen(
+  workflow: PresentWorkflow,
+  reason: string,
+): WorkflowEvent[] {
+  const events: WorkflowEvent[] = [];
+  for (const [transactionId, { status, stepId }] of workflow.transactions) {
+    if (status !== 'open') continue;
+    events.push(
+      event({
+        case: 'crossDomainTransactionRolledBack',
+        value: {
+          workflowId: workflow.workflowId,
+          stepId,
+          transactionId,
+          reason,
+        },
+      }),
+    );
+  }
+  return events;
+}
+
+function startTransaction(
+  command: StartCrossDomainTransaction,
+  state: WorkflowState,
+  commandId: string,
+): WorkflowEvent {
+  const { workflowId, stepId, participants } = command;
+  requireIds(workflowId, stepId);
+  const transactionId = idOrDerived(
+    command.transactionId,
+    commandId,
+    'transaction_id',
+  );
+  if (participants.length === 0) {
+    invalid('participants must name at least one domain');
+  }
+  if (participants.length > LIMITS.participants) {
+    invalid(
+      `participants must name at most ${LIMITS.participants} domains, got ${participants.length}`,
+    );
+  }
+  const domains = new Set<string>();
+  participants.forEach(({ domain, operation, parameters }, i) => {
+    requireDomainName(domain, `participants[${i}].domain`);
+    if (domains.has(domain)) {
+      invalid(`participants[${i}] repeats domain ${show(domain)}`);
+    }
+    domains.add(domain);
+    requireText(operation, `participants[${i}].operation`, LIMITS.operation);
+    validateStruct(parameters, `participants[${i}].parameters`, false);
+  });
+  const workflow = inStatus(
+    state,
+    workflowId,
+    ['running'],
+    'starting a transaction',
+  );
+  const step = stepOf(workflow, stepId);
+  requireType(
+    step,
+    stepId,
+    canRequestOperations,
+    'only automated and integration steps run transactions',
+  );
+  if (step.status !== 'running') {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `step ${show(stepId)} is ${step.status}; start it before starting a transaction`,
+    );
+  }
+  if (step.awaiting !== undefined) {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `step ${show(stepId)} already awaits ${show(step.awaiting)}`,
+    );
+  }
+  if (workflow.transactions.has(transactionId)) {
+    throw new DomainError(
+      ErrorCode.ALREADY_EXISTS,
+      `transaction ${show(transactionId)} already exists in workflow ${show(workflowId)}`,
+    );
+  }
+  return event({
+    case: 'crossDomainTransactionStarted',
+    value: {
+      workflowId,
+      stepId,
+      transactionId,
+      correlationId: transactionCorrelationId({ workflowId, transactionId }),
+      participants: [...participants].sort((a, b) =>
+        a.domain < b.domain ? -1 : 1,
+      ),
+    },
+  });
+}
+
+function recordVote(
+  command: RecordTransactionVote,
+  state: WorkflowState,
+): WorkflowEvent[] {
+  const { workflowId, transactionId, participant, vote, reason, details } =
+    command;
+  requireTransactionIds(workflowId, transactionId);
+  requireDomainName(participant, 'participant');
+  if (vote !== ParticipantVote.PREPARED && vote !== ParticipantVote.REFUSED) {
+    invalid(
+      'vote must be PARTICIPANT_VOTE_PREPARED or PARTICIPANT_VOTE_REFUSED',
+    );
+  }
+  limitText(reason, 'reason', LIMITS.text);
+  validateStruct(details, 'details', false);
+  const workflow = recording(state, workflowId);
+  const open = openTransaction(workflow, transactionId);
+  const voter = open.transaction.participants.find(
+    (p) => p.domain === participant,
+  );
+  if (voter === undefined) {
+    notFound(
+      `${show(participant)} takes no part in transaction ${show(transactionId)}`,
+    );
+  }
+  if (voter.vote !== 'pending') {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `${show(participant)} already voted ${voter.vote} in transaction ${show(transactionId)}`,
+    );
+  }
+  if (vote === ParticipantVote.PREPARED) {
+    return [
+      event({
+        case: 'crossDomainTransactionPrepared',
+        value: {
+          workflowId,
+          stepId: open.transaction.stepId,
+          transactionId,
+          participant,
+          ...(details && { details }),
+        },
+      }),
+    ];
+  }
+  const why = reason.trim() === '' ? 'no reason given' : reason;
+  return rolledBack(
+    workflow,
+    transactionId,
+    open,
+    `${participant} refused: ${why}`,
+    participant,
+    details,
+  );
+}
+
+function commitTransaction(
+  { workflowId, transactionId }: CommitCrossDomainTransaction,
+  state: WorkflowState,
+): WorkflowEvent[] {
+  requireTransactionIds(workflowId, transactionId);
+  const workflow = recording(state, workflowId);
+  const { transaction } = openTransaction(workflow, transactionId);
+  const unprepared = transaction.participants.filter(
+    (p) => p.vote !== 'prepared',
+  );
+  if (unprepared.length > 0) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `transaction ${show(transactionId)} cannot commit: ${unprepared.map((p) => show(p.domain)).join(', ')} not prepared`,
+    );
+  }
+  const { stepId, correlationId } = transaction;
+  // Domain names are [a-z][a-z0-9]*: plain keys, never __proto__.
+  const prepared: JsonObject = {};
+  for (const p of transaction.participants)
+    prepared[p.domain] = p.details ?? {};
+  return [
+    event({
+      case: 'crossDomainTransactionCommitted',
+      value: { workflowId, stepId, transactionId },
+    }),
+    event({
+      case: 'stepExecutionCompleted',
+      value: {
+        workflowId,
+        stepId,
+        correlationId,
+        output: { transactionId, participants: prepared },
+      },
+    }),
+  ];
+}
+
+function rollBackTransaction(
+  { workflowId, transactionId, reason }: RollBackCrossDomainTransaction,
+  state: WorkflowState,
+): WorkflowEvent[] {
+  requireTransactionIds(workflowId, transactionId);
+  requireText(reason, 'reason', LIMITS.text);
+  const workflow = recording(state, workflowId);
+  const open = openTransaction(workflow, transactionId);
+  return rolledBack(workflow, transactionId, open, reason, '', undefined);
 }

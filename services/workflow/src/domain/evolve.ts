@@ -1,5 +1,7 @@
 import type { JsonValue } from '@bufbuild/protobuf';
 import type {
+  CrossDomainTransactionRolledBack,
+  CrossDomainTransactionStarted,
   StepAdded,
   TaskCompleted,
   WorkflowEvent,
@@ -13,6 +15,7 @@ import {
   type PresentWorkflow,
   type StepState,
   type StepStatusName,
+  type TransactionState,
   type WorkflowState,
   type WorkflowStatusName,
 } from './state.js';
@@ -31,6 +34,7 @@ export function evolve(
   if (body.case === 'created') {
     if (state.status !== 'absent') return state;
     const { workflowId, name, description, createdBy, metadata } = body.value;
+    const { templateName, templateVersion, templateParameters } = body.value;
     return {
       status: 'draft',
       workflowId,
@@ -41,6 +45,15 @@ export function evolve(
       context: SortedMap.empty(),
       metadata: mapOf(metadata),
       counts: NO_STEPS,
+      transactions: SortedMap.empty(),
+      template:
+        templateName === ''
+          ? undefined
+          : {
+              name: templateName,
+              version: templateVersion,
+              parameters: templateParameters ?? {},
+            },
     };
   }
   if (state.status === 'absent') return state;
@@ -173,9 +186,98 @@ export function evolve(
         operation,
       }));
     }
+    case 'crossDomainTransactionStarted':
+      return transactionStarted(state, body.value);
+    case 'crossDomainTransactionPrepared': {
+      const { transactionId, participant, details } = body.value;
+      return changeTransaction(state, transactionId, (transaction) => ({
+        participants: transaction.participants.map((p) =>
+          p.domain === participant ? { ...p, vote: 'prepared', details } : p,
+        ),
+      }));
+    }
+    case 'crossDomainTransactionCommitted':
+      return changeTransaction(state, body.value.transactionId, () => ({
+        status: 'committed',
+      }));
+    case 'crossDomainTransactionRolledBack':
+      return transactionRolledBack(state, body.value);
     case undefined:
       return state; // written by a newer schema: folding never fails
   }
+}
+
+function transactionStarted(
+  state: PresentWorkflow,
+  {
+    stepId,
+    transactionId,
+    correlationId,
+    participants,
+  }: CrossDomainTransactionStarted,
+): WorkflowState {
+  if (!state.steps.has(stepId) || state.transactions.has(transactionId))
+    return state;
+  const next = changeStep(state, stepId, () => ({ awaiting: correlationId }));
+  if (next.status === 'absent') return next;
+  return {
+    ...next,
+    transactions: next.transactions.set(transactionId, {
+      stepId,
+      correlationId,
+      status: 'open',
+      participants: participants.map(({ domain, operation, parameters }) => ({
+        domain,
+        operation,
+        parameters,
+        vote: 'pending',
+        details: undefined,
+        reason: '',
+      })),
+      reason: '',
+      refusedBy: '',
+    }),
+  };
+}
+
+function transactionRolledBack(
+  state: PresentWorkflow,
+  { transactionId, reason, refusedBy }: CrossDomainTransactionRolledBack,
+): WorkflowState {
+  const transaction = state.transactions.get(transactionId);
+  if (transaction === undefined) return state;
+  const next = changeTransaction(state, transactionId, (t) => ({
+    status: 'rolled_back',
+    reason,
+    refusedBy,
+    participants: t.participants.map((p) =>
+      p.domain === refusedBy ? { ...p, vote: 'refused', reason } : p,
+    ),
+  }));
+  // The step stops awaiting; a failure event in the same commit, if any, says what becomes of it.
+  return next.status === 'absent'
+    ? next
+    : changeStep(next, transaction.stepId, (step) =>
+        step.awaiting === transaction.correlationId
+          ? { awaiting: undefined }
+          : {},
+      );
+}
+
+function changeTransaction(
+  state: PresentWorkflow,
+  transactionId: string,
+  change: (transaction: TransactionState) => Partial<TransactionState>,
+): WorkflowState {
+  const transaction = state.transactions.get(transactionId);
+  if (transaction === undefined) return state;
+  return {
+    ...state,
+    transactions: state.transactions.set(transactionId, {
+      ...transaction,
+      ...change(transaction),
+    }),
+  };
 }
 
 /** decide never stores a Value that has no JSON form; a stream that does folds it as null. */
@@ -255,6 +357,18 @@ function stepAdded(state: PresentWorkflow, added: StepAdded): WorkflowState {
     formData: undefined,
     completedBy: undefined,
     error: undefined,
+    join:
+      added.join === undefined
+        ? undefined
+        : {
+            mode: added.join.mode,
+            count: added.join.count,
+            inputs: [...added.join.inputs],
+          },
+    timer:
+      added.timer === undefined
+        ? undefined
+        : { kind: added.timer.kind, minutes: added.timer.minutes },
   });
   for (const id of dependencies) {
     const dependency = next.steps.get(id);

@@ -29,10 +29,17 @@ export {
 } from './state.js';
 export type {
   IdSet,
+  JoinRule,
+  ParticipantState,
   PresentWorkflow,
   StepCounts,
   StepState,
   StepStatusName,
+  TemplateOrigin,
+  TimerRule,
+  TransactionState,
+  TransactionStatusName,
+  VoteName,
   WorkflowData,
   WorkflowState,
   WorkflowStatusName,
@@ -40,5 +47,8 @@ export type {
 export {
   operationCorrelationId,
   parseOperationCorrelationId,
+  parseTransactionCorrelationId,
+  transactionCorrelationId,
 } from './correlation.js';
-export type { OperationTarget } from './correlation.js';
+export type { OperationTarget, TransactionTarget } from './correlation.js';
+export { waitingReason } from './join.js';

@@ -1,6 +1,8 @@
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import type { Value } from '@bufbuild/protobuf/wkt';
 import { invalid, requireText, show } from '@cim/kernel';
+import { StepType } from '@cim/proto/cim/workflow/v1/workflow_pb';
+import { isTemplateOnly } from './state.js';
 
 /** Size limits on what a command may carry; the message size limit bounds the rest. */
 export const LIMITS = {
@@ -14,6 +16,10 @@ export const LIMITS = {
   correlationId: 512,
   steps: 1000,
   maxRetries: 100,
+  participants: 16,
+  templateParameters: 64,
+  templateEdges: 10_000,
+  timerMinutes: 1_000_000,
 } as const;
 
 /** Keys of context variables, metadata and configuration: not blank, at most LIMITS.key characters. */
@@ -29,6 +35,33 @@ export function requireDomainName(value: string, field: string): void {
     invalid(
       `${field} must be a domain name ([a-z][a-z0-9]{0,63}), got ${show(value)}`,
     );
+  }
+}
+
+/**
+ * A step type AddStep (and a template's TASK node) may name, with its custom
+ * name: known, not unspecified, not one only templates create; custom_type
+ * set exactly for STEP_TYPE_CUSTOM. `prefix` names the enclosing field.
+ */
+export function requireStepType(
+  stepType: StepType,
+  customType: string,
+  prefix = '',
+): void {
+  if (stepType === StepType.UNSPECIFIED)
+    invalid(`${prefix}step_type is required`);
+  if (StepType[stepType] === undefined) {
+    invalid(`${prefix}step_type ${stepType} is not a known step type`);
+  }
+  if (isTemplateOnly(stepType)) {
+    invalid(
+      `${prefix}step_type STEP_TYPE_${StepType[stepType]} comes only from a template node of that kind`,
+    );
+  }
+  if (stepType === StepType.CUSTOM) {
+    requireText(customType, `${prefix}custom_type`, LIMITS.customType);
+  } else if (customType !== '') {
+    invalid(`${prefix}custom_type is only for STEP_TYPE_CUSTOM`);
   }
 }
 

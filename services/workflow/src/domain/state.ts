@@ -1,5 +1,9 @@
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
-import { StepType } from '@cim/proto/cim/workflow/v1/workflow_pb';
+import {
+  StepType,
+  type JoinMode,
+  type TimerKind,
+} from '@cim/proto/cim/workflow/v1/workflow_pb';
 import { SortedMap } from '@cim/kernel';
 
 /** Lifecycle of a workflow (domains.md §2.2). */
@@ -19,6 +23,46 @@ export type StepStatusName =
 
 /** A set of ids, kept as a persistent sorted map so adding or removing one is O(log n). */
 export type IdSet = SortedMap<true>;
+
+/** When a join step may start; `inputs` (sorted) for WAIT_SPECIFIC, `count` for WAIT_COUNT. */
+export interface JoinRule {
+  readonly mode: JoinMode;
+  readonly count: number;
+  readonly inputs: readonly string[];
+}
+
+/** A timer step's timer: due `minutes` after the step starts. */
+export interface TimerRule {
+  readonly kind: TimerKind;
+  readonly minutes: number;
+}
+
+/** A participant's vote in a transaction. */
+export type VoteName = 'pending' | 'prepared' | 'refused';
+
+/** One participant of a transaction. */
+export interface ParticipantState {
+  readonly domain: string;
+  readonly operation: string;
+  readonly parameters: JsonObject | undefined;
+  readonly vote: VoteName;
+  readonly details: JsonObject | undefined;
+  readonly reason: string;
+}
+
+/** Phases of a cross-domain two-phase transaction. */
+export type TransactionStatusName = 'open' | 'committed' | 'rolled_back';
+
+/** A cross-domain transaction run by one step. */
+export interface TransactionState {
+  readonly stepId: string;
+  readonly correlationId: string;
+  readonly status: TransactionStatusName;
+  /** Sorted by domain (at most 16). */
+  readonly participants: readonly ParticipantState[];
+  readonly reason: string;
+  readonly refusedBy: string;
+}
 
 /** One step as the decider sees it (and the read model shows it). */
 export interface StepState {
@@ -45,6 +89,10 @@ export interface StepState {
   readonly formData: JsonObject | undefined;
   readonly completedBy: string | undefined;
   readonly error: string | undefined;
+  /** Join steps only. */
+  readonly join: JoinRule | undefined;
+  /** Timer steps only. */
+  readonly timer: TimerRule | undefined;
 }
 
 /** Number of steps in each status, kept current by evolve so CompleteWorkflow and Progress cost O(1). */
@@ -60,6 +108,17 @@ export interface WorkflowData {
   readonly context: SortedMap<JsonValue>;
   readonly metadata: SortedMap<JsonValue>;
   readonly counts: StepCounts;
+  /** Cross-domain transactions by id, open and ended. */
+  readonly transactions: SortedMap<TransactionState>;
+  /** The template the workflow was created from, with the parameter values used. */
+  readonly template: TemplateOrigin | undefined;
+}
+
+/** Where a workflow created from a template came from. */
+export interface TemplateOrigin {
+  readonly name: string;
+  readonly version: number;
+  readonly parameters: JsonObject;
 }
 
 /**
@@ -100,9 +159,19 @@ export function isHuman(stepType: StepType): boolean {
   return stepType === StepType.MANUAL || stepType === StepType.APPROVAL;
 }
 
-/** Steps that may request cross-domain operations. */
+/** Steps that may request cross-domain operations and run transactions. */
 export function canRequestOperations(stepType: StepType): boolean {
   return stepType === StepType.AUTOMATED || stepType === StepType.INTEGRATION;
+}
+
+/** Step types that only template nodes create (AddStep refuses them). */
+export function isTemplateOnly(stepType: StepType): boolean {
+  return (
+    stepType === StepType.START ||
+    stepType === StepType.END ||
+    stepType === StepType.JOIN ||
+    stepType === StepType.TIMER
+  );
 }
 
 /** A step in one of these statuses changes no more. */
@@ -181,5 +250,6 @@ export function reviveWorkflowData<W extends WorkflowData>(state: W): W {
     })),
     context: SortedMap.revive<JsonValue>(state.context),
     metadata: SortedMap.revive<JsonValue>(state.metadata),
+    transactions: SortedMap.revive<TransactionState>(state.transactions),
   };
 }
