@@ -12,8 +12,9 @@ export {
 export type { ParsedCid } from './domain/cid.js';
 export { project, reviveDocumentRow } from './projection.js';
 export type { DocumentRow } from './projection.js';
+export { parseReviewWorkflowId, reviewWorkflowId } from './domain/rules.js';
 export { documentQueries } from './queries.js';
-export { forkReaction } from './reactions.js';
+export { forkReaction, reviewOutcome, reviewReaction } from './reactions.js';
 export {
   CHUNK_BYTES,
   CONTENT_BUCKET,

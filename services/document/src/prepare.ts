@@ -1,15 +1,21 @@
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { DomainError, ErrorCode } from '@cim/kernel';
 import {
+  ContentAnalysisSchema,
   StoredContentSchema,
+  type ContentAnalysis,
   type DocumentCommand,
   type StoredContent,
 } from '@cim/proto/cim/document/v1/document_pb';
 import type { ServiceIo } from '@cim/service';
+import { classifyText } from './analysis/classify.js';
+import { extractEntities } from './analysis/entities.js';
+import { summarize } from './analysis/summary.js';
 import { ContentStore } from './content-store.js';
+import { ANALYSIS_LIMITS } from './domain/analysis.js';
 import { isContentCid } from './domain/cid.js';
 import { TERM_LIMITS, isTextualMimeType } from './domain/rules.js';
-import { extractTerms } from './text-terms.js';
+import { decodeText, extractTerms } from './text-terms.js';
 
 /** Default content size limit: 16 MiB. */
 export const DEFAULT_MAX_CONTENT_BYTES = 16 * 1024 * 1024;
@@ -59,7 +65,10 @@ export class ContentStores {
  * when it is text: from the bytes at hand on ingest, read back from the store
  * (at most TERM_LIMITS.bytes) otherwise. Where the command names the MIME type
  * (ingest, create) only textual types are read; elsewhere decide drops terms
- * of a document whose MIME type is not textual.
+ * of a document whose MIME type is not textual. Analysis commands
+ * (ExtractEntities, GenerateSummary, ClassifyDocument): read the named
+ * content (at most ANALYSIS_LIMITS.bytes) and put what the pure analysis
+ * finds in `analysis`, replacing whatever the client sent there.
  */
 export function prepareDocumentCommand(
   options: ContentOptions,
@@ -146,10 +155,95 @@ export function prepareDocumentCommand(
           [body.value.targetCid],
         );
         return command;
+      case 'extractEntities':
+        body.value.analysis = await analyse(
+          stores,
+          io,
+          body.value.contentCid,
+          (text) => {
+            const { entities, truncated } = extractEntities(text);
+            return {
+              entities: entities.map((e) => ({
+                ...e,
+                firstOffset: BigInt(e.firstOffset),
+              })),
+              entitiesTruncated: truncated,
+            };
+          },
+        );
+        return command;
+      case 'generateSummary': {
+        // Out-of-range lengths are decide's to refuse; this only bounds the work.
+        const { maxSentences } = body.value;
+        const length =
+          maxSentences === 0
+            ? ANALYSIS_LIMITS.defaultSentences
+            : Math.min(maxSentences, ANALYSIS_LIMITS.sentences);
+        body.value.analysis = await analyse(
+          stores,
+          io,
+          body.value.contentCid,
+          (text) => {
+            const { sentences, sentenceCount } = summarize(text, length);
+            return {
+              summary: {
+                sentences: sentences.map((s) => ({
+                  ...s,
+                  offset: BigInt(s.offset),
+                })),
+                sentenceCount,
+              },
+            };
+          },
+        );
+        return command;
+      }
+      case 'classify':
+        body.value.analysis = await analyse(
+          stores,
+          io,
+          body.value.contentCid,
+          (text) => ({ classification: classifyText(text) }),
+        );
+        return command;
       default:
         return command;
     }
   };
+}
+
+/** What one analysis computes from text: the results part of ContentAnalysis. */
+type Findings = Pick<
+  Exclude<MessageInitShape<typeof ContentAnalysisSchema>, ContentAnalysis>,
+  'entities' | 'entitiesTruncated' | 'summary' | 'classification'
+>;
+
+/**
+ * Reads the first ANALYSIS_LIMITS.bytes of stored content and, when they are
+ * text, analyses them with `compute`. Undefined for a malformed CID (decide
+ * refuses it); `present: false` when the store lacks the content.
+ */
+async function analyse(
+  stores: ContentStores,
+  io: ServiceIo,
+  contentCid: string,
+  compute: (text: string) => Findings,
+): Promise<ContentAnalysis | undefined> {
+  if (!isContentCid(contentCid)) return undefined;
+  const store = await stores.for(io);
+  // One more byte than analysis reads tells it the content goes on.
+  const range = await store.read(contentCid, 0, ANALYSIS_LIMITS.bytes + 1);
+  if (range === undefined) {
+    return create(ContentAnalysisSchema, { contentCid, present: false });
+  }
+  const decoded = decodeText(range.data, ANALYSIS_LIMITS.bytes);
+  return create(ContentAnalysisSchema, {
+    contentCid,
+    present: true,
+    text: decoded !== undefined,
+    truncated: range.totalSize > BigInt(ANALYSIS_LIMITS.bytes),
+    ...(decoded && compute(decoded.text)),
+  });
 }
 
 /**

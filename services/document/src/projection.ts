@@ -7,13 +7,16 @@ import {
   Partition,
   Permission,
   type Confidentiality,
+  type DocumentClassification,
   type DocumentContentIngested,
   type DocumentCreatedFromCid,
   type DocumentEvent,
   type DocumentMetadataUpdated,
   type DocumentType,
+  type Entity,
   type ProcessingStage,
   type SemanticVersion,
+  type TextSummary,
   type TextTerms,
 } from '@cim/proto/cim/document/v1/document_pb';
 import type { CommitMeta } from '@cim/service';
@@ -68,6 +71,25 @@ export interface TextRecord {
   readonly length: number;
 }
 
+/**
+ * The latest analyses of the head content, as their events recorded them;
+ * each part undefined until its command ran.
+ */
+export interface AnalysisRecord {
+  readonly contentCid: string;
+  readonly entities: EntitiesRecord | undefined;
+  readonly summary: TextSummary | undefined;
+  readonly classification: DocumentClassification | undefined;
+  /** Some analysis read only the first part of the content. */
+  readonly contentTruncated: boolean;
+}
+
+/** What ExtractEntities recorded. */
+export interface EntitiesRecord {
+  readonly entities: readonly Entity[];
+  readonly truncated: boolean;
+}
+
 /** A link in the read model. */
 export interface LinkRecord {
   readonly targetId: string;
@@ -117,6 +139,10 @@ export interface DocumentRow {
   readonly versionTags: SortedMap<string>;
   readonly comments: SortedMap<CommentRecord>;
   readonly forkedFrom: ForkRecord | undefined;
+  /** Analyses of the head content; undefined until one is recorded, and after a new head. */
+  readonly analysis: AnalysisRecord | undefined;
+  /** Times the document went under review. */
+  readonly reviewRound: number;
   /** Aggregate version after the last event folded in. */
   readonly version: bigint;
   readonly createdAtMs: number;
@@ -268,6 +294,20 @@ function changed(
     }
     case 'archived':
       return lifecycle(row, DocumentStatus.ARCHIVED);
+    case 'entitiesExtracted': {
+      const { contentCid, entities, entitiesTruncated } = body.value;
+      return analysed(row, contentCid, body.value.contentTruncated, {
+        entities: { entities, truncated: entitiesTruncated },
+      });
+    }
+    case 'summaryGenerated':
+      return analysed(row, body.value.contentCid, body.value.contentTruncated, {
+        summary: body.value.summary,
+      });
+    case 'classified':
+      return analysed(row, body.value.contentCid, body.value.contentTruncated, {
+        classification: body.value.classification,
+      });
     case 'contentIngested':
     case 'createdFromCid':
     case 'processingCompleted':
@@ -357,6 +397,8 @@ function created(
             contentCid: forkedFrom.contentCid,
             forkedBy: forkedFrom.forkedBy,
           },
+    analysis: undefined,
+    reviewRound: 0,
     version: meta.version,
     createdAtMs: meta.occurredAtMs,
     updatedAtMs: meta.occurredAtMs,
@@ -427,7 +469,35 @@ function newHead(
       lastPosition: position,
       tags: known?.tags ?? [],
     }),
+    analysis: undefined,
     ...freshContent(),
+  };
+}
+
+/** Adds one analysis of `contentCid` to the row; an analysis of an earlier head changes nothing. */
+function analysed(
+  row: DocumentRow,
+  contentCid: string,
+  contentTruncated: boolean,
+  part: Partial<
+    Pick<AnalysisRecord, 'entities' | 'summary' | 'classification'>
+  >,
+): DocumentRow {
+  if (contentCid !== row.headCid) return row;
+  const current = row.analysis ?? {
+    contentCid,
+    entities: undefined,
+    summary: undefined,
+    classification: undefined,
+    contentTruncated: false,
+  };
+  return {
+    ...row,
+    analysis: {
+      ...current,
+      ...part,
+      contentTruncated: current.contentTruncated || contentTruncated,
+    },
   };
 }
 
@@ -478,6 +548,10 @@ function lifecycle(row: DocumentRow, to: DocumentStatus): DocumentRow {
     ...row,
     status: to,
     ...(to === DocumentStatus.ARCHIVED && { partition: Partition.ARCHIVE }),
+    ...(to === DocumentStatus.UNDER_REVIEW &&
+      row.status !== DocumentStatus.UNDER_REVIEW && {
+        reviewRound: row.reviewRound + 1,
+      }),
   };
 }
 

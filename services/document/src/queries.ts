@@ -16,6 +16,7 @@ import {
   DocumentType,
   Permission,
   type ChangeKind,
+  type DocumentAnalysisSchema,
   type DocumentQueryService,
   type DocumentSchema,
   type DocumentSummarySchema,
@@ -41,6 +42,7 @@ import {
 import type { ContentOptions, ContentStores } from './prepare.js';
 import {
   positionKey,
+  type AnalysisRecord,
   type CidRecord,
   type CommentRecord,
   type DocumentRow,
@@ -162,6 +164,23 @@ function documentView(
     version: row.version,
     createdAt: timestampFromMs(row.createdAtMs),
     updatedAt: timestampFromMs(row.updatedAtMs),
+    ...(row.analysis && { analysis: analysisView(row.analysis) }),
+    reviewRound: row.reviewRound,
+  };
+}
+
+function analysisView(
+  analysis: AnalysisRecord,
+): MessageInitShape<typeof DocumentAnalysisSchema> {
+  const { contentCid, entities, summary, classification } = analysis;
+  return {
+    contentCid,
+    entitiesExtracted: entities !== undefined,
+    entities: [...(entities?.entities ?? [])],
+    entitiesTruncated: entities?.truncated ?? false,
+    ...(summary && { summary }),
+    ...(classification && { classification }),
+    contentTruncated: analysis.contentTruncated,
   };
 }
 

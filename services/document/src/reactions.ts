@@ -1,11 +1,18 @@
 import { create, type Message } from '@bufbuild/protobuf';
 import {
+  ChangeDocumentStateSchema,
   CreateDocumentFromCidSchema,
   DocumentEventSchema,
+  DocumentStatus,
   type DocumentCommand,
   type DocumentEvent,
 } from '@cim/proto/cim/document/v1/document_pb';
+import {
+  WorkflowEventSchema,
+  type WorkflowEvent,
+} from '@cim/proto/cim/workflow/v1/workflow_pb';
 import type { Reaction } from '@cim/service';
+import { parseReviewWorkflowId } from './domain/rules.js';
 
 /**
  * DocumentForked → CreateDocumentFromCid for the fork: a reaction of the
@@ -47,4 +54,52 @@ export const forkReaction: Reaction<DocumentCommand> = {
       },
     ];
   },
+};
+
+/**
+ * The end of a review workflow → ChangeDocumentState of the document it
+ * reviews: WorkflowCompleted publishes it, WorkflowFailed and
+ * WorkflowCancelled reject it. A workflow reviews a document when its id is
+ * `review-<round>-<document id>` (reviewWorkflowId); any other workflow is
+ * ignored. Pure. The command names the workflow, so the decider applies it
+ * only to a document still under review in that round; anything else is
+ * refused (and the event acknowledged), and a redelivered event derives the
+ * same command id, so applying it twice changes nothing.
+ */
+export function reviewOutcome({
+  body,
+}: WorkflowEvent): ReadonlyArray<DocumentCommand['body']> {
+  let to: DocumentStatus;
+  switch (body.case) {
+    case 'completed':
+      to = DocumentStatus.PUBLISHED;
+      break;
+    case 'failed':
+    case 'cancelled':
+      to = DocumentStatus.REJECTED;
+      break;
+    default:
+      return [];
+  }
+  const { workflowId } = body.value;
+  const review = parseReviewWorkflowId(workflowId);
+  if (review === undefined) return [];
+  return [
+    {
+      case: 'changeState',
+      value: create(ChangeDocumentStateSchema, {
+        documentId: review.documentId,
+        to,
+        reviewWorkflowId: workflowId,
+      }),
+    },
+  ];
+}
+
+/** Review workflows ending → the reviewed document's state (reviewOutcome). */
+export const reviewReaction: Reaction<DocumentCommand> = {
+  name: 'review-outcomes',
+  source: { domain: 'workflow', event: WorkflowEventSchema },
+  events: ['WorkflowCompleted', 'WorkflowFailed', 'WorkflowCancelled'],
+  react: (event: Message) => reviewOutcome(event as WorkflowEvent),
 };

@@ -13,7 +13,7 @@ import {
 } from './prepare.js';
 import { project, reviveDocumentRow } from './projection.js';
 import { documentQueries } from './queries.js';
-import { forkReaction } from './reactions.js';
+import { forkReaction, reviewReaction } from './reactions.js';
 
 /**
  * Defines the document service with its content limit and bucket; a value,
@@ -38,10 +38,10 @@ export function defineDocumentService(
       handlers: documentQueries(content, stores),
     },
     prepare: prepareDocumentCommand(content, stores),
-    reactions: [forkReaction],
+    reactions: [forkReaction, reviewReaction],
     revive: { state: reviveDocumentState, row: reviveDocumentRow },
-    // 2: rows carry the head content's search terms.
-    snapshotVersion: 2,
+    // 3: state and rows carry the review round and the head's analyses.
+    snapshotVersion: 3,
   });
 }
 

@@ -49,25 +49,45 @@ export function termsOfText(text: string, cut = false): TermsLike {
   };
 }
 
+/** Content bytes read as text (see decodeText). */
+export interface DecodedText {
+  readonly text: string;
+  /** The content went on past the bytes read. */
+  readonly cut: boolean;
+}
+
 /**
- * The terms of content bytes when they are text: valid UTF-8 without NUL
- * characters in the first TERM_LIMITS.bytes bytes (the rest is not read).
- * Undefined for anything else, and for text without a single word.
+ * The text of content bytes when they are text: valid UTF-8 without NUL
+ * characters in the first `limit` bytes (the rest is not read). A character
+ * cut by the limit is left out. Undefined for anything else.
  */
-export function extractTerms(bytes: Uint8Array): TermsLike | undefined {
-  const cut = bytes.length > TERM_LIMITS.bytes;
-  const prefix = cut ? bytes.subarray(0, TERM_LIMITS.bytes) : bytes;
+export function decodeText(
+  bytes: Uint8Array,
+  limit: number,
+): DecodedText | undefined {
+  const cut = bytes.length > limit;
+  const prefix = cut ? bytes.subarray(0, limit) : bytes;
   if (prefix.includes(0)) return undefined;
-  let text: string;
   try {
     // `stream` leaves a character cut by the limit undecoded instead of failing on it.
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(
-      prefix,
-      { stream: cut },
-    );
+    const text = new TextDecoder('utf-8', {
+      fatal: true,
+      ignoreBOM: false,
+    }).decode(prefix, { stream: cut });
+    return { text, cut };
   } catch {
-    return undefined; // not UTF-8: not text, so nothing to index
+    return undefined; // not UTF-8: not text
   }
-  const terms = termsOfText(text, cut);
+}
+
+/**
+ * The terms of content bytes when they are text (see decodeText; at most
+ * TERM_LIMITS.bytes are read). Undefined for anything else, and for text
+ * without a single word.
+ */
+export function extractTerms(bytes: Uint8Array): TermsLike | undefined {
+  const decoded = decodeText(bytes, TERM_LIMITS.bytes);
+  if (decoded === undefined) return undefined;
+  const terms = termsOfText(decoded.text, decoded.cut);
   return terms.terms.length === 0 ? undefined : terms;
 }

@@ -5,6 +5,7 @@ import {
   ContentState,
   DocumentStatus,
   DocumentType,
+  EntityKind,
   LinkType,
   MergeStrategy,
   Partition,
@@ -15,7 +16,9 @@ import {
 } from '@cim/proto/cim/document/v1/document_pb';
 import { deciderSpec } from '@cim/testing';
 import { documentDecider } from '../src/domain/index.js';
+import { SERVICE_ACTOR } from '../src/domain/rules.js';
 import {
+  analysis,
   CID_A,
   CID_B,
   CID_C,
@@ -58,6 +61,9 @@ const changes: ReadonlyArray<readonly [string, DocumentCommand]> = [
   ['LinkDocuments', cmd.link()],
   ['ArchiveDocument', cmd.archive()],
   ['ForkDocument', cmd.fork()],
+  ['ExtractEntities', cmd.extractEntities()],
+  ['GenerateSummary', cmd.generateSummary()],
+  ['ClassifyDocument', cmd.classify()],
 ];
 
 describe('document decider', () => {
@@ -992,7 +998,280 @@ describe('document decider', () => {
     });
   });
 
+  describe('content analysis', () => {
+    const analyses = [
+      ['ExtractEntities', cmd.extractEntities],
+      ['GenerateSummary', cmd.generateSummary],
+      ['ClassifyDocument', cmd.classify],
+    ] as const;
+
+    it('records the entities of the promoted head', () => {
+      given(promoted)
+        .when(cmd.extractEntities())
+        .then([evt.entitiesExtracted()]);
+    });
+    it('records a summary of the asked length, 3 sentences by default', () => {
+      given(promoted)
+        .when(cmd.generateSummary())
+        .then([evt.summaryGenerated()]);
+      given(promoted)
+        .when(cmd.generateSummary({ maxSentences: 10 }))
+        .then([evt.summaryGenerated({ maxSentences: 10 })]);
+    });
+    it('records the classification the text gave when no MIME type rule applies', () => {
+      given(promoted).when(cmd.classify()).then([evt.classified()]);
+    });
+    it.each([
+      ['text/csv', DocumentType.SPREADSHEET, 0.95],
+      [
+        'text/tab-separated-values; charset=utf-8',
+        DocumentType.SPREADSHEET,
+        0.95,
+      ],
+      ['application/json', DocumentType.OTHER, 0.9],
+      ['application/vnd.api+json', DocumentType.OTHER, 0.9],
+    ])(
+      'lets the MIME type %s outrank the lexicons, keeping the topics',
+      (mimeType, documentType, confidence) => {
+        const essence = mimeType.split(';')[0]!;
+        given([evt.ingested({ mimeType }), evt.promoted()])
+          .when(cmd.classify())
+          .then([
+            evt.classified({
+              classification: {
+                ...analysis().classification!,
+                documentType,
+                confidence,
+                rule: `mime:${essence}`,
+              },
+            }),
+          ]);
+      },
+    );
+    it('marks what was analysed of content longer than analysis reads', () => {
+      given(promoted)
+        .when(
+          cmd.extractEntities({
+            analysis: analysis({ truncated: true, entitiesTruncated: true }),
+          }),
+        )
+        .then([
+          evt.entitiesExtracted({
+            entitiesTruncated: true,
+            contentTruncated: true,
+          }),
+        ]);
+    });
+
+    describe.each(analyses)('%s', (_name, build) => {
+      it('rejects staged content with INVALID_TRANSITION', () => {
+        given(created)
+          .when(build())
+          .thenRejects(ErrorCode.INVALID_TRANSITION, /not promoted/);
+      });
+      it('rejects quarantined content with INVALID_TRANSITION', () => {
+        given([...promoted, evt.quarantined()])
+          .when(build())
+          .thenRejects(ErrorCode.INVALID_TRANSITION, /QUARANTINED/);
+      });
+      it('rejects a document whose MIME type is not text with BUSINESS_RULE_VIOLATION', () => {
+        given([evt.ingested({ mimeType: 'image/png' }), evt.promoted()])
+          .when(build())
+          .thenRejects(ErrorCode.BUSINESS_RULE_VIOLATION, /image\/png/);
+      });
+      it('rejects content that is not UTF-8 text with BUSINESS_RULE_VIOLATION', () => {
+        given(promoted)
+          .when(build({ analysis: analysis({ text: false }) }))
+          .thenRejects(ErrorCode.BUSINESS_RULE_VIOLATION, /not UTF-8/);
+      });
+      it('rejects another content than the head with CONCURRENCY_CONFLICT', () => {
+        given(promoted)
+          .when(
+            build({
+              contentCid: CID_B,
+              analysis: analysis({ contentCid: CID_B }),
+            }),
+          )
+          .thenRejects(ErrorCode.CONCURRENCY_CONFLICT);
+      });
+      it('rejects content the store does not hold, or that was never read, with NOT_FOUND', () => {
+        given(promoted)
+          .when(build({ analysis: analysis({ present: false, text: false }) }))
+          .thenRejects(ErrorCode.NOT_FOUND, /content store/);
+        given(promoted)
+          .when(build({ analysis: undefined }))
+          .thenRejects(ErrorCode.NOT_FOUND, /content store/);
+      });
+      it('rejects malformed ids with VALIDATION_FAILED', () => {
+        given(promoted)
+          .when(build({ contentCid: 'Qm1' }))
+          .thenRejects(ErrorCode.VALIDATION_FAILED, /content_cid/);
+        given(promoted)
+          .when(build({ documentId: 'a b' }))
+          .thenRejects(ErrorCode.VALIDATION_FAILED, /document_id/);
+      });
+      it('rejects a second run on the same head with ALREADY_EXISTS, and runs again on a new head', () => {
+        const once = stateOf(promoted);
+        const [first] = documentDecider.decide(build(), once);
+        const twice = documentDecider.evolve(once, first!);
+        expect(() => documentDecider.decide(build(), twice)).toThrow(
+          /already has this analysis/,
+        );
+        const newHead = stateOf(
+          [
+            evt.successorCreated(),
+            evt.edited(),
+            evt.promoted('checked', CID_B),
+          ],
+          twice,
+        );
+        expect(
+          documentDecider.decide(
+            build({
+              contentCid: CID_B,
+              analysis: analysis({ contentCid: CID_B }),
+            }),
+            newHead,
+          ),
+        ).toHaveLength(1);
+      });
+    });
+
+    it('rejects a second summary of the same length with ALREADY_EXISTS but not one of another length', () => {
+      given([...promoted, evt.summaryGenerated()])
+        .when(cmd.generateSummary({ maxSentences: 3 }))
+        .thenRejects(ErrorCode.ALREADY_EXISTS);
+      given([...promoted, evt.summaryGenerated()])
+        .when(cmd.generateSummary({ maxSentences: 1 }))
+        .then([evt.summaryGenerated({ maxSentences: 1 })]);
+    });
+    it('rejects max_sentences over 10 with VALIDATION_FAILED', () => {
+      given(promoted)
+        .when(cmd.generateSummary({ maxSentences: 11 }))
+        .thenRejects(ErrorCode.VALIDATION_FAILED, /max_sentences/);
+    });
+    it('rejects results that break their bounds with VALIDATION_FAILED', () => {
+      const sentence = { text: 'One.', offset: 0n, score: 1 };
+      given(promoted)
+        .when(
+          cmd.generateSummary({
+            maxSentences: 1,
+            analysis: analysis({
+              summary: { sentences: [sentence, sentence], sentenceCount: 2 },
+            }),
+          }),
+        )
+        .thenRejects(ErrorCode.VALIDATION_FAILED, /bounds/);
+      given(promoted)
+        .when(
+          cmd.extractEntities({
+            analysis: analysis({
+              entities: [{ kind: EntityKind.UNSPECIFIED, text: 'x', count: 1 }],
+            }),
+          }),
+        )
+        .thenRejects(ErrorCode.VALIDATION_FAILED, /bounds/);
+      given(promoted)
+        .when(
+          cmd.classify({
+            analysis: analysis({
+              classification: {
+                ...analysis().classification!,
+                confidence: 2,
+              },
+            }),
+          }),
+        )
+        .thenRejects(ErrorCode.VALIDATION_FAILED, /bounds/);
+    });
+  });
+
+  describe('ChangeDocumentState from a review workflow', () => {
+    const { DRAFT, UNDER_REVIEW, PUBLISHED, REJECTED } = DocumentStatus;
+    const underReview = [...created, evt.stateChanged(DRAFT, UNDER_REVIEW)];
+    const review = 'review-1-doc-1';
+    const asService = { actor: SERVICE_ACTOR };
+
+    it.each([PUBLISHED, REJECTED])(
+      'moves a document under review to %s',
+      (to) => {
+        given(underReview)
+          .when(cmd.changeState(to, review, asService))
+          .then([evt.stateChanged(UNDER_REVIEW, to, review)]);
+      },
+    );
+    it('rejects review_workflow_id from anyone but the service with UNAUTHORIZED', () => {
+      given(underReview)
+        .when(cmd.changeState(PUBLISHED, review))
+        .thenRejects(ErrorCode.UNAUTHORIZED, /review_workflow_id/);
+    });
+    it('rejects a workflow id that does not review this document, or a target other than published or rejected, with VALIDATION_FAILED', () => {
+      for (const id of [
+        'review-1-doc-2',
+        'review-0-doc-1',
+        'reviewer-1-doc-1',
+      ]) {
+        given(underReview)
+          .when(cmd.changeState(PUBLISHED, id, asService))
+          .thenRejects(ErrorCode.VALIDATION_FAILED, /review_workflow_id/);
+      }
+      given(underReview)
+        .when(cmd.changeState(DRAFT, review, asService))
+        .thenRejects(ErrorCode.VALIDATION_FAILED, /PUBLISHED or REJECTED/);
+    });
+    it('rejects an unknown document with NOT_FOUND and an archived one with INVALID_TRANSITION', () => {
+      given([])
+        .when(cmd.changeState(PUBLISHED, review, asService))
+        .thenRejects(ErrorCode.NOT_FOUND);
+      given([...underReview, evt.archived()])
+        .when(cmd.changeState(PUBLISHED, review, asService))
+        .thenRejects(ErrorCode.INVALID_TRANSITION, /archived/);
+    });
+    it('rejects a document no longer under review with INVALID_TRANSITION: applied twice, it changes nothing', () => {
+      given([...underReview, evt.stateChanged(UNDER_REVIEW, PUBLISHED, review)])
+        .when(cmd.changeState(PUBLISHED, review, asService))
+        .thenRejects(ErrorCode.INVALID_TRANSITION, /cannot go from/);
+      given([...underReview, evt.stateChanged(UNDER_REVIEW, REJECTED)])
+        .when(cmd.changeState(REJECTED, review, asService))
+        .thenRejects(ErrorCode.INVALID_TRANSITION, /cannot go from/);
+    });
+    it('rejects the workflow of an earlier round with BUSINESS_RULE_VIOLATION', () => {
+      const secondRound = [
+        ...underReview,
+        evt.stateChanged(UNDER_REVIEW, REJECTED, review),
+        evt.stateChanged(REJECTED, DRAFT),
+        evt.stateChanged(DRAFT, UNDER_REVIEW),
+      ];
+      given(secondRound)
+        .when(cmd.changeState(PUBLISHED, review, asService))
+        .thenRejects(ErrorCode.BUSINESS_RULE_VIOLATION, /round 2/);
+      given(secondRound)
+        .when(cmd.changeState(PUBLISHED, 'review-2-doc-1', asService))
+        .then([evt.stateChanged(UNDER_REVIEW, PUBLISHED, 'review-2-doc-1')]);
+    });
+  });
+
   describe('evolve', () => {
+    it('counts review rounds: each move to under review opens one', () => {
+      const { DRAFT, UNDER_REVIEW, REJECTED } = DocumentStatus;
+      const state = stateOf([
+        ...created,
+        evt.stateChanged(DRAFT, UNDER_REVIEW),
+        evt.stateChanged(UNDER_REVIEW, REJECTED),
+        evt.stateChanged(REJECTED, DRAFT),
+        evt.stateChanged(DRAFT, UNDER_REVIEW),
+      ]);
+      expect(state.status === 'present' && state.reviewRound).toBe(2);
+    });
+    it('ignores an analysis of another content than the head', () => {
+      const state = stateOf(promoted);
+      expect(
+        documentDecider.evolve(
+          state,
+          evt.entitiesExtracted({ contentCid: CID_B }),
+        ),
+      ).toBe(state);
+    });
     it('ignores an event from a newer schema', () => {
       const state = stateOf(created);
       expect(documentDecider.evolve(state, evt.unknown())).toBe(state);

@@ -6,7 +6,9 @@ import {
 } from '@bufbuild/protobuf';
 import {
   ChangeDocumentStateSchema,
+  ClassifyDocumentSchema,
   Confidentiality,
+  ContentAnalysisSchema,
   CreateDocumentFromCidSchema,
   DocumentCommandSchema,
   DocumentContentIngestedSchema,
@@ -17,12 +19,18 @@ import {
   DocumentForkedSchema,
   DocumentMetadataUpdatedSchema,
   DocumentRolledBackSchema,
+  DocumentClassifiedSchema,
   DocumentSharedSchema,
+  DocumentStateChangedSchema,
   type DocumentStatus,
   DocumentSuccessorCreatedSchema,
   DocumentType,
   EditDocumentSchema,
+  EntitiesExtractedSchema,
+  EntityKind,
+  ExtractEntitiesSchema,
   ForkDocumentSchema,
+  GenerateSummarySchema,
   IngestDocumentContentSchema,
   MergeDocumentEditsSchema,
   MergeStrategy,
@@ -31,6 +39,7 @@ import {
   type ProcessingStage,
   RecordProcessingStageSchema,
   ShareDocumentSchema,
+  SummaryGeneratedSchema,
   UpdateDocumentMetadataSchema,
   type DocumentCommand,
   type DocumentEvent,
@@ -96,6 +105,36 @@ const event = (body: EventBody): DocumentEvent =>
 /** A StoredContent entry as prepare writes it. */
 export function stored(cid: string, sizeBytes = 9n, present = true) {
   return { contentCid: cid, present, sizeBytes };
+}
+
+/** What prepare finds in the default text content CID_A: one e-mail address, a two-sentence summary, a report about finance. */
+export function analysis(f: Fields<typeof ContentAnalysisSchema> = {}) {
+  return create(ContentAnalysisSchema, {
+    contentCid: CID_A,
+    present: true,
+    text: true,
+    entities: [
+      {
+        kind: EntityKind.EMAIL,
+        text: 'ada@example.com',
+        count: 2,
+        firstOffset: 7n,
+      },
+    ],
+    summary: {
+      sentences: [{ text: 'Revenue rose.', offset: 0n, score: 1 }],
+      sentenceCount: 2,
+    },
+    classification: {
+      documentType: DocumentType.REPORT,
+      confidence: 0.7,
+      rule: 'lexicon:report',
+      topics: [
+        { label: 'finance', confidence: 0.4, keywords: ['revenue', 'cost'] },
+      ],
+    },
+    ...f,
+  });
 }
 
 /** Command builders; defaults name document doc-1, its head CID_A, and act as OWNER. */
@@ -197,10 +236,47 @@ export const cmd = {
     ),
   rollback: (targetCid = CID_A, as?: As) =>
     command({ case: 'rollback', value: { documentId: DOC_ID, targetCid } }, as),
-  changeState: (to: DocumentStatus) =>
+  changeState: (to: DocumentStatus, reviewWorkflowId = '', as?: As) =>
+    command(
+      {
+        case: 'changeState',
+        value: create(ChangeDocumentStateSchema, {
+          documentId: DOC_ID,
+          to,
+          reviewWorkflowId,
+        }),
+      },
+      as,
+    ),
+  extractEntities: (f: Fields<typeof ExtractEntitiesSchema> = {}) =>
     command({
-      case: 'changeState',
-      value: create(ChangeDocumentStateSchema, { documentId: DOC_ID, to }),
+      case: 'extractEntities',
+      value: create(ExtractEntitiesSchema, {
+        documentId: DOC_ID,
+        contentCid: CID_A,
+        analysis: analysis(),
+        ...f,
+      }),
+    }),
+  generateSummary: (f: Fields<typeof GenerateSummarySchema> = {}) =>
+    command({
+      case: 'generateSummary',
+      value: create(GenerateSummarySchema, {
+        documentId: DOC_ID,
+        contentCid: CID_A,
+        analysis: analysis(),
+        ...f,
+      }),
+    }),
+  classify: (f: Fields<typeof ClassifyDocumentSchema> = {}) =>
+    command({
+      case: 'classify',
+      value: create(ClassifyDocumentSchema, {
+        documentId: DOC_ID,
+        contentCid: CID_A,
+        analysis: analysis(),
+        ...f,
+      }),
     }),
   share: (principals: string[], permission = Permission.READ, as?: As) =>
     command(
@@ -404,8 +480,51 @@ export const evt = {
         ...f,
       }),
     }),
-  stateChanged: (from: DocumentStatus, to: DocumentStatus) =>
-    event({ case: 'stateChanged', value: { documentId: DOC_ID, from, to } }),
+  stateChanged: (
+    from: DocumentStatus,
+    to: DocumentStatus,
+    reviewWorkflowId = '',
+  ) =>
+    event({
+      case: 'stateChanged',
+      value: create(DocumentStateChangedSchema, {
+        documentId: DOC_ID,
+        from,
+        to,
+        reviewWorkflowId,
+      }),
+    }),
+  entitiesExtracted: (f: Fields<typeof EntitiesExtractedSchema> = {}) =>
+    event({
+      case: 'entitiesExtracted',
+      value: create(EntitiesExtractedSchema, {
+        documentId: DOC_ID,
+        contentCid: CID_A,
+        entities: analysis().entities,
+        ...f,
+      }),
+    }),
+  summaryGenerated: (f: Fields<typeof SummaryGeneratedSchema> = {}) =>
+    event({
+      case: 'summaryGenerated',
+      value: create(SummaryGeneratedSchema, {
+        documentId: DOC_ID,
+        contentCid: CID_A,
+        summary: analysis().summary,
+        maxSentences: 3,
+        ...f,
+      }),
+    }),
+  classified: (f: Fields<typeof DocumentClassifiedSchema> = {}) =>
+    event({
+      case: 'classified',
+      value: create(DocumentClassifiedSchema, {
+        documentId: DOC_ID,
+        contentCid: CID_A,
+        classification: analysis().classification,
+        ...f,
+      }),
+    }),
   shared: (
     principals: string[],
     permission = Permission.READ,

@@ -175,6 +175,25 @@ describe('document through the gRPC gateway', () => {
         status.INVALID_ARGUMENT,
       ],
       [
+        'an analysis of an unknown document',
+        () =>
+          commands.generateSummary({
+            documentId: uuidv7(),
+            contentCid: contentCid(randomBytes(8)),
+          }),
+        status.NOT_FOUND,
+      ],
+      [
+        'a summary of more than 10 sentences',
+        () =>
+          commands.generateSummary({
+            documentId: uuidv7(),
+            contentCid: contentCid(randomBytes(8)),
+            maxSentences: 11,
+          }),
+        status.INVALID_ARGUMENT,
+      ],
+      [
         'an unknown document',
         () =>
           commands.editDocument({
@@ -217,6 +236,24 @@ describe('document through the gRPC gateway', () => {
           commands.changeDocumentState({
             documentId,
             to: DocumentStatus.PUBLISHED,
+          }),
+        ),
+      ).toBe(status.FAILED_PRECONDITION);
+      expect(await storedCommits()).toBe(before);
+    });
+
+    it('answers an analysis of content not yet promoted with FAILED_PRECONDITION', async () => {
+      const content = Buffer.from(`plain text ${uuidv7()}`);
+      const { aggregateId: documentId } = await commands.ingestDocumentContent({
+        content,
+        hints: { mimeType: 'text/plain' },
+      });
+      const before = await storedCommits();
+      expect(
+        await grpcCode(
+          commands.extractEntities({
+            documentId,
+            contentCid: contentCid(content),
           }),
         ),
       ).toBe(status.FAILED_PRECONDITION);

@@ -19,6 +19,7 @@ import {
   DOC_ID,
   OWNER,
   T0,
+  analysis,
   commitMeta,
   evt,
   projectAll,
@@ -225,6 +226,49 @@ describe('document projection', () => {
       const next = project(row, evt.unknown(), commitMeta(2, T0 + 50));
       expect(next).toEqual({ ...row, version: 2n, updatedAtMs: T0 + 50 });
     });
+  });
+});
+
+describe('document projection of analyses and reviews', () => {
+  const promoted = [...created, evt.promoted()];
+
+  it('gathers the analyses of the head content', () => {
+    const row = rowOf([
+      ...promoted,
+      evt.entitiesExtracted({ entitiesTruncated: true }),
+      evt.summaryGenerated({ contentTruncated: true }),
+      evt.classified(),
+    ]);
+    const found = analysis();
+    expect(row.analysis).toEqual({
+      contentCid: CID_A,
+      entities: { entities: found.entities, truncated: true },
+      summary: found.summary,
+      classification: found.classification,
+      contentTruncated: true,
+    });
+  });
+  it('drops the analyses when the head changes, and ignores those of another content', () => {
+    const row = rowOf([
+      ...promoted,
+      evt.classified(),
+      evt.successorCreated(),
+      evt.edited(),
+      evt.entitiesExtracted(),
+    ]);
+    expect(row.headCid).toBe(CID_B);
+    expect(row.analysis).toBeUndefined();
+  });
+  it('counts review rounds', () => {
+    const { DRAFT, UNDER_REVIEW, REJECTED } = DocumentStatus;
+    const row = rowOf([
+      ...created,
+      evt.stateChanged(DRAFT, UNDER_REVIEW),
+      evt.stateChanged(UNDER_REVIEW, REJECTED, 'review-1-doc-1'),
+      evt.stateChanged(REJECTED, DRAFT),
+      evt.stateChanged(DRAFT, UNDER_REVIEW),
+    ]);
+    expect(row.reviewRound).toBe(2);
   });
 });
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { EventStore } from '@cim/eventstore';
-import { DomainError, ErrorCode, uuidv7 } from '@cim/kernel';
+import { DomainError, ErrorCode, decodeCommit, uuidv7 } from '@cim/kernel';
 import { Header, request } from '@cim/messaging';
 import {
   ChangeKind,
@@ -12,13 +12,14 @@ import {
   DocumentQueryService,
   DocumentStatus,
   DocumentType,
+  EntityKind,
   LinkType,
   type IngestDocumentContentSchema,
   Partition,
   Permission,
   ProcessingStage,
 } from '@cim/proto/cim/document/v1/document_pb';
-import type { RunningService } from '@cim/service';
+import { ERASED, type RunningService } from '@cim/service';
 import { AggregateLoader } from '@cim/service/internal';
 import {
   countCommits,
@@ -611,6 +612,199 @@ describe('document service over NATS', () => {
     });
   });
 
+  describe('content analysis', () => {
+    const report = [
+      'Quarterly Report',
+      '',
+      'Revenue rose in the third quarter, and revenue from new markets rose most.',
+      'Ada Lovelace (ada@example.com) signed the results on 2024-02-29.',
+      'The weather was mild.',
+    ].join('\n');
+
+    /** A promoted text document and its head. */
+    async function promotedText(content = report, mimeType = 'text/plain') {
+      const bytes = text(content);
+      const result = await ingest(bytes, {
+        hints: { title: 'Q3', mimeType },
+        processing: { autoPromote: true },
+      });
+      return { documentId: result.aggregateId, contentCid: contentCid(bytes) };
+    }
+
+    it('records entities, a summary and a classification that GetDocument shows', async () => {
+      const { documentId, contentCid: cid } = await promotedText();
+      await sendCommand(nc, cmd.extractEntities, {
+        documentId,
+        contentCid: cid,
+        // Whatever a client claims is replaced by what the service computes.
+        analysis: { contentCid: cid, present: true, text: true, entities: [] },
+      });
+      await sendCommand(nc, cmd.generateSummary, {
+        documentId,
+        contentCid: cid,
+        maxSentences: 1,
+      });
+      const last = await sendCommand(nc, cmd.classifyDocument, {
+        documentId,
+        contentCid: cid,
+      });
+      const { document } = await sendQuery(nc, qry.getDocument, {
+        documentId,
+        minVersion: last.version,
+      });
+      const analysis = document?.analysis;
+      expect(analysis).toMatchObject({
+        contentCid: cid,
+        entitiesExtracted: true,
+        contentTruncated: false,
+      });
+      expect(
+        analysis?.entities.map((e) => [EntityKind[e.kind], e.text, e.count]),
+      ).toEqual([
+        ['NAME', 'Quarterly Report', 1],
+        ['NAME', 'Ada Lovelace', 1],
+        ['EMAIL', 'ada@example.com', 1],
+        ['DATE', '2024-02-29', 1],
+      ]);
+      expect(analysis?.entities[2]?.firstOffset).toBe(
+        BigInt(Buffer.byteLength(report.slice(0, report.indexOf('ada@')))),
+      );
+      expect(analysis?.summary?.sentences.map((s) => s.text)).toEqual([
+        'Revenue rose in the third quarter, and revenue from new markets rose most.',
+      ]);
+      expect(analysis?.summary?.sentenceCount).toBe(4);
+      expect(analysis?.classification).toMatchObject({
+        documentType: DocumentType.REPORT,
+        rule: 'lexicon:report',
+        confidence: 0.7,
+      });
+    });
+
+    it('keeps entity and summary text sealed in the stream, and forgetting the document erases it', async () => {
+      const email = `someone-${uuidv7()}@example.com`;
+      const { documentId, contentCid: cid } = await promotedText(
+        `${report}\nWrite to ${email} for the figures.`,
+      );
+      await sendCommand(nc, cmd.extractEntities, {
+        documentId,
+        contentCid: cid,
+      });
+      const last = await sendCommand(nc, cmd.generateSummary, {
+        documentId,
+        contentCid: cid,
+        maxSentences: 2,
+      });
+      const shown = async () => {
+        const { document } = await sendQuery(nc, qry.getDocument, {
+          documentId,
+          minVersion: last.version,
+        });
+        return {
+          entities: document?.analysis?.entities.map((e) => e.text),
+          sentences: document?.analysis?.summary?.sentences.map((t) => t.text),
+        };
+      };
+      expect((await shown()).entities).toContain(email);
+      // The stream holds the commits of the analysis, but never the address in the clear.
+      const store = await EventStore.open(nc, { domain: 'document' });
+      const stored = await store.read(documentId);
+      expect(stored.length).toBeGreaterThan(0);
+      expect(
+        stored.some((c) =>
+          Buffer.from(c.data).toString('latin1').includes(email),
+        ),
+      ).toBe(false);
+
+      await sendCommand(nc, cmd.forgetSubject, {
+        subjectId: documentId,
+        reason: 'erasure request',
+      });
+      const erased = await shown();
+      expect(new Set(erased.entities)).toEqual(new Set([ERASED]));
+      expect(new Set(erased.sentences)).toEqual(new Set([ERASED]));
+    });
+
+    it('refuses a second identical analysis with ALREADY_EXISTS and appends nothing', async () => {
+      const { documentId, contentCid: cid } = await promotedText(
+        `${report} ${uuidv7()}`,
+      );
+      await sendCommand(nc, cmd.classifyDocument, {
+        documentId,
+        contentCid: cid,
+      });
+      const before = await commitsOf(documentId);
+      expect(
+        await rejection(
+          sendCommand(nc, cmd.classifyDocument, {
+            documentId,
+            contentCid: cid,
+          }),
+        ),
+      ).toBe(ErrorCode.ALREADY_EXISTS);
+      expect(await commitsOf(documentId)).toBe(before);
+    });
+
+    it('refuses bad analysis requests with a clear code and appends nothing', async () => {
+      const staged = await ingest(text(`staged ${uuidv7()}`));
+      const stagedCid = contentCid(text(`staged ${uuidv7()}`));
+      const image = await promotedText(`not an image ${uuidv7()}`, 'image/png');
+      const binary = await promotedText(
+        String.fromCharCode(0, 1, 2) + uuidv7(),
+      );
+      const current = await promotedText(`current ${uuidv7()}`);
+      const before = await totalCommits();
+      const cases: Array<[Promise<unknown>, ErrorCode]> = [
+        [
+          sendCommand(nc, cmd.extractEntities, {
+            documentId: uuidv7(),
+            contentCid: stagedCid,
+          }),
+          ErrorCode.NOT_FOUND,
+        ],
+        [
+          sendCommand(nc, cmd.generateSummary, {
+            documentId: staged.aggregateId,
+            contentCid: stagedCid,
+          }),
+          ErrorCode.INVALID_TRANSITION,
+        ],
+        [
+          sendCommand(nc, cmd.classifyDocument, image),
+          ErrorCode.BUSINESS_RULE_VIOLATION,
+        ],
+        [
+          sendCommand(nc, cmd.extractEntities, binary),
+          ErrorCode.BUSINESS_RULE_VIOLATION,
+        ],
+        [
+          sendCommand(nc, cmd.extractEntities, {
+            documentId: current.documentId,
+            contentCid: stagedCid,
+          }),
+          ErrorCode.CONCURRENCY_CONFLICT,
+        ],
+        [
+          sendCommand(nc, cmd.generateSummary, {
+            ...current,
+            maxSentences: 11,
+          }),
+          ErrorCode.VALIDATION_FAILED,
+        ],
+        [
+          sendCommand(nc, cmd.extractEntities, {
+            documentId: current.documentId,
+            contentCid: 'Qm123',
+          }),
+          ErrorCode.VALIDATION_FAILED,
+        ],
+      ];
+      for (const [call, code] of cases) {
+        expect(await rejection(call)).toBe(code);
+      }
+      expect(await totalCommits()).toBe(before);
+    });
+  });
+
   describe('the fork reaction', () => {
     async function forkDone(forkId: string) {
       return sendQuery(nc, qry.getDocument, {
@@ -770,11 +964,12 @@ describe('document service over NATS', () => {
     );
     let commits = 0;
     for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const aggregateId = subject.slice('cim.document.evt.'.length);
+      // The stream also holds the audit records of forgotten data subjects.
+      const [first] = await store.read(aggregateId);
+      if (decodeCommit(first!.data).aggregateType !== 'Document') continue;
       // load() verifies every link and throws IntegrityError on a broken one.
-      const loaded = await loader.load(
-        subject.slice('cim.document.evt.'.length),
-        () => commits++,
-      );
+      const loaded = await loader.load(aggregateId, () => commits++);
       expect(loaded.version).toBeGreaterThan(0n);
     }
     expect(commits).toBeGreaterThan(10);

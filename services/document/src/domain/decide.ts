@@ -23,11 +23,15 @@ import {
   type AddComment,
   type ArchiveDocument,
   type ChangeDocumentState,
+  type ClassifyDocument,
+  type ContentAnalysis,
   type CreateDocumentFromCid,
   type DocumentCommand,
   type DocumentEvent,
   type EditDocument,
+  type ExtractEntities,
   type ForkDocument,
+  type GenerateSummary,
   type IngestDocumentContent,
   type LinkDocuments,
   type MergeDocumentEdits,
@@ -53,7 +57,9 @@ import {
   documentTypeOf,
   everyoneMayBeGranted,
   includes,
+  isTextualMimeType,
   mimeTypeOf,
+  parseReviewWorkflowId,
   requireContentCid,
   requireEnum,
   requiredStages,
@@ -64,6 +70,14 @@ import {
   type ProcessingOptionsLike,
   type SemVer,
 } from './rules.js';
+import {
+  analysisKey,
+  checkClassification,
+  checkEntities,
+  checkSummary,
+  summaryLength,
+  withMimeRule,
+} from './analysis.js';
 import { linkKey, type DocumentState, type PresentDocument } from './state.js';
 
 type EventBody = NonNullable<
@@ -120,7 +134,7 @@ export function decide(
     case 'rollback':
       return [rollback(body.value, state, issuer)];
     case 'changeState':
-      return [changeState(body.value, state)];
+      return [changeState(body.value, state, issuer)];
     case 'share':
       return [share(body.value, state, issuer)];
     case 'addComment':
@@ -133,6 +147,12 @@ export function decide(
       return [archive(body.value, state)];
     case 'fork':
       return [fork(body.value, state, issuer)];
+    case 'extractEntities':
+      return [extractEntities(body.value, state)];
+    case 'generateSummary':
+      return [generateSummary(body.value, state)];
+    case 'classify':
+      return [classify(body.value, state)];
     case undefined:
       throw new DomainError(ErrorCode.VALIDATION_FAILED, 'command has no body');
   }
@@ -787,12 +807,23 @@ function rollback(
 }
 
 function changeState(
-  { documentId, to: requested }: ChangeDocumentState,
+  { documentId, to: requested, reviewWorkflowId }: ChangeDocumentState,
   state: DocumentState,
+  { actor }: Issuer,
 ): DocumentEvent {
   requireId(documentId, 'document_id');
   const to = requireEnum(requested, DocumentStatus, 'to');
+  const review =
+    reviewWorkflowId === ''
+      ? undefined
+      : reviewOf(reviewWorkflowId, documentId, to);
   const document = live(state, documentId);
+  if (review !== undefined && actor !== SERVICE_ACTOR) {
+    throw new DomainError(
+      ErrorCode.UNAUTHORIZED,
+      'review_workflow_id is set by the document service only, when the review workflow ends',
+    );
+  }
   const from = document.lifecycle;
   if (!(TRANSITIONS[from] ?? []).includes(to)) {
     throw new DomainError(
@@ -800,7 +831,34 @@ function changeState(
       `document ${show(documentId)} cannot go from ${DocumentStatus[from]} to ${DocumentStatus[to]}`,
     );
   }
-  return event({ case: 'stateChanged', value: { documentId, from, to } });
+  if (review !== undefined && review.round !== document.reviewRound) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `workflow ${show(reviewWorkflowId)} reviewed round ${review.round} of document ${show(documentId)}, which is in round ${document.reviewRound}`,
+    );
+  }
+  return event({
+    case: 'stateChanged',
+    value: { documentId, from, to, reviewWorkflowId },
+  });
+}
+
+/** The round a review workflow names; VALIDATION_FAILED unless it reviews this document and ends the review. */
+function reviewOf(
+  reviewWorkflowId: string,
+  documentId: string,
+  to: DocumentStatus,
+): { readonly round: number } {
+  const review = parseReviewWorkflowId(reviewWorkflowId);
+  if (review === undefined || review.documentId !== documentId) {
+    invalid(
+      `review_workflow_id must be review-<round>-${documentId}, got ${show(reviewWorkflowId)}`,
+    );
+  }
+  if (to !== DocumentStatus.PUBLISHED && to !== DocumentStatus.REJECTED) {
+    invalid(`a review ends PUBLISHED or REJECTED, not ${DocumentStatus[to]}`);
+  }
+  return review;
 }
 
 function share(
@@ -977,6 +1035,123 @@ function fork(
       tags: [...document.tags],
       confidentiality: document.confidentiality,
       processing: { ...document.processing },
+    },
+  });
+}
+
+/** The fields every analysis command carries. */
+interface AnalysisCommand {
+  readonly documentId: string;
+  readonly contentCid: string;
+  readonly analysis?: ContentAnalysis | undefined;
+}
+
+/**
+ * The rules every analysis command shares: the head content, promoted, of a
+ * live document with a textual MIME type, read by the service as text, and
+ * not analysed this way yet. Returns the service's findings.
+ */
+function analysable(
+  { documentId, contentCid, analysis }: AnalysisCommand,
+  state: DocumentState,
+  key: string,
+): { document: PresentDocument; analysis: ContentAnalysis } {
+  const document = live(state, documentId);
+  if (document.contentState !== ContentState.PROMOTED) {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `content of document ${show(documentId)} is ${ContentState[document.contentState]}, not promoted: promote it before analysing it`,
+    );
+  }
+  requireHead(document, contentCid);
+  if (
+    analysis === undefined ||
+    analysis.contentCid !== contentCid ||
+    !analysis.present
+  ) {
+    notFound(`content_cid ${show(contentCid)} is not in the content store`);
+  }
+  if (!isTextualMimeType(document.mimeType) || !analysis.text) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `document ${show(documentId)} is not text (${document.mimeType}${isTextualMimeType(document.mimeType) ? ', not UTF-8' : ''}): only text is analysed`,
+    );
+  }
+  if (document.analysed.includes(key)) {
+    throw new DomainError(
+      ErrorCode.ALREADY_EXISTS,
+      `content ${show(contentCid)} of document ${show(documentId)} already has this analysis`,
+    );
+  }
+  return { document, analysis };
+}
+
+function requireAnalysisFields({ documentId, contentCid }: AnalysisCommand) {
+  requireId(documentId, 'document_id');
+  requireContentCid(contentCid, 'content_cid');
+}
+
+function extractEntities(
+  command: ExtractEntities,
+  state: DocumentState,
+): DocumentEvent {
+  requireAnalysisFields(command);
+  const { analysis } = analysable(command, state, analysisKey.entities());
+  return event({
+    case: 'entitiesExtracted',
+    value: {
+      documentId: command.documentId,
+      contentCid: command.contentCid,
+      entities: checkEntities(analysis),
+      entitiesTruncated: analysis.entitiesTruncated,
+      contentTruncated: analysis.truncated,
+    },
+  });
+}
+
+function generateSummary(
+  command: GenerateSummary,
+  state: DocumentState,
+): DocumentEvent {
+  requireAnalysisFields(command);
+  const maxSentences = summaryLength(command.maxSentences);
+  const { analysis } = analysable(
+    command,
+    state,
+    analysisKey.summary(maxSentences),
+  );
+  return event({
+    case: 'summaryGenerated',
+    value: {
+      documentId: command.documentId,
+      contentCid: command.contentCid,
+      summary: checkSummary(command.contentCid, analysis.summary, maxSentences),
+      maxSentences,
+      contentTruncated: analysis.truncated,
+    },
+  });
+}
+
+function classify(
+  command: ClassifyDocument,
+  state: DocumentState,
+): DocumentEvent {
+  requireAnalysisFields(command);
+  const { document, analysis } = analysable(
+    command,
+    state,
+    analysisKey.classification(),
+  );
+  return event({
+    case: 'classified',
+    value: {
+      documentId: command.documentId,
+      contentCid: command.contentCid,
+      classification: withMimeRule(
+        document.mimeType,
+        checkClassification(command.contentCid, analysis.classification),
+      ),
+      contentTruncated: analysis.truncated,
     },
   });
 }

@@ -12,6 +12,7 @@ import {
   type ProcessingStage,
   type SemanticVersion,
 } from '@cim/proto/cim/document/v1/document_pb';
+import { analysisKey } from './analysis.js';
 import { includes, type SemVer } from './rules.js';
 import {
   emptyCollections,
@@ -110,6 +111,20 @@ export function evolve(
     case 'forked':
       // The fork is a document of its own, created by the fork reaction.
       return state;
+    case 'entitiesExtracted':
+      return analysed(state, body.value.contentCid, analysisKey.entities());
+    case 'summaryGenerated':
+      return analysed(
+        state,
+        body.value.contentCid,
+        analysisKey.summary(body.value.maxSentences),
+      );
+    case 'classified':
+      return analysed(
+        state,
+        body.value.contentCid,
+        analysisKey.classification(),
+      );
     case undefined:
       return state; // written by a newer schema: folding never fails
   }
@@ -145,6 +160,8 @@ function created(
       autoPromote: value.processing?.autoPromote ?? false,
     },
     semver: { major: 1, minor: 0, patch: 0 },
+    reviewRound: 0,
+    analysed: [],
     ...empty,
     access: empty.access.set(value.owner, Permission.ADMIN),
     history: empty.history.set(value.contentCid, value.sizeBytes),
@@ -233,8 +250,21 @@ function newHead(
     headSize: sizeBytes,
     history: state.history.set(cid, sizeBytes),
     semver: semverOf(version, state.semver),
+    analysed: [],
     ...freshContent(),
   };
+}
+
+/** Records an analysis of the head; one of an earlier head changes nothing. */
+function analysed(
+  state: PresentDocument,
+  contentCid: string,
+  key: string,
+): DocumentState {
+  if (contentCid !== state.headCid || state.analysed.includes(key)) {
+    return state;
+  }
+  return { ...state, analysed: [...state.analysed, key] };
 }
 
 function lifecycle(state: PresentDocument, to: DocumentStatus): DocumentState {
@@ -245,6 +275,11 @@ function lifecycle(state: PresentDocument, to: DocumentStatus): DocumentState {
     ...state,
     lifecycle: to,
     ...(to === DocumentStatus.ARCHIVED && { partition: Partition.ARCHIVE }),
+    // Every move to under review opens the next review round.
+    ...(to === DocumentStatus.UNDER_REVIEW &&
+      state.lifecycle !== DocumentStatus.UNDER_REVIEW && {
+        reviewRound: state.reviewRound + 1,
+      }),
   };
 }
 

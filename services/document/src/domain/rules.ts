@@ -1,4 +1,10 @@
-import { invalid, limitText, requireText, show } from '@cim/kernel';
+import {
+  invalid,
+  isSubjectToken,
+  limitText,
+  requireText,
+  show,
+} from '@cim/kernel';
 import {
   Confidentiality,
   DocumentStatus,
@@ -289,4 +295,25 @@ export function storedEntry(
   cid: string,
 ): StoredContent | undefined {
   return stored.find((entry) => entry.contentCid === cid && entry.present);
+}
+
+/**
+ * The id of the workflow that reviews round `round` of a document:
+ * `review-<round>-<document id>`. Workflow events carry only the workflow's
+ * id, so the id itself must name the document for the review reaction to
+ * find it.
+ */
+export function reviewWorkflowId(round: number, documentId: string): string {
+  return `review-${round}-${documentId}`;
+}
+
+const REVIEW_WORKFLOW = /^review-([1-9]\d{0,8})-(.+)$/;
+
+/** The round and document a review workflow id names; undefined for any other workflow id. */
+export function parseReviewWorkflowId(
+  workflowId: string,
+): { readonly round: number; readonly documentId: string } | undefined {
+  const match = REVIEW_WORKFLOW.exec(workflowId);
+  if (match === null || !isSubjectToken(match[2]!)) return undefined;
+  return { round: Number(match[1]), documentId: match[2]! };
 }

@@ -48,6 +48,10 @@ export interface DocumentData {
   readonly versionTags: SortedMap<string>;
   /** `<link type>:<target id>` of every link. */
   readonly links: SortedMap<true>;
+  /** Times the document went under review: the round of its current or last review. */
+  readonly reviewRound: number;
+  /** The analyses recorded for the head content (keys of `analysisKey`). */
+  readonly analysed: readonly string[];
 }
 
 /**
