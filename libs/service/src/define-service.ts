@@ -54,7 +54,8 @@ import {
   ProjectionRunner,
   type ProjectionOptions,
 } from './projection-runner.js';
-import { ReactionRunner } from './reaction-runner.js';
+import { ReactionRunner, type Dispatch } from './reaction-runner.js';
+import { ScheduleRunner } from './schedule-runner.js';
 import { LocalCommits } from './local-commits.js';
 import { hasPersonalFields, reveal } from './personal-data.js';
 import { Vault } from './vault.js';
@@ -124,7 +125,9 @@ export interface ServiceDefinition {
  * Turns a domain's decider, projection and queries into a service: commands
  * on `cim.<domain>.cmd.<Name>` and queries on `cim.<domain>.qry.<Name>` in
  * the queue group `cim-<domain>`, registered as a NATS micro service. Defining
- * has no side effects; `start()` connects, replays and serves.
+ * has no side effects; `start()` connects, replays and serves. The domain's
+ * reactions and schedules send its own commands through the same command
+ * path; `stop()` ends them first, then drains.
  *
  * A domain whose projection, queries and `prepare` share state of their own
  * (secondary indexes, say) passes a function that makes the spec: it is
@@ -287,6 +290,32 @@ async function startService<
   const done = () => {
     if (--inFlight === 0) drained?.();
   };
+  /**
+   * Every command, from a client, a reaction or a schedule: the domain's
+   * `prepare` where it has one, then the handler. A prepare that answers
+   * synchronously (most commands of most domains) costs no promise.
+   */
+  const dispatch: Dispatch<Command> = (aggregateId, command, meta, reply) => {
+    if (prepare === undefined) {
+      handler.handle(aggregateId, command, meta, reply);
+      return;
+    }
+    let prepared: Command | Promise<Command>;
+    try {
+      prepared = prepare(command, io);
+    } catch (failure) {
+      reply.fail(failure);
+      return;
+    }
+    if (prepared instanceof Promise) {
+      prepared.then(
+        (ready) => handler.handle(aggregateId, ready, meta, reply),
+        (failure: unknown) => reply.fail(failure),
+      );
+    } else {
+      handler.handle(aggregateId, prepared, meta, reply);
+    }
+  };
 
   for (const route of commands) {
     const accepted = metrics.commands.labels(route.name, 'accepted');
@@ -323,14 +352,7 @@ async function startService<
           );
           const aggregateId = aggregateIdOf(body, route.idField, meta);
           const command = toCommand(meta, body) as Command;
-          if (prepare === undefined) {
-            handler.handle(aggregateId, command, meta, reply);
-          } else {
-            Promise.resolve(prepare(command, io)).then(
-              (prepared) => handler.handle(aggregateId, prepared, meta, reply),
-              (failure: unknown) => reply.fail(failure),
-            );
-          }
+          dispatch(aggregateId, command, meta, reply);
         } catch (failure) {
           reply.fail(failure);
         }
@@ -437,7 +459,8 @@ async function startService<
     });
   }
 
-  // (4) Choreography: foreign events answered with this domain's own commands.
+  // (4) The domain's own commands: choreography (foreign events answered)
+  // and schedules (commands that fall due with time).
   const routesByCase = new Map(
     commands.map((route) => [route.caseName, route]),
   );
@@ -449,20 +472,38 @@ async function startService<
         reaction,
         spec.schemas.command,
         routesByCase,
-        (aggregateId, command, meta, reply) => {
-          if (prepare === undefined)
-            handler.handle(aggregateId, command, meta, reply);
-          else
-            Promise.resolve(prepare(command, io)).then(
-              (prepared) => handler.handle(aggregateId, prepared, meta, reply),
-              (failure: unknown) => reply.fail(failure),
-            );
-        },
+        dispatch,
         log,
         jetStreamDomainOf(options.topology ?? 'single', reaction.source.domain),
       ),
   );
   for (const reaction of reactions) reaction.start();
+  const schedules = (spec.schedules ?? []).map(
+    (schedule) =>
+      new ScheduleRunner<Command, Row>(
+        domain,
+        schedule,
+        projection,
+        spec.schemas.command,
+        routesByCase,
+        // Counted in flight, so stop() lets a scheduled command finish.
+        (aggregateId, command, meta, reply) => {
+          inFlight++;
+          dispatch(aggregateId, command, meta, {
+            ok: (result) => {
+              reply.ok(result);
+              done();
+            },
+            fail: (failure) => {
+              reply.fail(failure);
+              done();
+            },
+          });
+        },
+        log,
+      ),
+  );
+  for (const schedule of schedules) schedule.start();
 
   // Started means reachable: the server has every subscription before start() resolves.
   await nc.flush();
@@ -500,6 +541,7 @@ async function startService<
     stop: () =>
       (stopping ??= (async () => {
         // Stop taking new requests and events, let the ones in flight answer, then close.
+        for (const schedule of schedules) schedule.stop();
         await Promise.all(reactions.map((r) => r.stop()));
         await service.stop();
         checkpointer?.stop();

@@ -52,14 +52,16 @@ export interface ServiceSpec<
    * another version are ignored and state is rebuilt from the stream.
    */
   readonly snapshotVersion?: number;
+  /** Choreography: foreign events this domain answers with its own commands. */
+  readonly reactions?: readonly Reaction<Command>[];
+  /** Clock-driven commands: what falls due with time (timers, expiries). */
+  readonly schedules?: readonly Schedule<Command, Row>[];
   /**
    * Snapshots are written with the structured clone algorithm (node:v8), which
    * keeps plain data, Maps, Sets, bigints and typed arrays but not class
    * prototypes. A domain whose state or rows hold class instances restores them
    * here from the cloned data.
    */
-  /** Choreography: foreign events this domain answers with its own commands. */
-  readonly reactions?: readonly Reaction<Command>[];
   readonly revive?: {
     readonly state?: (cloned: unknown) => State;
     readonly row?: (cloned: unknown) => Row;
@@ -102,4 +104,36 @@ export interface Reaction<Command extends CommandMessage> {
     event: Message,
     meta: ForeignEventMeta,
   ) => ReadonlyArray<Command['body']>;
+}
+
+/**
+ * One command a schedule finds due. `key` names the occurrence (a timer and
+ * its due time, say): the command id derives from the domain, the schedule's
+ * name and the key, so every instance and every tick sends the same id for it.
+ */
+export interface DueCommand<Command extends CommandMessage> {
+  readonly key: string;
+  /** The command; its `<domain>_id` field names the aggregate, as for any command. */
+  readonly body: Command['body'];
+}
+
+/**
+ * Commands that fall due with time. Every `everyMs` each instance calls the
+ * pure `due` with the read model and its clock (Unix ms) and sends what it
+ * answers through the ordinary command path, with actor `service:<domain>`
+ * and the id derived from the key. An occurrence therefore takes effect once
+ * however many instances or ticks send it: the stream's duplicate window
+ * drops copies, and the decider refuses what already happened (logged at
+ * debug level). A command refused or failed is sent again while `due` still
+ * answers it.
+ */
+export interface Schedule<Command extends CommandMessage, Row> {
+  /** Unique within the domain; part of every command id it derives. */
+  readonly name: string;
+  /** How often `due` runs, ms. */
+  readonly everyMs: number;
+  readonly due: (
+    rows: Rows<Row>,
+    nowMs: number,
+  ) => Iterable<DueCommand<Command>>;
 }

@@ -27,12 +27,15 @@ export type {
 } from './define-service.js';
 export type {
   CommandMessage,
+  DueCommand,
   EventMessage,
   ForeignEventMeta,
   Reaction,
+  Schedule,
   ServiceIo,
   ServiceSpec,
 } from './definition.js';
+export { scheduledCommandId } from './schedule-runner.js';
 export {
   ConfigError,
   defaultDataDir,

@@ -1,10 +1,5 @@
 import { PULL_EXPIRES_MS } from '@cim/eventstore';
-import {
-  create,
-  fromBinary,
-  type DescMessage,
-  type Message,
-} from '@bufbuild/protobuf';
+import { fromBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import {
   DomainError,
@@ -15,10 +10,7 @@ import {
   streamName,
 } from '@cim/kernel';
 import type { Logger } from '@cim/observability';
-import {
-  CommandMetaSchema,
-  type Commit,
-} from '@cim/proto/cim/common/v1/envelope_pb';
+import type { CommandMeta, Commit } from '@cim/proto/cim/common/v1/envelope_pb';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -32,6 +24,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { CommandRoute } from './bindings.js';
 import { DATA_SUBJECT } from './forgetter.js';
 import type { CommandReply } from './command-handler.js';
+import { ownCommand, type OwnCommand } from './own-command.js';
 import type {
   CommandMessage,
   ForeignEventMeta,
@@ -42,7 +35,7 @@ import type {
 export type Dispatch<Command extends CommandMessage> = (
   aggregateId: string,
   command: Command,
-  meta: ReturnType<typeof create<typeof CommandMetaSchema>>,
+  meta: CommandMeta,
   reply: CommandReply,
 ) => void;
 
@@ -202,11 +195,7 @@ export class ReactionRunner<Command extends CommandMessage> {
 
   private commandsFor(commit: Commit, seq: number) {
     const { reaction } = this;
-    const jobs: Array<{
-      aggregateId: string;
-      command: Command;
-      meta: ReturnType<typeof create<typeof CommandMetaSchema>>;
-    }> = [];
+    const jobs: OwnCommand<Command>[] = [];
     const occurredAtMs =
       commit.occurredAt === undefined ? 0 : timestampMs(commit.occurredAt);
     const first = commit.version - BigInt(commit.events.length) + 1n;
@@ -239,31 +228,18 @@ export class ReactionRunner<Command extends CommandMessage> {
         occurredAtMs,
       };
       reaction.react(event, meta).forEach((body, j) => {
-        const route =
-          body.case === undefined ? undefined : this.routes.get(body.case);
-        if (route === undefined) return;
-        const value = body.value as Record<string, unknown>;
-        const commandId = derivedUuid(record.eventId, reaction.name, String(j));
-        const aggregateId =
-          typeof value[route.idField] === 'string' &&
-          value[route.idField] !== ''
-            ? (value[route.idField] as string)
-            : commandId;
-        value[route.idField] = aggregateId;
-        const commandMeta = create(CommandMetaSchema, {
-          commandId,
-          correlationId: commit.correlationId || record.eventId,
-          causationId: record.eventId,
-          actor: `service:${this.domain}`,
-        });
-        jobs.push({
-          aggregateId,
-          command: create(this.commandSchema, {
-            meta: commandMeta,
-            body,
-          }) as unknown as Command,
-          meta: commandMeta,
-        });
+        const job = ownCommand<Command>(
+          this.domain,
+          this.commandSchema,
+          this.routes,
+          body,
+          {
+            commandId: derivedUuid(record.eventId, reaction.name, String(j)),
+            correlationId: commit.correlationId || record.eventId,
+            causationId: record.eventId,
+          },
+        );
+        if (job !== undefined) jobs.push(job);
       });
     });
     return jobs;

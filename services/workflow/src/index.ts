@@ -21,3 +21,4 @@ export { workflowQueries } from './queries.js';
 export { operationResult, operationResults } from './reactions.js';
 export type { OperationResultSource } from './reactions.js';
 export { criticalPath, executableSteps } from './analysis.js';
+export { TIMER_TICK_MS, dueTimers, timerSchedule } from './timers.js';

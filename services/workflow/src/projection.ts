@@ -2,6 +2,7 @@ import type { WorkflowEvent } from '@cim/proto/cim/workflow/v1/workflow_pb';
 import type { CommitMeta } from '@cim/service';
 import { SortedMap } from '@cim/kernel';
 import {
+  isTerminal,
   reviveWorkflowData,
   workflowDecider,
   type IdSet,
@@ -33,6 +34,8 @@ export interface WorkflowRow {
   readonly times: SortedMap<StepTimes>;
   /** Assignee → ids of the human steps assigned to them. */
   readonly assignments: SortedMap<IdSet>;
+  /** Running timer steps whose timer has not fired → when it is due (Unix ms), for the timer schedule. */
+  readonly timers: SortedMap<number>;
 }
 
 const NO_TIMES: StepTimes = { startedAtMs: undefined, finishedAtMs: undefined };
@@ -64,6 +67,7 @@ export function project(
       finishedAtMs: undefined,
       times: SortedMap.empty(),
       assignments: SortedMap.empty(),
+      timers: SortedMap.empty(),
     };
   }
   if (row === undefined) return undefined;
@@ -116,7 +120,29 @@ export function project(
     default:
       break;
   }
+  if (isTerminal(after.status)) {
+    if (next.timers.size > 0) next = { ...next, timers: SortedMap.empty() };
+  } else if (body.case !== undefined && 'stepId' in body.value) {
+    next = armed(next, body.value.stepId);
+  }
   return stamp(next, meta);
+}
+
+/** Keeps `timers` in step with one step: listed while it is a running timer step whose timer has not fired. */
+function armed(row: WorkflowRow, stepId: string): WorkflowRow {
+  const step = row.workflow.steps.get(stepId);
+  const due =
+    step?.status === 'running' && step.timerFiredAtMs === undefined
+      ? step.dueAtMs
+      : undefined;
+  if (row.timers.get(stepId) === due) return row;
+  return {
+    ...row,
+    timers:
+      due === undefined
+        ? row.timers.delete(stepId)
+        : row.timers.set(stepId, due),
+  };
 }
 
 function stamp(row: WorkflowRow, meta: CommitMeta): WorkflowRow {
@@ -175,5 +201,6 @@ export function reviveWorkflowRow(cloned: unknown): WorkflowRow {
     assignments: SortedMap.revive<IdSet>(row.assignments, (steps) =>
       SortedMap.revive<true>(steps),
     ),
+    timers: SortedMap.revive<number>(row.timers),
   };
 }

@@ -41,6 +41,7 @@ import {
   isFinished,
   isHuman,
   objectOf,
+  timerDurationMs,
   type StepState,
   type StepStatusName,
   type TransactionState,
@@ -187,11 +188,37 @@ function stepView(
     ...(join && {
       join: { mode: join.mode, count: join.count, inputs: [...join.inputs] },
     }),
-    ...(timer && { timer: { kind: timer.kind, minutes: timer.minutes } }),
-    ...(timer &&
-      started !== undefined && {
-        dueAt: timestampFromMs(started + timer.minutes * MINUTE_MS),
-      }),
+    ...(timer && {
+      timer: {
+        kind: timer.kind,
+        minutes: timer.minutes,
+        seconds: timer.seconds,
+      },
+    }),
+    ...timerTimes(step, started),
+  };
+}
+
+/**
+ * A timer step's due and fired times. A step started before starts were
+ * recorded in its event is due by the commit time of its start (and never
+ * fires by itself).
+ */
+function timerTimes(
+  { timer, dueAtMs, timerFiredAtMs }: StepState,
+  startedAtMs: number | undefined,
+): { dueAt?: Timestamp; timerFiredAt?: Timestamp } {
+  if (timer === undefined) return {};
+  const due =
+    dueAtMs ??
+    (startedAtMs === undefined
+      ? undefined
+      : startedAtMs + timerDurationMs(timer));
+  return {
+    ...(due !== undefined && { dueAt: timestampFromMs(due) }),
+    ...(timerFiredAtMs !== undefined && {
+      timerFiredAt: timestampFromMs(timerFiredAtMs),
+    }),
   };
 }
 
@@ -402,11 +429,16 @@ export const workflowQueries = (
       const limit = threshold === 0 ? DEFAULT_RISK_THRESHOLD : threshold;
       const risks = [];
       for (const [stepId, step] of row.workflow.steps) {
-        // A timer is measured against its own minutes: ratio 1 is when it is due.
-        const estimate = step.timer?.minutes ?? step.estimatedMinutes;
+        // A timer is measured against its own duration: ratio 1 is when it is due.
+        const { timer } = step;
+        const estimate =
+          timer === undefined
+            ? step.estimatedMinutes
+            : timerDurationMs(timer) / MINUTE_MS;
         if (!isActive(step.status) || estimate === undefined || estimate === 0)
           continue;
-        const elapsed = elapsedMinutes(row.times.get(stepId), now);
+        const times = row.times.get(stepId);
+        const elapsed = elapsedMinutes(times, now);
         const ratio = elapsed / estimate;
         if (ratio < limit) continue;
         risks.push({
@@ -414,10 +446,11 @@ export const workflowQueries = (
           name: step.name,
           status: STEP_STATUS[step.status],
           elapsedMinutes: elapsed,
-          estimatedDurationMinutes: estimate,
+          estimatedDurationMinutes: Math.ceil(estimate),
           ratio,
           overdue: ratio > 1,
-          timerKind: step.timer?.kind ?? TimerKind.UNSPECIFIED,
+          timerKind: timer?.kind ?? TimerKind.UNSPECIFIED,
+          ...timerTimes(step, times?.startedAtMs),
         });
       }
       risks.sort((a, b) => b.ratio - a.ratio || (a.stepId < b.stepId ? -1 : 1));

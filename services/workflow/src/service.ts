@@ -12,6 +12,7 @@ import {
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
 import { defineService, type ServiceDefinition } from '@cim/service';
 import { reviveWorkflowState, workflowDecider } from './domain/index.js';
+import { prepare } from './prepare.js';
 import { project, reviveWorkflowRow } from './projection.js';
 import { workflowQueries } from './queries.js';
 import {
@@ -19,6 +20,7 @@ import {
   operationResults,
   type OperationResultSource,
 } from './reactions.js';
+import { TIMER_TICK_MS, timerSchedule } from './timers.js';
 
 /**
  * The domains whose commits settle cross-domain operations by default: every
@@ -36,9 +38,13 @@ export const defaultOperationSources: readonly OperationResultSource[] = [
   { domain: 'conceptualspaces', event: ConceptualspacesEventSchema },
 ];
 
-/** A workflow service whose waiting steps are settled by commits of `sources`. */
+/**
+ * A workflow service whose waiting steps are settled by commits of `sources`
+ * and whose due timers it fires itself, looking every `timerTickMs`.
+ */
 export function defineWorkflowService(
   sources: readonly OperationResultSource[] = defaultOperationSources,
+  timerTickMs = TIMER_TICK_MS,
 ): ServiceDefinition {
   return defineService({
     domain: 'workflow',
@@ -46,10 +52,12 @@ export function defineWorkflowService(
     schemas: { command: WorkflowCommandSchema, event: WorkflowEventSchema },
     projection: project,
     queries: { service: WorkflowQueryService, handlers: workflowQueries },
+    prepare,
     reactions: sources.map(operationResults),
+    schedules: [timerSchedule(timerTickMs)],
     revive: { state: reviveWorkflowState, row: reviveWorkflowRow },
-    // 2: workflows hold transactions and template origins; steps, join and timer rules.
-    snapshotVersion: 2,
+    // 3: timer steps hold their due and fired times; rows, their armed timers.
+    snapshotVersion: 3,
   });
 }
 

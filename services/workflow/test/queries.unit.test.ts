@@ -518,6 +518,51 @@ describe('workflow queries', () => {
         }),
       ]);
     });
+    it('shows when a timer fired, in FindWorkflow and TimeoutRisks', () => {
+      // Versions: 1 created, 2 t added, 3 started, 4 t started (at T0 + 4 min), 5 fired.
+      const startedAtMs = T0 + 4 * MINUTE;
+      const dueAtMs = startedAtMs + 90_000;
+      const row = rowOf([
+        ...running(
+          stepAdded('t', {
+            stepType: StepType.TIMER,
+            timer: { kind: TimerKind.SLA, minutes: 1, seconds: 30 },
+          }),
+        ),
+        evt('stepExecutionStarted', {
+          stepId: 't',
+          startedAt: timestampFromMs(startedAtMs),
+        }),
+        evt('stepTimerElapsed', {
+          stepId: 't',
+          kind: TimerKind.SLA,
+          dueAt: timestampFromMs(dueAtMs),
+          firedAt: timestampFromMs(dueAtMs + 300),
+        }),
+      ]);
+      const { workflow } = query([row], 'findWorkflow', { workflowId: 'wf-1' });
+      expect(workflow?.steps.find((s) => s.stepId === 't')).toMatchObject({
+        status: StepStatus.RUNNING,
+        timer: { kind: TimerKind.SLA, minutes: 1, seconds: 30 },
+        dueAt: timestampFromMs(dueAtMs),
+        timerFiredAt: timestampFromMs(dueAtMs + 300),
+      });
+      const { risks } = query([row], 'timeoutRisks', {
+        workflowId: 'wf-1',
+        asOf: timestampFromMs(T0 + 7 * MINUTE),
+      });
+      expect(risks).toEqual([
+        expect.objectContaining({
+          stepId: 't',
+          estimatedDurationMinutes: 2,
+          ratio: 2,
+          overdue: true,
+          timerKind: TimerKind.SLA,
+          dueAt: timestampFromMs(dueAtMs),
+          timerFiredAt: timestampFromMs(dueAtMs + 300),
+        }),
+      ]);
+    });
     it('shows the template a workflow came from', () => {
       const row = rowOf([
         evt('created', {

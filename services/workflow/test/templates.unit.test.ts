@@ -352,7 +352,22 @@ describe('CreateWorkflowFromTemplate', () => {
             (t) => (nodesOf(t)[7]!.timer = { kind: TimerKind.SLA, minutes: 0 }),
           ),
         ),
-      /minutes must be within 1/,
+      /must run at least one second/,
+    ],
+    [
+      'a timer of 60 seconds',
+      () =>
+        fromTemplate(
+          changed(
+            (t) =>
+              (nodesOf(t)[7]!.timer = {
+                kind: TimerKind.SLA,
+                minutes: 1,
+                seconds: 60,
+              }),
+          ),
+        ),
+      /seconds must be at most 59/,
     ],
     [
       'a timer without a kind',

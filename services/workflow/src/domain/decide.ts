@@ -1,8 +1,15 @@
 import {
   create,
+  toJson,
   type JsonObject,
   type MessageInitShape,
 } from '@bufbuild/protobuf';
+import {
+  TimestampSchema,
+  timestampFromMs,
+  timestampMs,
+  type Timestamp,
+} from '@bufbuild/protobuf/wkt';
 import {
   DomainError,
   ErrorCode,
@@ -17,6 +24,7 @@ import {
   JoinMode,
   ParticipantVote,
   StepType,
+  TimerKind,
   WorkflowEventSchema,
   type AddStep,
   type AddStepConfiguration,
@@ -26,6 +34,7 @@ import {
   type CompleteTask,
   type CreateWorkflow,
   type FailStepExecution,
+  type FireStepTimer,
   type GrantStepApproval,
   type RejectStepApproval,
   type RemoveStep,
@@ -124,7 +133,7 @@ export function decide(
       ];
     }
     case 'startStepExecution': {
-      const { workflowId, stepId } = body.value;
+      const { workflowId, stepId, startedAt } = body.value;
       requireIds(workflowId, stepId);
       const workflow = inStatus(
         state,
@@ -146,6 +155,10 @@ export function decide(
           `step ${show(stepId)} ${waiting}`,
         );
       }
+      // The service stamps started_at; a timer runs from it.
+      if (step.timer !== undefined && startedAt === undefined) {
+        invalid('started_at is required to start a timer step');
+      }
       return [
         isHuman(step.stepType)
           ? event({
@@ -160,7 +173,11 @@ export function decide(
             })
           : event({
               case: 'stepExecutionStarted',
-              value: { workflowId, stepId },
+              value: {
+                workflowId,
+                stepId,
+                ...(step.timer !== undefined && { startedAt }),
+              },
             }),
       ];
     }
@@ -358,6 +375,8 @@ export function decide(
       }
       return events;
     }
+    case 'fireStepTimer':
+      return fireStepTimer(body.value, state);
     case undefined:
       throw new DomainError(ErrorCode.VALIDATION_FAILED, 'command has no body');
   }
@@ -1264,3 +1283,101 @@ function rollBackTransaction(
   const open = openTransaction(workflow, transactionId);
   return rolledBack(workflow, transactionId, open, reason, '', undefined);
 }
+
+/**
+ * A due timer fires once: StepTimerElapsed, then what its kind means —
+ * DELAY completes the step, DEADLINE fails it (no retry: time does not come
+ * back), SLA and REMINDER leave it running. The command brings the times
+ * (decide reads no clock): due_at must be the due time the step recorded, and
+ * fired_at must not be before it.
+ */
+function fireStepTimer(
+  { workflowId, stepId, dueAt, firedAt }: FireStepTimer,
+  state: WorkflowState,
+): WorkflowEvent[] {
+  requireIds(workflowId, stepId);
+  if (dueAt === undefined) invalid('due_at is required');
+  if (firedAt === undefined) invalid('fired_at is required');
+  const workflow = inStatus(state, workflowId, ['running'], 'firing a timer');
+  const step = stepOf(workflow, stepId);
+  const { timer } = step;
+  if (timer === undefined) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `step ${show(stepId)} is a ${typeName(step)} step; only timer steps fire`,
+    );
+  }
+  if (step.status !== 'running') {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `step ${show(stepId)} is ${step.status}; only a running timer step fires`,
+    );
+  }
+  if (step.timerFiredAtMs !== undefined) {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `the timer of step ${show(stepId)} has already fired`,
+    );
+  }
+  if (step.dueAtMs === undefined) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `step ${show(stepId)} started without a recorded start time; its timer cannot fire`,
+    );
+  }
+  const due = rfc3339(timestampFromMs(step.dueAtMs));
+  if (timestampMs(dueAt) !== step.dueAtMs) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `the timer of step ${show(stepId)} is due at ${due}, not ${rfc3339(dueAt)}`,
+    );
+  }
+  if (timestampMs(firedAt) < step.dueAtMs) {
+    throw new DomainError(
+      ErrorCode.BUSINESS_RULE_VIOLATION,
+      `the timer of step ${show(stepId)} is not due until ${due}`,
+    );
+  }
+  const events = [
+    event({
+      case: 'stepTimerElapsed',
+      value: { workflowId, stepId, kind: timer.kind, dueAt, firedAt },
+    }),
+  ];
+  switch (timer.kind) {
+    case TimerKind.DELAY:
+      events.push(
+        event({
+          case: 'stepExecutionCompleted',
+          value: {
+            workflowId,
+            stepId,
+            output: { timer: 'delay', dueAt: due, firedAt: rfc3339(firedAt) },
+          },
+        }),
+      );
+      break;
+    case TimerKind.DEADLINE:
+      events.push(
+        event({
+          case: 'stepFailed',
+          value: {
+            workflowId,
+            stepId,
+            error: `deadline passed at ${due}`,
+            retryCount: step.retryCount,
+          },
+        }),
+      );
+      break;
+    case TimerKind.SLA:
+    case TimerKind.REMINDER:
+    case TimerKind.UNSPECIFIED:
+      break; // the step keeps running
+  }
+  return events;
+}
+
+/** A timestamp as RFC 3339 text, as protobuf JSON writes it. */
+const rfc3339 = (timestamp: Timestamp): string =>
+  toJson(TimestampSchema, timestamp);

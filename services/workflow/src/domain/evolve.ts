@@ -1,4 +1,5 @@
 import type { JsonValue } from '@bufbuild/protobuf';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type {
   CrossDomainTransactionRolledBack,
   CrossDomainTransactionStarted,
@@ -12,6 +13,7 @@ import {
   NO_STEPS,
   isFinished,
   mapOf,
+  timerDurationMs,
   type PresentWorkflow,
   type StepState,
   type StepStatusName,
@@ -85,10 +87,23 @@ export function evolve(
       }
       return { ...state, status: 'running', context };
     }
-    case 'stepExecutionStarted':
-      return changeStep(state, body.value.stepId, () => ({
+    case 'stepExecutionStarted': {
+      const { stepId, startedAt } = body.value;
+      return changeStep(state, stepId, ({ timer }) => ({
         status: 'running',
+        ...(timer !== undefined &&
+          startedAt !== undefined && {
+            dueAtMs: timestampMs(startedAt) + timerDurationMs(timer),
+          }),
       }));
+    }
+    case 'stepTimerElapsed': {
+      const { stepId, firedAt } = body.value;
+      // decide always sets fired_at; 0 still counts an event without one as fired.
+      return changeStep(state, stepId, () => ({
+        timerFiredAtMs: firedAt === undefined ? 0 : timestampMs(firedAt),
+      }));
+    }
     case 'taskStarted':
       return changeStep(state, body.value.stepId, () => ({
         status: 'in_progress',
@@ -368,7 +383,13 @@ function stepAdded(state: PresentWorkflow, added: StepAdded): WorkflowState {
     timer:
       added.timer === undefined
         ? undefined
-        : { kind: added.timer.kind, minutes: added.timer.minutes },
+        : {
+            kind: added.timer.kind,
+            minutes: added.timer.minutes,
+            seconds: added.timer.seconds,
+          },
+    dueAtMs: undefined,
+    timerFiredAtMs: undefined,
   });
   for (const id of dependencies) {
     const dependency = next.steps.get(id);

@@ -23,9 +23,11 @@ export {
   isDone,
   isFinished,
   isHuman,
+  isTerminal,
   objectOf,
   reviveWorkflowData,
   reviveWorkflowState,
+  timerDurationMs,
 } from './state.js';
 export type {
   IdSet,

@@ -31,10 +31,16 @@ export interface JoinRule {
   readonly inputs: readonly string[];
 }
 
-/** A timer step's timer: due `minutes` after the step starts. */
+/** A timer step's timer: due `minutes` and `seconds` after the step starts. */
 export interface TimerRule {
   readonly kind: TimerKind;
   readonly minutes: number;
+  readonly seconds: number;
+}
+
+/** How long a timer runs, ms. */
+export function timerDurationMs({ minutes, seconds }: TimerRule): number {
+  return (minutes * 60 + seconds) * 1000;
 }
 
 /** A participant's vote in a transaction. */
@@ -93,6 +99,10 @@ export interface StepState {
   readonly join: JoinRule | undefined;
   /** Timer steps only. */
   readonly timer: TimerRule | undefined;
+  /** A started timer step: its start (StepExecutionStarted.started_at) plus the timer, Unix ms. */
+  readonly dueAtMs: number | undefined;
+  /** When its timer fired (StepTimerElapsed), Unix ms; it fires once. */
+  readonly timerFiredAtMs: number | undefined;
 }
 
 /** Number of steps in each status, kept current by evolve so CompleteWorkflow and Progress cost O(1). */

@@ -233,10 +233,16 @@ function checkTimer(timer: TimerSpec | undefined, field: string): void {
   ) {
     invalid(`${field}.kind must be a known timer kind`);
   }
-  if (timer.minutes < 1 || timer.minutes > LIMITS.timerMinutes) {
+  if (timer.minutes > LIMITS.timerMinutes) {
     invalid(
-      `${field}.minutes must be within 1 and ${LIMITS.timerMinutes}, got ${timer.minutes}`,
+      `${field}.minutes must be at most ${LIMITS.timerMinutes}, got ${timer.minutes}`,
     );
+  }
+  if (timer.seconds > 59) {
+    invalid(`${field}.seconds must be at most 59, got ${timer.seconds}`);
+  }
+  if (timer.minutes === 0 && timer.seconds === 0) {
+    invalid(`${field} must run at least one second (minutes or seconds)`);
   }
 }
 
