@@ -245,31 +245,32 @@ function graphInfoRequest(graph: string, minVersion: bigint): Uint8Array {
   );
 }
 
-/** Calls GraphInfo `count` times, one after the other; returns each call's milliseconds. */
-async function sequential(
+/** GraphInfo through `client`, one call at a time. */
+const sequential = (
   client: RawGrpcClient,
   requestBytes: Uint8Array,
   count: number,
-): Promise<Float64Array> {
-  const ms = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await client.unary(graphInfo, requestBytes);
-    ms[i] = performance.now() - started;
-  }
-  return ms;
-}
+) => oneAtATime(count, () => client.unary(graphInfo, requestBytes));
 
-/** Sends the request bytes to the NATS echo responder `count` times, one after the other; returns each request's milliseconds. */
-async function natsRequests(
+/** The request bytes to the NATS echo responder, one request at a time. */
+const natsRequests = (
   nc: NatsConnection,
   requestBytes: Uint8Array,
   count: number,
+) =>
+  oneAtATime(count, () =>
+    nc.request(ECHO_SUBJECT, requestBytes, { timeout: 5_000 }),
+  );
+
+/** Runs `call` `count` times, each after the last one answered; returns each call's milliseconds. */
+async function oneAtATime(
+  count: number,
+  call: () => Promise<unknown>,
 ): Promise<Float64Array> {
   const ms = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const started = performance.now();
-    await nc.request(ECHO_SUBJECT, requestBytes, { timeout: 5_000 });
+    await call();
     ms[i] = performance.now() - started;
   }
   return ms;

@@ -2,7 +2,6 @@
 // It serves GraphInfo with fixed reply bytes (those of a real GraphInfo answer),
 // so requests and replies have the gateway path's sizes without its NATS hop.
 // Environment: CIM_GRPC_PORT, CIM_HTTP_PORT (/readyz), CIM_BENCH_REPLY (base64).
-import { createServer } from 'node:http';
 import { serviceDefinition } from '@cim/grpc';
 import { GraphQueryService } from '@cim/proto/cim/graph/v1/graph_pb';
 import {
@@ -11,6 +10,7 @@ import {
   type sendUnaryData,
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
+import { serveReadiness } from './readiness.js';
 
 const grpcPort = Number(process.env['CIM_GRPC_PORT']);
 const httpPort = Number(process.env['CIM_HTTP_PORT']);
@@ -37,13 +37,4 @@ await new Promise<number>((resolve, reject) =>
   ),
 );
 
-const http = createServer((req, res) => {
-  res.writeHead(req.url === '/readyz' ? 200 : 404).end();
-});
-http.listen(httpPort, '127.0.0.1');
-
-process.once('SIGTERM', () => {
-  server.forceShutdown();
-  http.closeAllConnections();
-  http.close(() => process.exit(0));
-});
+serveReadiness(httpPort, () => server.forceShutdown());

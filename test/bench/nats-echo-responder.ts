@@ -5,8 +5,8 @@
 // with no service work in between.
 // Environment: CIM_NATS_URL, CIM_HTTP_PORT (/readyz), CIM_BENCH_SUBJECT,
 // CIM_BENCH_REPLY (base64).
-import { createServer } from 'node:http';
 import { connect } from '@nats-io/transport-node';
+import { serveReadiness } from './readiness.js';
 
 const httpPort = Number(process.env['CIM_HTTP_PORT']);
 const subject = process.env['CIM_BENCH_SUBJECT'] ?? 'cim.bench.echo';
@@ -20,12 +20,4 @@ nc.subscribe(subject, {
 });
 await nc.flush();
 
-const http = createServer((req, res) => {
-  res.writeHead(req.url === '/readyz' ? 200 : 404).end();
-});
-http.listen(httpPort, '127.0.0.1');
-
-process.once('SIGTERM', () => {
-  http.closeAllConnections();
-  http.close(() => void nc.close().then(() => process.exit(0)));
-});
+serveReadiness(httpPort, () => nc.close());

@@ -7,13 +7,13 @@
 // projection: the ratio it reaches is what the architecture leaves for them.
 // Environment: CIM_NATS_URL, CIM_HTTP_PORT (/readyz), CIM_DURABILITY
 // (strict|fast, default fast), CIM_BENCH_SUBJECT, CIM_BENCH_COMMIT (base64).
-import { createServer } from 'node:http';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { EventStore } from '@cim/eventstore';
 import { Header, errorReplyFor } from '@cim/messaging';
 import { CommandResultSchema } from '@cim/proto/cim/common/v1/envelope_pb';
 import { AddNodeSchema } from '@cim/proto/cim/graph/v1/graph_pb';
 import { connect } from '@nats-io/transport-node';
+import { serveReadiness } from './readiness.js';
 
 const httpPort = Number(process.env['CIM_HTTP_PORT']);
 const subject = process.env['CIM_BENCH_SUBJECT'] ?? 'cim.bench.cmd.AddNode';
@@ -61,12 +61,4 @@ nc.subscribe(subject, {
 });
 await nc.flush();
 
-const http = createServer((req, res) => {
-  res.writeHead(req.url === '/readyz' ? 200 : 404).end();
-});
-http.listen(httpPort, '127.0.0.1');
-
-process.once('SIGTERM', () => {
-  http.closeAllConnections();
-  http.close(() => void nc.close().then(() => process.exit(0)));
-});
+serveReadiness(httpPort, () => nc.close());

@@ -5,12 +5,12 @@
 // what a command that carries its bytes through a service leaves for the rest.
 // Environment: CIM_NATS_URL, CIM_HTTP_PORT (/readyz), CIM_BENCH_SUBJECT,
 // CIM_BENCH_BUCKET.
-import { createServer } from 'node:http';
 import { fromBinary } from '@bufbuild/protobuf';
 import { ContentStore } from '@cim/document';
 import { errorReplyFor } from '@cim/messaging';
 import { IngestDocumentContentSchema } from '@cim/proto/cim/document/v1/document_pb';
 import { connect } from '@nats-io/transport-node';
+import { serveReadiness } from './readiness.js';
 
 const httpPort = Number(process.env['CIM_HTTP_PORT']);
 const subject = process.env['CIM_BENCH_SUBJECT'] ?? 'cim.bench.cmd.Ingest';
@@ -36,12 +36,4 @@ nc.subscribe(subject, {
 });
 await nc.flush();
 
-const http = createServer((req, res) => {
-  res.writeHead(req.url === '/readyz' ? 200 : 404).end();
-});
-http.listen(httpPort, '127.0.0.1');
-
-process.once('SIGTERM', () => {
-  http.closeAllConnections();
-  http.close(() => void nc.close().then(() => process.exit(0)));
-});
+serveReadiness(httpPort, () => nc.close());

@@ -597,34 +597,6 @@ describe('graph decider', () => {
         .when(cmd.updateEdge({ clearWeight: true }))
         .then([evt.edgeUpdated({ weightCleared: true })]);
     });
-    describe('with a source version (a mirror)', () => {
-      const mirrored = [
-        ...created,
-        evt.updated({ metadata: { status: 'running' }, sourceVersion: 5n }),
-      ];
-      it('applies a later source version and records it', () => {
-        given(mirrored)
-          .when(cmd.update({ metadata: { s: 'done' }, sourceVersion: 6n }))
-          .then([evt.updated({ metadata: { s: 'done' }, sourceVersion: 6n })]);
-      });
-      it('changes nothing for the same or an earlier source version', () => {
-        for (const sourceVersion of [5n, 3n]) {
-          given(mirrored)
-            .when(cmd.update({ metadata: { s: 'old' }, sourceVersion }))
-            .then([]);
-        }
-      });
-      it('applies any source version to a graph that never had one', () => {
-        given(created)
-          .when(cmd.update({ metadata: { s: 'x' }, sourceVersion: 1n }))
-          .then([evt.updated({ metadata: { s: 'x' }, sourceVersion: 1n })]);
-      });
-      it('applies changes without one whatever the last source version', () => {
-        given(mirrored)
-          .when(cmd.update({ name: 'Renamed' }))
-          .then([evt.updated({ name: 'Renamed' })]);
-      });
-    });
     it('rejects an update that sets nothing with VALIDATION_FAILED', () => {
       given(history)
         .when(cmd.updateEdge())

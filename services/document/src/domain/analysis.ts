@@ -7,7 +7,7 @@ import {
   type Entity,
   type TextSummary,
 } from '@cim/proto/cim/document/v1/document_pb';
-import { TERM_LIMITS } from './rules.js';
+import { DATA_APPLICATION_TYPES, TERM_LIMITS } from './rules.js';
 
 /**
  * Bounds of content analysis: bytes read per content (as for search terms),
@@ -130,21 +130,6 @@ export function checkClassification(
   return classification;
 }
 
-/** MIME types whose content is data or code rather than prose, beyond any `+json` or `+xml` type. */
-const DATA_SUBTYPES = new Set([
-  'json',
-  'xml',
-  'yaml',
-  'x-yaml',
-  'toml',
-  'javascript',
-  'ecmascript',
-  'x-sh',
-  'x-python',
-  'sql',
-  'ld+json',
-]);
-
 /** Tabular text. */
 const TABLE_TYPES = new Set([
   'text/csv',
@@ -176,7 +161,7 @@ export function withMimeRule(
   }
   if (
     type === 'application' &&
-    (DATA_SUBTYPES.has(subtype) ||
+    (DATA_APPLICATION_TYPES.has(subtype) ||
       subtype.endsWith('+json') ||
       subtype.endsWith('+xml'))
   ) {

@@ -52,7 +52,8 @@ export const TERM_LIMITS = {
   termLength: 64,
 } as const;
 
-const TEXTUAL_APPLICATION_TYPES = new Set([
+/** `application/*` subtypes whose content is data or code rather than prose (beyond any `+json` or `+xml` type). */
+export const DATA_APPLICATION_TYPES: ReadonlySet<string> = new Set([
   'json',
   'xml',
   'yaml',
@@ -63,11 +64,15 @@ const TEXTUAL_APPLICATION_TYPES = new Set([
   'x-sh',
   'x-python',
   'sql',
+  'ld+json',
+]);
+
+const TEXTUAL_APPLICATION_TYPES = new Set([
+  ...DATA_APPLICATION_TYPES,
   'csv',
   'markdown',
   'x-tex',
   'rtf',
-  'ld+json',
 ]);
 
 /**

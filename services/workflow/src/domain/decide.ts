@@ -960,6 +960,41 @@ function rejectStepApproval(
   });
 }
 
+/**
+ * The running workflow and its step that is about to await something from
+ * other domains (an operation, a transaction): an automated or integration
+ * step, running, awaiting nothing yet. `doing` and `does` name the act in the
+ * refusals ("requesting an operation", "request operations").
+ */
+function awaitingStep(
+  state: WorkflowState,
+  workflowId: string,
+  stepId: string,
+  act: { readonly doing: string; readonly does: string },
+): { readonly workflow: PresentWorkflow; readonly step: StepState } {
+  const workflow = inStatus(state, workflowId, ['running'], act.doing);
+  const step = stepOf(workflow, stepId);
+  requireType(
+    step,
+    stepId,
+    canRequestOperations,
+    `only automated and integration steps ${act.does}`,
+  );
+  if (step.status !== 'running') {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `step ${show(stepId)} is ${step.status}; start it before ${act.doing}`,
+    );
+  }
+  if (step.awaiting !== undefined) {
+    throw new DomainError(
+      ErrorCode.INVALID_TRANSITION,
+      `step ${show(stepId)} already awaits ${show(step.awaiting)}`,
+    );
+  }
+  return { workflow, step };
+}
+
 function requestOperation(
   command: RequestCrossDomainOperation,
   state: WorkflowState,
@@ -972,31 +1007,10 @@ function requestOperation(
   validateStruct(parameters, 'parameters', false);
   if (commandId === '') invalid('the command needs a command id');
   requireId(commandId, 'command id');
-  const workflow = inStatus(
-    state,
-    workflowId,
-    ['running'],
-    'requesting an operation',
-  );
-  const step = stepOf(workflow, stepId);
-  requireType(
-    step,
-    stepId,
-    canRequestOperations,
-    'only automated and integration steps request operations',
-  );
-  if (step.status !== 'running') {
-    throw new DomainError(
-      ErrorCode.INVALID_TRANSITION,
-      `step ${show(stepId)} is ${step.status}; start it before requesting an operation`,
-    );
-  }
-  if (step.awaiting !== undefined) {
-    throw new DomainError(
-      ErrorCode.INVALID_TRANSITION,
-      `step ${show(stepId)} already awaits operation ${show(step.awaiting)}`,
-    );
-  }
+  awaitingStep(state, workflowId, stepId, {
+    doing: 'requesting an operation',
+    does: 'request operations',
+  });
   return event({
     case: 'crossDomainOperationRequested',
     value: {
@@ -1134,31 +1148,10 @@ function startTransaction(
     requireText(operation, `participants[${i}].operation`, LIMITS.operation);
     validateStruct(parameters, `participants[${i}].parameters`, false);
   });
-  const workflow = inStatus(
-    state,
-    workflowId,
-    ['running'],
-    'starting a transaction',
-  );
-  const step = stepOf(workflow, stepId);
-  requireType(
-    step,
-    stepId,
-    canRequestOperations,
-    'only automated and integration steps run transactions',
-  );
-  if (step.status !== 'running') {
-    throw new DomainError(
-      ErrorCode.INVALID_TRANSITION,
-      `step ${show(stepId)} is ${step.status}; start it before starting a transaction`,
-    );
-  }
-  if (step.awaiting !== undefined) {
-    throw new DomainError(
-      ErrorCode.INVALID_TRANSITION,
-      `step ${show(stepId)} already awaits ${show(step.awaiting)}`,
-    );
-  }
+  const { workflow } = awaitingStep(state, workflowId, stepId, {
+    doing: 'starting a transaction',
+    does: 'run transactions',
+  });
   if (workflow.transactions.has(transactionId)) {
     throw new DomainError(
       ErrorCode.ALREADY_EXISTS,
