@@ -5,7 +5,16 @@ export type { SpaceState } from './domain/state.js';
 export { project, reviveSpaceRow } from './projection.js';
 export type { SpaceRow } from './projection.js';
 export { conceptualspacesQueries } from './queries.js';
-export { GRAPH_SPACE_ID, graphConceptsReaction } from './reactions.js';
+export {
+  DOCUMENT_ENTITY_SPACE_ID,
+  GRAPH_SPACE_ID,
+  NODE_SPACE_KEY,
+  documentEntityConceptsReaction,
+  entityProfile,
+  graphConceptsReaction,
+  graphNodeConceptId,
+  graphNodeConceptsReaction,
+} from './reactions.js';
 export { geometryOf, metricPoint, MetricKind } from './domain/geometry.js';
 export type { Geometry } from './domain/geometry.js';
 export {

@@ -8,7 +8,11 @@ import { conceptualspacesDecider } from './domain/index.js';
 import { reviveSpaceState } from './domain/state.js';
 import { project, reviveSpaceRow } from './projection.js';
 import { conceptualspacesQueries } from './queries.js';
-import { graphConceptsReaction } from './reactions.js';
+import {
+  documentEntityConceptsReaction,
+  graphConceptsReaction,
+  graphNodeConceptsReaction,
+} from './reactions.js';
 
 /** The conceptual spaces domain service: a value; `start()` runs an instance. */
 export const conceptualspacesService = defineService({
@@ -23,6 +27,10 @@ export const conceptualspacesService = defineService({
     service: ConceptualspacesQueryService,
     handlers: conceptualspacesQueries,
   },
-  reactions: [graphConceptsReaction],
+  reactions: [
+    graphConceptsReaction,
+    graphNodeConceptsReaction,
+    documentEntityConceptsReaction,
+  ],
   revive: { state: reviveSpaceState, row: reviveSpaceRow },
 });

@@ -358,6 +358,11 @@ describe('conceptual spaces decider', () => {
         .when(cmd.addConcept({ label: 'apple', sourceRef: 'document:d1' }))
         .then([evt.conceptAdded({ label: 'apple', sourceRef: 'document:d1' })]);
     });
+    it('carries the source version it mirrors', () => {
+      given(created)
+        .when(cmd.addConcept({ sourceVersion: 7n }))
+        .then([evt.conceptAdded({ sourceVersion: 7n })]);
+    });
     it('derives the concept id from the command id when none is given', () => {
       given(created)
         .when(cmd.addConcept({ conceptId: '' }))
@@ -474,6 +479,27 @@ describe('conceptual spaces decider', () => {
       given(withC1)
         .when(cmd.moveConcept({ coordinates: [1, 11] }))
         .thenRejects(ErrorCode.VALIDATION_FAILED);
+    });
+    describe('when both carry a source version', () => {
+      const mirrored = [...created, evt.conceptAdded({ sourceVersion: 3n })];
+      it('records the source version with the move', () => {
+        given(mirrored)
+          .when(cmd.moveConcept({ sourceVersion: 4n }))
+          .then([evt.conceptMoved({ sourceVersion: 4n })]);
+      });
+      it('does nothing for a version already mirrored', () => {
+        given(mirrored)
+          .when(cmd.moveConcept({ sourceVersion: 3n }))
+          .thenNothing();
+        given([...mirrored, evt.conceptMoved({ sourceVersion: 5n })])
+          .when(cmd.moveConcept({ coordinates: [3, 3], sourceVersion: 4n }))
+          .thenNothing();
+      });
+      it('keeps the last source version across an unversioned move', () => {
+        given([...mirrored, evt.conceptMoved()])
+          .when(cmd.moveConcept({ coordinates: [3, 3], sourceVersion: 2n }))
+          .thenNothing();
+      });
     });
     it("rejects a graph's concept with BUSINESS_RULE_VIOLATION", () => {
       given([

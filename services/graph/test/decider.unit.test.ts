@@ -388,6 +388,15 @@ describe('graph decider', () => {
         .when(cmd.removeNode())
         .then([evt.nodeRemoved()]);
     });
+    it("carries the node's last metadata, for followers to undo what it named", () => {
+      given([
+        ...created,
+        evt.nodeAdded({ metadata: { space: 'old' } }),
+        evt.nodeUpdated({ metadata: { space: 's1' } }),
+      ])
+        .when(cmd.removeNode())
+        .then([evt.nodeRemoved({ metadata: { space: 's1' } })]);
+    });
     it('removes every touching edge first, in edge id order, a self-loop once', () => {
       const history = [
         ...created,

@@ -100,7 +100,7 @@ export function decide(
     case 'addConcept':
       return [addConcept(body.value, state, commandId)];
     case 'moveConcept':
-      return [moveConcept(body.value, state)];
+      return moveConcept(body.value, state);
     case 'removeConcept':
       return [removeConcept(body.value, state)];
     case 'addRegion':
@@ -272,6 +272,7 @@ function addConcept(
     coordinates,
     label,
     sourceRef,
+    sourceVersion,
   }: AddConcept,
   state: SpaceState,
   commandId: string,
@@ -297,14 +298,20 @@ function addConcept(
       coordinates: point,
       ...(label !== undefined && { label }),
       ...(sourceRef !== undefined && { sourceRef }),
+      ...(sourceVersion !== undefined && { sourceVersion }),
     },
   });
 }
 
 function moveConcept(
-  { conceptualspacesId: spaceId, conceptId, coordinates }: MoveConcept,
+  {
+    conceptualspacesId: spaceId,
+    conceptId,
+    coordinates,
+    sourceVersion,
+  }: MoveConcept,
   state: SpaceState,
-): ConceptualspacesEvent {
+): ConceptualspacesEvent[] {
   requireId(spaceId, 'conceptualspaces_id');
   requireId(conceptId, 'concept_id');
   finiteAll(coordinates, 'coordinates');
@@ -312,13 +319,21 @@ function moveConcept(
   const concept = conceptOf(space, conceptId);
   const point = checkPoint(space.dimensions, coordinates, 'coordinates');
   notGraphOwned(space, conceptId, 'moved');
+  // A mirrored source version already applied (a redelivered event): nothing to do, whatever the dedup window.
+  if (
+    sourceVersion !== undefined &&
+    concept.sourceVersion !== undefined &&
+    sourceVersion <= concept.sourceVersion
+  ) {
+    return [];
+  }
   if (point.every((value, i) => value === concept.coordinates[i])) {
     throw new DomainError(
       ErrorCode.INVALID_TRANSITION,
       `concept ${show(conceptId)} is already at these coordinates`,
     );
   }
-  return movedEvent(space, conceptId, concept, point);
+  return [movedEvent(space, conceptId, concept, point, sourceVersion)];
 }
 
 function movedEvent(
@@ -326,6 +341,7 @@ function movedEvent(
   conceptId: string,
   concept: ConceptState,
   point: readonly number[],
+  sourceVersion?: bigint,
 ): ConceptualspacesEvent {
   const leftRegions = concept.regions.filter((regionId) => {
     const region = space.regions.get(regionId);
@@ -338,6 +354,7 @@ function movedEvent(
       conceptId,
       coordinates: [...point],
       leftRegions,
+      ...(sourceVersion !== undefined && { sourceVersion }),
     },
   });
 }

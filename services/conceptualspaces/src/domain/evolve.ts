@@ -115,7 +115,7 @@ function created({
 
 function conceptAdded(
   state: PresentSpace,
-  { conceptId, coordinates, label, sourceRef }: ConceptAdded,
+  { conceptId, coordinates, label, sourceRef, sourceVersion }: ConceptAdded,
 ): SpaceState {
   if (state.concepts.has(conceptId)) return state;
   const placements = state.placements + 1;
@@ -123,6 +123,7 @@ function conceptAdded(
     coordinates,
     label,
     sourceRef,
+    sourceVersion,
     stamp: placements,
     regions: [],
   };
@@ -135,7 +136,7 @@ function conceptAdded(
 
 function conceptMoved(
   state: PresentSpace,
-  { conceptId, coordinates, leftRegions }: ConceptMoved,
+  { conceptId, coordinates, leftRegions, sourceVersion }: ConceptMoved,
 ): SpaceState {
   const concept = state.concepts.get(conceptId);
   if (concept === undefined) return state;
@@ -149,6 +150,7 @@ function conceptMoved(
     concepts: state.concepts.set(conceptId, {
       ...concept,
       coordinates,
+      sourceVersion: sourceVersion ?? concept.sourceVersion,
       stamp: placements,
       regions: concept.regions.filter((r) => !leftRegions.includes(r)),
     }),

@@ -47,6 +47,8 @@ export interface ConceptState {
   readonly coordinates: readonly number[];
   readonly label: string | undefined;
   readonly sourceRef: string | undefined;
+  /** The source version its last versioned placement mirrored; MoveConcept ignores older ones. */
+  readonly sourceVersion: bigint | undefined;
   /**
    * Which placement put the concept here (the space's placement counter):
    * read models tell a concept's current position from stale copies by it.

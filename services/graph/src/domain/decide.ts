@@ -322,9 +322,8 @@ function removeNode(
 ): GraphEvent[] {
   requireId(graphId, 'graph_id');
   requireId(nodeId, 'node_id');
-  const removed = [
-    ...nodeOf(active(state, graphId), nodeId, 'node').incident.entries(),
-  ];
+  const node = nodeOf(active(state, graphId), nodeId, 'node');
+  const removed = [...node.incident.entries()];
   return [
     ...removed.map(([edgeId, { source, target }]) =>
       event({
@@ -338,6 +337,7 @@ function removeNode(
         graphId,
         nodeId,
         removedEdges: removed.map(([edgeId]) => edgeId),
+        ...(node.metadata && { metadata: node.metadata }),
       },
     }),
   ];

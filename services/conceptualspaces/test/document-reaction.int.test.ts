@@ -1,0 +1,284 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { contentCid, defineDocumentService } from '@cim/document';
+import { uuidv7 } from '@cim/kernel';
+import {
+  ConceptualspacesCommandService,
+  ConceptualspacesQueryService,
+  DimensionKind,
+} from '@cim/proto/cim/conceptualspaces/v1/conceptualspaces_pb';
+import { DocumentCommandService } from '@cim/proto/cim/document/v1/document_pb';
+import type { RunningService } from '@cim/service';
+import {
+  sendCommand,
+  sendQuery,
+  startNatsServer,
+  testLogger,
+  type NatsServerHandle,
+} from '@cim/testing';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { DOCUMENT_ENTITY_SPACE_ID, entityScore } from '../src/reactions.js';
+import { conceptualspacesService } from '../src/service.js';
+
+const docCmd = DocumentCommandService.method;
+const cmd = ConceptualspacesCommandService.method;
+const qry = ConceptualspacesQueryService.method;
+const CONSUMER = 'cim-conceptualspaces-document-entity-concepts';
+const OWNER = 'user:owner';
+const SPACE = DOCUMENT_ENTITY_SPACE_ID;
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** Polls `probe` until it returns a value, at most `tries` times 50 ms apart. */
+async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  tries = 200,
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** Waits until the consumer has acknowledged every event of `domain`, and answers its state. */
+async function drained(
+  jsm: JetStreamManager,
+  domain: string,
+  consumer: string,
+) {
+  const stream = `CIM_${domain.toUpperCase()}`;
+  // Events only: checkpoints on cim.<domain>.chk are not delivered to reactions.
+  const { state } = await jsm.streams.info(stream, {
+    subjects_filter: `cim.${domain}.evt.>`,
+  });
+  const events = Object.values(state.subjects ?? {}).reduce(
+    (sum, n) => sum + n,
+    0,
+  );
+  return eventually(async () => {
+    const info = await jsm.consumers
+      .info(stream, consumer)
+      .catch(() => undefined);
+    return info !== undefined &&
+      info.delivered.consumer_seq >= events &&
+      info.num_pending === 0 &&
+      info.num_ack_pending === 0
+      ? info
+      : undefined;
+  }, `${consumer} to acknowledge ${events} events`);
+}
+
+/** Two services over one NATS server: documents and conceptual spaces. */
+function fleet() {
+  const handles = {} as {
+    server: NatsServerHandle;
+    nc: NatsConnection;
+    jsm: JetStreamManager;
+    documents: RunningService;
+    spaces: RunningService;
+  };
+  const startSpaces = (options: { resultCacheSize?: number } = {}) =>
+    conceptualspacesService.start({
+      nc: handles.nc,
+      log: testLogger(),
+      ...options,
+    });
+  beforeAll(async () => {
+    handles.server = await startNatsServer();
+    handles.nc = await connect({ servers: handles.server.url });
+    handles.jsm = await jetstreamManager(handles.nc);
+    handles.spaces = await startSpaces();
+    handles.documents = await defineDocumentService({}).start({
+      nc: handles.nc,
+      log: testLogger(),
+    });
+  });
+  afterAll(async () => {
+    await handles.spaces.stop();
+    await handles.documents.stop();
+    await handles.nc.close();
+    await handles.server.stop();
+  });
+
+  /** Ingests `content` as a new promoted text document; answers its id and head. */
+  async function promoted(content: string) {
+    const bytes = text(content);
+    const result = await sendCommand(
+      handles.nc,
+      docCmd.ingestDocumentContent,
+      {
+        content: bytes,
+        hints: { title: 'doc', mimeType: 'text/plain' },
+        processing: { autoPromote: true },
+      },
+      { actor: OWNER },
+    );
+    return { documentId: result.aggregateId, cid: contentCid(bytes) };
+  }
+  const extract = (documentId: string, cid: string) =>
+    sendCommand(handles.nc, docCmd.extractEntities, {
+      documentId,
+      contentCid: cid,
+    });
+  const concepts = () =>
+    sendQuery(handles.nc, qry.listConcepts, { conceptualspacesId: SPACE });
+  return { handles, startSpaces, promoted, extract, concepts };
+}
+
+const mails =
+  'Write to ada@example.com or bob@example.com, or to ada@example.com.';
+const links =
+  'See https://example.com/a and https://example.com/b on 2024-02-29.';
+
+describe('documents with extracted entities become concepts', () => {
+  const { handles, startSpaces, promoted, extract, concepts } = fleet();
+  let a: string;
+  let b: string;
+  let c: string;
+  let aHead: string;
+
+  /** Waits until every document named has its concept at the expected point. */
+  const placedAt = (expected: Record<string, number[]>) =>
+    eventually(async () => {
+      const { concepts: listed } = await concepts().catch(() => ({
+        concepts: [],
+      }));
+      const at = new Map(listed.map((x) => [x.conceptId, x.coordinates]));
+      return Object.entries(expected).every(
+        ([id, point]) =>
+          at.get(id)?.every((v, i) => Math.abs(v - point[i]!) < 1e-12) === true,
+      )
+        ? listed
+        : undefined;
+    }, 'the documents to be placed');
+
+  const mailProfile = [entityScore(3), 0, 0, 0, 0];
+
+  beforeAll(async () => {
+    const first = await promoted(`${mails} ${uuidv7()}`);
+    const second = await promoted(`${mails} ${uuidv7()}`);
+    const third = await promoted(`${links} ${uuidv7()}`);
+    [a, b, c] = [first.documentId, second.documentId, third.documentId];
+    aHead = first.cid;
+    for (const { documentId, cid } of [first, second, third]) {
+      await extract(documentId, cid);
+    }
+  });
+
+  it('places every analysed document at its entity profile', async () => {
+    const listed = await placedAt({
+      [a]: mailProfile,
+      [b]: mailProfile,
+      [c]: [0, entityScore(2), entityScore(1), 0, 0],
+    });
+    expect(listed).toHaveLength(3);
+    expect(listed.find((x) => x.conceptId === a)?.sourceRef).toBe(
+      `document:${a}`,
+    );
+    const info = await sendQuery(handles.nc, qry.spaceInfo, {
+      conceptualspacesId: SPACE,
+    });
+    expect(info.space?.dimensions.map((d) => d.dimensionId)).toEqual([
+      'email',
+      'url',
+      'date',
+      'phone',
+      'name',
+    ]);
+    const similar = await sendQuery(handles.nc, qry.findSimilar, {
+      conceptualspacesId: SPACE,
+      target: { kind: { case: 'conceptId', value: a } },
+      k: 2,
+    });
+    expect(similar.matches.map((m) => m.conceptId)).toEqual([b, c]);
+  });
+
+  it('moves a document when a new head is analysed', async () => {
+    await placedAt({ [a]: mailProfile });
+    // Stored by ingesting it as another document; then a's head moves to it.
+    const stored = await promoted(`${links} ${uuidv7()}`);
+    await sendCommand(
+      handles.nc,
+      docCmd.editDocument,
+      {
+        documentId: a,
+        expectedHeadCid: aHead,
+        successorCid: stored.cid,
+        edit: { case: 'direct', value: {} },
+      },
+      { actor: OWNER },
+    );
+    await sendCommand(handles.nc, docCmd.promoteDocumentContent, {
+      documentId: a,
+      reason: 'edited',
+    });
+    await extract(a, stored.cid);
+    const listed = await placedAt({
+      [a]: [0, entityScore(2), entityScore(1), 0, 0],
+    });
+    expect(listed.filter((x) => x.conceptId === a)).toHaveLength(1);
+  });
+
+  it('changes nothing when every document event is delivered again', async () => {
+    const { jsm, nc } = handles;
+    await drained(jsm, 'document', CONSUMER);
+    const commits = async () => {
+      const info = await jsm.streams.info('CIM_CONCEPTUALSPACES', {
+        subjects_filter: `cim.conceptualspaces.evt.${SPACE}`,
+      });
+      return Object.values(info.state.subjects ?? {}).reduce(
+        (sum, n) => sum + n,
+        0,
+      );
+    };
+    const snapshot = async () => ({
+      messages: await commits(),
+      info: await sendQuery(nc, qry.spaceInfo, { conceptualspacesId: SPACE }),
+      concepts: await concepts(),
+    });
+    const before = await snapshot();
+
+    // A fresh durable consumer starts from the first document event again;
+    // with a results cache of one entry the space itself must recognise the
+    // repeats, the older extraction of a moved document included.
+    await handles.spaces.stop();
+    await jsm.consumers.delete('CIM_DOCUMENT', CONSUMER);
+    handles.spaces = await startSpaces({ resultCacheSize: 1 });
+    const consumer = await drained(jsm, 'document', CONSUMER);
+    expect(consumer.num_redelivered).toBe(0);
+
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('a document entity space of another arity', () => {
+  const { handles, promoted, extract, concepts } = fleet();
+
+  it('refuses the documents and acknowledges their events without retrying', async () => {
+    // The well-known space already exists with two dimensions, not five.
+    await sendCommand(handles.nc, cmd.createConceptualSpace, {
+      conceptualspacesId: SPACE,
+      name: 'Too few',
+      dimensions: ['email', 'url'].map((id) => ({
+        dimensionId: id,
+        name: id,
+        kind: DimensionKind.CONTINUOUS,
+        min: 0,
+        max: 1,
+      })),
+    });
+    const { documentId, cid } = await promoted(`${mails} ${uuidv7()}`);
+    await extract(documentId, cid);
+    const consumer = await drained(handles.jsm, 'document', CONSUMER);
+    expect(consumer.num_redelivered).toBe(0);
+    expect((await concepts()).concepts).toEqual([]);
+    const info = await sendQuery(handles.nc, qry.spaceInfo, {
+      conceptualspacesId: SPACE,
+    });
+    expect(info.space?.version).toBe(1n);
+  });
+});
