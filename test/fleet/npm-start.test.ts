@@ -212,18 +212,19 @@ async function ping(
   }
 }
 
-/** Polls `probe` until it returns a value, failing after `timeoutMs`. */
+/** Polls `probe` until it returns a value, failing after `timeoutMs` with what `lastSeen` says of the last try. */
 async function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = STEP_TIMEOUT_MS,
+  lastSeen: () => string = () => '',
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline)
-      throw new Error(`${what} within ${timeoutMs} ms`);
+      throw new Error(`${what} within ${timeoutMs} ms; last: ${lastSeen()}`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
@@ -429,36 +430,48 @@ describe('npm start', () => {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('runs its nats-servers and every service, which take commands', async () => {
-      for (const server of servers)
-        expect(launcher.stdout).toMatch(
-          new RegExp(`^${server}\\s+nats://127\\.0\\.0\\.1:\\d+`, 'm'),
+    it(
+      'runs its nats-servers and every service, which take commands',
+      async () => {
+        for (const server of servers)
+          expect(launcher.stdout).toMatch(
+            new RegExp(`^${server}\\s+nats://127\\.0\\.0\\.1:\\d+`, 'm'),
+          );
+        const env = childEnv({ CIM_DATA_DIR: dataDir });
+        const run = await runNode([CLI, 'status'], env);
+        expect(run.code).toBe(0);
+        const status = JSON.parse(run.stdout) as StatusJson & {
+          topology: string;
+          services: ReadonlyArray<{ stream: { jetStreamDomain?: string } }>;
+        };
+        expect(status.topology).toBe(topology);
+        expect(status.services.every((s) => s.up)).toBe(true);
+        for (const service of status.services) {
+          expect(service.stream.jetStreamDomain).toBe(
+            topology === 'sharded' ? service.domain : undefined,
+          );
+        }
+        const created = await runNode(
+          [CLI, 'cmd', 'graph', 'CreateGraph', '{"name":"topology"}'],
+          env,
         );
-      const env = childEnv({ CIM_DATA_DIR: dataDir });
-      const run = await runNode([CLI, 'status'], env);
-      expect(run.code).toBe(0);
-      const status = JSON.parse(run.stdout) as StatusJson & {
-        topology: string;
-        services: ReadonlyArray<{ stream: { jetStreamDomain?: string } }>;
-      };
-      expect(status.topology).toBe(topology);
-      expect(status.services.every((s) => s.up)).toBe(true);
-      for (const service of status.services) {
-        expect(service.stream.jetStreamDomain).toBe(
-          topology === 'sharded' ? service.domain : undefined,
+        expect(created.code).toBe(0);
+        let last = '';
+        const verified = await eventually(
+          'graph verifies clean',
+          async () => {
+            const r = await runNode([CLI, 'verify', 'graph'], env);
+            last = `exit ${r.code}: ${r.stdout}${r.stderr}`;
+            return r.code === 0 ? r : undefined;
+          },
+          // A cluster that is still electing the leaders of the new streams under load answers slowly.
+          2 * STEP_TIMEOUT_MS,
+          () => last,
         );
-      }
-      const created = await runNode(
-        [CLI, 'cmd', 'graph', 'CreateGraph', '{"name":"topology"}'],
-        env,
-      );
-      expect(created.code).toBe(0);
-      const verified = await eventually('graph verifies clean', async () => {
-        const r = await runNode([CLI, 'verify', 'graph'], env);
-        return r.code === 0 ? r : undefined;
-      });
-      expect(verified.stdout).toMatch(/^clean$/m);
-    });
+        expect(verified.stdout).toMatch(/^clean$/m);
+      },
+      3 * STEP_TIMEOUT_MS,
+    );
 
     it('restarts a nats-server that was killed, and the fleet carries on', async () => {
       const victim = servers[1]!;
