@@ -12,6 +12,8 @@ import { ANALYSIS_LIMITS } from '../src/domain/analysis.js';
 const bytesBefore = (text: string, part: string) =>
   Buffer.byteLength(text.slice(0, text.indexOf(part)));
 
+const MIB = 1024 * 1024;
+
 describe('byteOffsets', () => {
   it('counts UTF-8 bytes of one-, two-, three- and four-byte characters', () => {
     const text = 'aé€😀b';
@@ -22,6 +24,22 @@ describe('byteOffsets', () => {
 describe('extractEntities', () => {
   const kinds = (text: string) =>
     extractEntities(text).entities.map((e) => [EntityKind[e.kind], e.text]);
+
+  // Each of these took minutes for a mebibyte while the patterns had open
+  // repetitions (every start retried over the whole run); bounded, they take
+  // a few milliseconds, and the names around them are still found.
+  it.each([
+    ['hyphenated capitals', 'Ab-'],
+    ['apostrophes', "Ab'"],
+    ['an address that never ends', 'a@b-'],
+  ])('reads a mebibyte of %s in one pass', (_, unit) => {
+    const text = `Ada Lovelace ${unit.repeat(Math.floor(MIB / unit.length))} Grace Hopper`;
+    expect(
+      kinds(text)
+        .filter(([kind]) => kind === 'NAME')
+        .map(([, name]) => name),
+    ).toEqual(['Ada Lovelace', 'Grace Hopper']);
+  });
 
   it('finds e-mail addresses, URLs, ISO dates, phone numbers and names', () => {
     expect(

@@ -16,8 +16,14 @@ export interface FoundEntities {
   readonly truncated: boolean;
 }
 
-/** A capitalised word: an upper-case letter, then lower-case letters (O'Brien, Jean-Luc). */
-const CAPITALISED = String.raw`\p{Lu}[\p{Ll}\p{M}]+(?:['’-]\p{Lu}?[\p{Ll}\p{M}]+)*`;
+/**
+ * A capitalised word: an upper-case letter, then lower-case letters (O'Brien,
+ * Jean-Luc), and a whole word: a longer one is no part of a name. Every
+ * repetition is bounded: with an open `+` or `*` here, text such as
+ * "Ab-Ab-Ab-…" with no name after it makes the engine retry every start over
+ * the whole run, quadratic in the text (minutes for 1 MiB).
+ */
+const CAPITALISED = String.raw`\p{Lu}[\p{Ll}\p{M}]{1,40}(?:['’-]\p{Lu}?[\p{Ll}\p{M}]{1,40}){0,3}(?!['’-]?[\p{L}\p{M}])`;
 /** Lower-case particles allowed inside a name (Ludwig van Beethoven). */
 const PARTICLE = '(?:van|von|der|den|de|del|da|di|du|la|le)';
 
@@ -29,7 +35,8 @@ const PATTERNS: ReadonlyArray<readonly [EntityKind, RegExp]> = [
   [EntityKind.URL, /\bhttps?:\/\/[^\s<>"'`{}|\\^[\]]+/giu],
   [
     EntityKind.EMAIL,
-    /(?<![\p{L}\p{N}._%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}(?![\p{L}\p{N}])/gu,
+    // Bounded as addresses are (64 characters before the @, labels of 63, a top-level domain of 24).
+    /(?<![\p{L}\p{N}._%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\p{L}\p{N}])/gu,
   ],
   [EntityKind.DATE, /(?<![\p{L}\p{N}])(\d{4})-(\d{2})-(\d{2})(?![\p{N}])/gu],
   [
