@@ -192,6 +192,9 @@ class DotLexer extends TextCursor {
   }
 }
 
+/** Deepest nesting of subgraphs, as GraphML's elements (import-xml.ts). */
+const MAX_SUBGRAPH_DEPTH = 256;
+
 class DotParser {
   private readonly lexer: DotLexer;
   private token: Token;
@@ -200,6 +203,8 @@ class DotParser {
   private strict = false;
   /** In a strict graph, the edge already joining two nodes. */
   private readonly pairs = new Map<string, number>();
+  /** Subgraphs open around the current statement. */
+  private depth = 0;
 
   constructor(content: string, commandId: string) {
     this.lexer = new DotLexer(content);
@@ -378,12 +383,18 @@ class DotParser {
 
   /** `subgraph name? { ... }` or `{ ... }`: its statements, flattened; returns the nodes it names. */
   private subgraph(scope: Scope): string[] {
+    const at = this.token.at;
     if (this.keyword('subgraph')) {
       this.shift();
       if (this.token.kind === 'id') this.shift();
     }
     this.expect('{');
+    // Subgraphs are parsed recursively: a bound keeps deep nesting a refusal, not a stack overflow.
+    if (++this.depth > MAX_SUBGRAPH_DEPTH) {
+      failAt(at, `subgraphs nest deeper than ${MAX_SUBGRAPH_DEPTH} levels`);
+    }
     const named = this.statements(scope);
+    this.depth--;
     this.expect('}');
     return [...new Set(named)];
   }

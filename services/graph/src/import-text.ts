@@ -60,13 +60,25 @@ export class TextCursor {
     return { line: this.line, column: this.offset - this.lineStart + 1 };
   }
 
+  /**
+   * The first line break at or after `offset` (-1: none left), kept between
+   * moves: searching for it on every move rescans the rest of a line each
+   * time, quadratic in the length of a long line.
+   */
+  private nextBreak = -2;
+
   /** Moves to `to`, counting the line breaks passed. */
   protected advance(to: number): void {
-    for (let i = this.text.indexOf('\n', this.offset); i !== -1 && i < to;) {
+    let i = this.nextBreak;
+    // Unknown yet, or passed by a subclass moving `offset` itself.
+    if (i === -2 || (i !== -1 && i < this.offset))
+      i = this.text.indexOf('\n', this.offset);
+    while (i !== -1 && i < to) {
       this.line++;
       this.lineStart = i + 1;
       i = this.text.indexOf('\n', i + 1);
     }
+    this.nextBreak = i;
     this.offset = to;
   }
 }

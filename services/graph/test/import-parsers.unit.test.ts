@@ -156,6 +156,21 @@ describe('parseImportDot', () => {
       expect(rejection(() => parseImportDot(content, CMD))).toMatch(message);
     });
 
+    it('rejects subgraphs nested past 256 levels instead of overflowing the stack', () => {
+      const content = `digraph { ${'{ '.repeat(300)}a${' }'.repeat(300)} }`;
+      expect(rejection(() => parseImportDot(content, CMD))).toMatch(
+        /line 1, column 523: subgraphs nest deeper than 256 levels/,
+      );
+    });
+
+    it('reads a mebibyte on one line in one pass, and still places an error on it', () => {
+      // Locating line breaks once per move made a long line quadratic (seconds for a mebibyte).
+      const chain = 'a -> '.repeat(200_000);
+      expect(
+        rejection(() => parseImportDot(`digraph { ${chain}}`, CMD)),
+      ).toMatch(`line 1, column ${11 + chain.length}: a node id expected`);
+    });
+
     it('rejects edges without ids when the command has no command id', () => {
       expect(rejection(() => parseImportDot('digraph { a -> b }', ''))).toMatch(
         /edges need ids/,
