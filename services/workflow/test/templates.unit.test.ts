@@ -213,6 +213,18 @@ describe('CreateWorkflowFromTemplate', () => {
     expect(events[0]?.body.value).toMatchObject({ description: 'null' });
     expect(events[2]?.body.value).toMatchObject({ config: { v: null } });
   });
+  it('leaves a `${` that no `}` closes as written, reading a mebibyte of them in one pass', () => {
+    // With `[^}]*` a reference scanned to the end from every `${` (minutes for this much).
+    const unclosed = 'a${'.repeat(350_000);
+    const template = changed((t) => {
+      nodesOf(t)[2]!.assignedTo = 'user:x';
+      nodesOf(t)[2]!.config = { note: unclosed, mixed: '${a$b} ${hire}' };
+    });
+    const events = given([]).when(fromTemplate(template)).events();
+    expect(events[2]?.body.value).toMatchObject({
+      config: { note: unclosed, mixed: '${a$b} bob' },
+    });
+  });
   it('rejects an existing workflow with ALREADY_EXISTS', () => {
     given(draft()).when(fromTemplate()).thenRejects(ErrorCode.ALREADY_EXISTS);
   });

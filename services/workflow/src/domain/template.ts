@@ -44,8 +44,10 @@ const STEP_TYPE_OF: Readonly<Record<TemplateNodeKind, StepType>> = {
 };
 
 const PARAMETER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const REFERENCE = /\$\{([^}]*)\}/g;
-const WHOLE_REFERENCE = /^\$\{([^}]*)\}$/;
+// A reference ends at the first `}` and holds no `$`: with `[^}]*`, text of
+// many `${` and no `}` made every start scan to the end (minutes for 1 MiB).
+const REFERENCE = /\$\{([^}$]*)\}/g;
+const WHOLE_REFERENCE = /^\$\{([^}$]*)\}$/;
 
 /**
  * Checks a CreateWorkflowFromTemplate and expands it into WorkflowCreated
