@@ -144,6 +144,15 @@ describe('summarize', () => {
     'Lunch was served at noon.',
   ].join(' ');
 
+  it('reads a mebibyte of end marks in one pass, and the sentences around them', () => {
+    // Tried from every mark, such a run cost a scan to its end per mark (an hour for this much).
+    const summary = summarize(`${text} ${'.'.repeat(MIB)}x`, 4);
+    expect(summary.sentenceCount).toBe(5);
+    expect(summary.sentences[0]?.text).toBe(
+      'Revenue grew strongly this quarter.',
+    );
+  });
+
   it('keeps the highest-scoring sentences in their original order, with byte offsets', () => {
     const summary = summarize(text, 2);
     expect(summary.sentenceCount).toBe(4);
