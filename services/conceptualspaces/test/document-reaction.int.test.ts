@@ -20,6 +20,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { DOCUMENT_ENTITY_SPACE_ID, entityScore } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
+import { drained, eventually } from './reaction-helpers.js';
 
 const docCmd = DocumentCommandService.method;
 const cmd = ConceptualspacesCommandService.method;
@@ -29,48 +30,6 @@ const OWNER = 'user:owner';
 const SPACE = DOCUMENT_ENTITY_SPACE_ID;
 
 const text = (s: string) => new TextEncoder().encode(s);
-
-/** Polls `probe` until it returns a value, at most `tries` times 50 ms apart. */
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  tries = 200,
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
-/** Waits until the consumer has acknowledged every event of `domain`, and answers its state. */
-async function drained(
-  jsm: JetStreamManager,
-  domain: string,
-  consumer: string,
-) {
-  const stream = `CIM_${domain.toUpperCase()}`;
-  // Events only: checkpoints on cim.<domain>.chk are not delivered to reactions.
-  const { state } = await jsm.streams.info(stream, {
-    subjects_filter: `cim.${domain}.evt.>`,
-  });
-  const events = Object.values(state.subjects ?? {}).reduce(
-    (sum, n) => sum + n,
-    0,
-  );
-  return eventually(async () => {
-    const info = await jsm.consumers
-      .info(stream, consumer)
-      .catch(() => undefined);
-    return info !== undefined &&
-      info.delivered.consumer_seq >= events &&
-      info.num_pending === 0 &&
-      info.num_ack_pending === 0
-      ? info
-      : undefined;
-  }, `${consumer} to acknowledge ${events} events`);
-}
 
 /** Two services over one NATS server: documents and conceptual spaces. */
 function fleet() {

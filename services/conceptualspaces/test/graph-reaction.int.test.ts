@@ -23,25 +23,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { GRAPH_SPACE_ID } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
+import { eventually } from './reaction-helpers.js';
 
 const graphCmd = GraphCommandService.method;
 const graphQry = GraphQueryService.method;
 const qry = ConceptualspacesQueryService.method;
 const CONSUMER = 'cim-conceptualspaces-graph-concepts';
-
-/** Polls `probe` until it returns a value, at most `tries` times 50 ms apart. */
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  tries = 200,
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('graph events become graph concepts', () => {
   let server: NatsServerHandle;
