@@ -18,6 +18,7 @@ import {
 } from '@cim/proto/cim/location/v1/location_pb';
 import {
   countCommits,
+  eventually,
   sendCommand,
   startNatsServer,
   testLogger,
@@ -140,14 +141,6 @@ function expiringLocations(
 }
 
 /** Polls `probe` until it holds. */
-async function eventually(probe: () => Promise<boolean> | boolean) {
-  for (let tries = 0; tries < 500; tries++) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('condition not reached');
-}
-
 describe('schedules over NATS', () => {
   let server: NatsServerHandle;
   let nc: NatsConnection;
@@ -186,19 +179,30 @@ describe('schedules over NATS', () => {
     return locationId;
   }
 
+  /** Waits until the location holds its definition and the archiving the schedule sent. */
+  const settled = (locationId: string) =>
+    eventually(
+      async () =>
+        (await countCommits(nc, 'location', locationId)) === 2
+          ? true
+          : undefined,
+      `the archiving of ${locationId}`,
+    );
+
   /** Waits until `calls` has run `ticks` more times. */
   async function ticks(calls: () => number, ticks: number) {
     const from = calls();
-    await eventually(() => calls() >= from + ticks);
+    await eventually(
+      () => (calls() >= from + ticks ? true : undefined),
+      `${ticks} more ticks`,
+    );
   }
 
   it('sends a due command once, as the service, with the derived command id', async () => {
     const { definition, calls } = expiringLocations({ listArchived: true });
     await start(definition);
     const locationId = await expiring();
-    await eventually(
-      async () => (await countCommits(nc, 'location', locationId)) === 2,
-    );
+    await settled(locationId);
     // Later ticks send the same command; the decider refuses it.
     await ticks(calls, 5);
     expect(await countCommits(nc, 'location', locationId)).toBe(2);
@@ -226,9 +230,7 @@ describe('schedules over NATS', () => {
     await ticks(one.calls, 5);
     await ticks(two.calls, 5);
     for (const id of ids) {
-      await eventually(
-        async () => (await countCommits(nc, 'location', id)) === 2,
-      );
+      await settled(id);
     }
     await ticks(one.calls, 5);
     await ticks(two.calls, 5);
@@ -241,9 +243,7 @@ describe('schedules over NATS', () => {
     const { definition } = expiringLocations({ failFirst: 3 });
     await start(definition);
     const locationId = await expiring();
-    await eventually(
-      async () => (await countCommits(nc, 'location', locationId)) === 2,
-    );
+    await settled(locationId);
     await Promise.all(running.splice(0).map((r) => r.stop()));
   });
 

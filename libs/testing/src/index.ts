@@ -27,3 +27,4 @@ export {
   testLogger,
 } from './domain-client.js';
 export type { CommandHeaders } from './domain-client.js';
+export { eventually } from './eventually.js';

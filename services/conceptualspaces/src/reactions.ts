@@ -153,16 +153,24 @@ export function graphChangeOf({ body }: GraphEvent): ChangeInit | undefined {
   }
 }
 
-/** The command that creates the well-known graph space (refused as ALREADY_EXISTS once it exists). */
-export function createGraphSpace(): CommandBody {
+/**
+ * The command that creates a well-known space the service places points of
+ * other domains in: continuous dimensions on [0, 1), Euclidean. Refused as
+ * ALREADY_EXISTS once the space exists, so every reaction may send it first.
+ */
+function createWellKnownSpace(
+  conceptualspacesId: string,
+  name: string,
+  dimensions: ReadonlyArray<{ readonly id: string; readonly name: string }>,
+): CommandBody {
   return {
     case: 'create',
     value: create(CreateConceptualSpaceSchema, {
-      conceptualspacesId: GRAPH_SPACE_ID,
-      name: 'Graphs',
-      dimensions: GRAPH_FEATURES.map(({ id, name }) => ({
+      conceptualspacesId,
+      name,
+      dimensions: dimensions.map(({ id, name: dimensionName }) => ({
         dimensionId: id,
-        name,
+        name: dimensionName,
         kind: DimensionKind.CONTINUOUS,
         min: 0,
         max: 1,
@@ -171,6 +179,10 @@ export function createGraphSpace(): CommandBody {
     }),
   };
 }
+
+/** The command that creates the well-known graph space. */
+export const createGraphSpace = (): CommandBody =>
+  createWellKnownSpace(GRAPH_SPACE_ID, 'Graphs', GRAPH_FEATURES);
 
 /**
  * Graph events → graph concepts: every graph becomes a point of the
@@ -306,24 +318,13 @@ export function entityProfile(entities: readonly Entity[]): number[] {
   );
 }
 
-/** The command that creates the well-known document entity space (refused as ALREADY_EXISTS once it exists). */
-export function createDocumentEntitySpace(): CommandBody {
-  return {
-    case: 'create',
-    value: create(CreateConceptualSpaceSchema, {
-      conceptualspacesId: DOCUMENT_ENTITY_SPACE_ID,
-      name: 'Document entities',
-      dimensions: ENTITY_DIMENSIONS.map(({ id, name }) => ({
-        dimensionId: id,
-        name,
-        kind: DimensionKind.CONTINUOUS,
-        min: 0,
-        max: 1,
-      })),
-      metric: { minkowskiP: 2 },
-    }),
-  };
-}
+/** The command that creates the well-known document entity space. */
+export const createDocumentEntitySpace = (): CommandBody =>
+  createWellKnownSpace(
+    DOCUMENT_ENTITY_SPACE_ID,
+    'Document entities',
+    ENTITY_DIMENSIONS,
+  );
 
 /**
  * Document EntitiesExtracted → document concepts (README, "Documents as

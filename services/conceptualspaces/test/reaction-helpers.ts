@@ -1,18 +1,5 @@
+import { eventually } from '@cim/testing';
 import type { JetStreamManager } from '@nats-io/jetstream';
-
-/** Polls `probe` until it returns a value, at most `tries` times 50 ms apart. */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  tries = 200,
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 /** Waits until the consumer has acknowledged every event of `domain`, and answers its state. */
 export async function drained(
@@ -41,3 +28,5 @@ export async function drained(
       : undefined;
   }, `${consumer} to acknowledge ${events} events`);
 }
+
+export { eventually };

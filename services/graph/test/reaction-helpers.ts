@@ -1,19 +1,6 @@
+import { eventually } from '@cim/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-
-/** Polls `probe` until it returns a value, at most `tries` times 50 ms apart. */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  tries = 200,
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 /**
  * Waits until the durable consumer has delivered and settled every message its
@@ -50,3 +37,5 @@ export async function graphCommits(nc: NatsConnection): Promise<number> {
     0,
   );
 }
+
+export { eventually };

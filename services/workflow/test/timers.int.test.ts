@@ -15,6 +15,7 @@ import {
 } from '@cim/service';
 import {
   countCommits,
+  eventually,
   sendCommand,
   sendQuery,
   startNatsServer,
@@ -30,18 +31,6 @@ const cmd = WorkflowCommandService.method;
 const qry = WorkflowQueryService.method;
 
 /** Polls `probe` until it answers something other than undefined. */
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-): Promise<T> {
-  for (let tries = 0; tries < 300; tries++) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not happen`);
-}
-
 describe('workflow timers over NATS', () => {
   let server: NatsServerHandle;
   let nc: NatsConnection;
