@@ -4,6 +4,7 @@ export { DomainError, ErrorCode, errorCodeName } from './domain-error.js';
 export type { DomainErrorCode } from './domain-error.js';
 export { derivedUuid, uuidv7, isUuid, uuidv7Time } from './ids.js';
 export { isSubjectToken } from './subject-token.js';
+export { outdatedMirror } from './mirror.js';
 export {
   invalid,
   limitText,

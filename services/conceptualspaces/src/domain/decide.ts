@@ -5,6 +5,7 @@ import {
   invalid,
   limitText,
   notFound,
+  outdatedMirror,
   requireFinite,
   requireId,
   show,
@@ -320,13 +321,7 @@ function moveConcept(
   const point = checkPoint(space.dimensions, coordinates, 'coordinates');
   notGraphOwned(space, conceptId, 'moved');
   // A mirrored source version already applied (a redelivered event): nothing to do, whatever the dedup window.
-  if (
-    sourceVersion !== undefined &&
-    concept.sourceVersion !== undefined &&
-    sourceVersion <= concept.sourceVersion
-  ) {
-    return [];
-  }
+  if (outdatedMirror(sourceVersion, concept.sourceVersion)) return [];
   if (point.every((value, i) => value === concept.coordinates[i])) {
     throw new DomainError(
       ErrorCode.INVALID_TRANSITION,

@@ -9,6 +9,7 @@ import {
   show,
   validateTags,
   notFound,
+  outdatedMirror,
 } from '@cim/kernel';
 import {
   GraphEventSchema,
@@ -191,7 +192,7 @@ function updateGraph(
   }
   if (tags !== undefined) validateTags(tags.values, 'tags', LIMITS);
   const graph = active(state, graphId);
-  if (outdated(sourceVersion, graph.sourceVersion)) return [];
+  if (outdatedMirror(sourceVersion, graph.sourceVersion)) return [];
   return [
     event({
       case: 'updated',
@@ -205,18 +206,6 @@ function updateGraph(
       },
     }),
   ];
-}
-
-/**
- * True when a change mirroring source version `incoming` comes after one
- * that mirrored `applied` or a later version: already applied, or overtaken
- * by a later one (an old event redelivered after the duplicate window).
- */
-function outdated(
-  incoming: bigint | undefined,
-  applied: bigint | undefined,
-): boolean {
-  return incoming !== undefined && applied !== undefined && incoming <= applied;
 }
 
 function changeGraphStatus(
@@ -302,7 +291,7 @@ function changeNodeMetadata(
   requireId(graphId, 'graph_id');
   requireId(nodeId, 'node_id');
   const node = nodeOf(active(state, graphId), nodeId, 'node');
-  if (outdated(sourceVersion, node.sourceVersion)) return [];
+  if (outdatedMirror(sourceVersion, node.sourceVersion)) return [];
   return [
     event({
       case: 'nodeUpdated',
