@@ -36,10 +36,13 @@ const personalCache = new WeakMap<DescMessage, boolean>();
 /** True when the message type (or one nested in it) has a field marked `(cim.common.v1.personal)`. */
 export function hasPersonalFields(
   desc: DescMessage,
-  seen = new Set<DescMessage>(),
+  seen?: Set<DescMessage>,
 ): boolean {
+  // Asked per command and per event: the answer is cached, and the set for
+  // the walk is made only on the first question about a message.
   const known = personalCache.get(desc);
   if (known !== undefined) return known;
+  seen ??= new Set<DescMessage>();
   if (seen.has(desc)) return false;
   seen.add(desc);
   const found = desc.fields.some(
@@ -126,10 +129,11 @@ const namingCache = new WeakMap<DescMessage, boolean>();
 /** True when the message type (or one nested in it) has a field marked `(cim.common.v1.data_subject)` above personal fields. */
 export function namesDataSubjects(
   desc: DescMessage,
-  seen = new Set<DescMessage>(),
+  seen?: Set<DescMessage>,
 ): boolean {
   const known = namingCache.get(desc);
   if (known !== undefined) return known;
+  seen ??= new Set<DescMessage>();
   if (seen.has(desc) || !hasPersonalFields(desc)) return false;
   seen.add(desc);
   const plan = planOf(desc);
