@@ -25,8 +25,10 @@ const BATCH_SIZE = 64;
 const BATCHES_IN_FLIGHT = 4;
 
 // Sized for a shared two-core machine, where strict mode runs at a few
-// thousand commands per second: about 40 s in all.
+// thousand commands per second: about 50 s in all.
 const FULL = {
+  /** Strict commands and raw batches alternate this many times; the medians are compared. */
+  rounds: 3,
   graphs: 2_000,
   warmUp: 3_000,
   strictCommands: 15_000,
@@ -38,6 +40,7 @@ const FULL = {
 };
 
 const QUICK = {
+  rounds: 1,
   graphs: 500,
   warmUp: 500,
   strictCommands: 3_000,
@@ -52,10 +55,18 @@ type Counts = typeof FULL;
 
 /** What one durability mode measured. */
 interface ModeResult {
-  /** 256 in flight. */
+  /** 256 in flight (strict: the median round). */
   readonly loaded: AddNodeResult;
   /** One command at a time. */
   readonly single: AddNodeResult;
+}
+
+/** Strict mode against its limit, measured in alternating rounds. */
+interface StrictResult extends ModeResult {
+  /** The median round of raw atomic batches. */
+  readonly limit: AppendLimit;
+  /** A stored AddNode commit, byte for byte: the raw batches carry it. */
+  readonly commit: Uint8Array;
 }
 
 /**
@@ -67,7 +78,8 @@ interface ModeResult {
  * pipelined appends. (c) The raw limit of strict storage: pipelined atomic
  * batches of 64 on a `sync_interval: always` server, with the bytes of an
  * AddNode commit that (a) stored and the headers the event store sends.
- * Every part has its own nats-server. Reports a's rate against c and against
+ * Every part has its own nats-server; a and c alternate in rounds, and their
+ * median rounds are compared. Reports a's rate against c and against
  * b, and a's latency at concurrency 1 against b's (the price of one fsync per
  * lone command). For information, (a)'s load on a thin responder that only
  * appends the same bytes in strict mode: the floor of (a) against c.
@@ -77,7 +89,10 @@ export const benchmark: Benchmark = {
   async run({ quick, childNodeArgs, note }) {
     const counts = quick ? QUICK : FULL;
 
-    // 1. Strict, which also yields a real stored commit for the raw limit.
+    // 1 and 2. Strict, and the raw limit of strict storage with the bytes of
+    // a commit strict stored, in alternating rounds on two servers: a shared
+    // machine's drift then weighs on both alike. Strict writes are on disk
+    // when acknowledged, so neither leaves dirty pages to weigh on the other.
     const strict = await withGraphLoad(
       {
         server: { syncAlways: true },
@@ -93,18 +108,11 @@ export const benchmark: Benchmark = {
             `nats-server ${features.version} has no atomic batches (2.12+ has); strict mode cannot group commits`,
           );
         }
-        const result = await measureMode(load, counts.strictCommands, counts);
-        return { ...result, commit: await load.lastCommit() };
+        return strictRounds(load, counts, note);
       },
     );
     report(note, 'strict', strict);
-
-    // 2. The raw limit of strict storage, with those bytes. Strict writes are
-    // on disk when acknowledged, so no dirty pages from step 1 weigh on it.
-    const limit = await batchLimit(counts, strict.commit);
-    note(
-      `raw atomic batches of ${BATCH_SIZE} × ${strict.commit.length} B, ${BATCHES_IN_FLIGHT} in flight: ${limit.perSecond.toFixed(0)} msg/s`,
-    );
+    const { limit } = strict;
 
     // 3. The floor of strict commands: the same load on a responder that only appends.
     const thin = await measureThin({
@@ -181,6 +189,73 @@ export const benchmark: Benchmark = {
   },
 };
 
+/**
+ * Strict AddNode 256 in flight and raw atomic batches of 64, alternating for
+ * `counts.rounds` rounds (the raw batches on a `sync_interval: always` server
+ * of their own), then strict one at a time. The median round of each is kept.
+ */
+async function strictRounds(
+  load: GraphLoad,
+  counts: Counts,
+  note: (text: string) => void,
+): Promise<StrictResult> {
+  const cleanup = new Cleanup();
+  try {
+    const server = cleanup.add(
+      await startNatsServer({ syncAlways: true }),
+      (s) => s.stop(),
+    );
+    const nc = cleanup.add(await connect({ servers: server.url }), (c) =>
+      c.close(),
+    );
+    const loaded: AddNodeResult[] = [];
+    const limits: AppendLimit[] = [];
+    let commit: Uint8Array | undefined;
+    for (let round = 0; round < counts.rounds; round++) {
+      loaded.push(
+        await load.addNodes({
+          warmUp: round === 0 ? counts.warmUp : 0,
+          count: counts.strictCommands,
+          window: WINDOW,
+        }),
+      );
+      commit ??= await load.lastCommit();
+      limits.push(
+        await measureBatchLimit(nc, {
+          messages: counts.batchMessages,
+          warmUp: round === 0 ? counts.batchWarmUp : 0,
+          batchSize: BATCH_SIZE,
+          inFlight: BATCHES_IN_FLIGHT,
+          payload: commit,
+          serverPid: server.pid,
+        }),
+      );
+      note(
+        `round ${round + 1}: strict ${loaded[round]!.perSecond.toFixed(0)} cmd/s, raw atomic batches of ${BATCH_SIZE} × ${commit.length} B, ${BATCHES_IN_FLIGHT} in flight: ${limits[round]!.perSecond.toFixed(0)} msg/s`,
+      );
+    }
+    const single = await load.addNodes({
+      warmUp: counts.oneWarmUp,
+      count: counts.oneCommands,
+      window: 1,
+    });
+    return {
+      loaded: median(loaded),
+      single,
+      limit: median(limits),
+      commit: commit!,
+    };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+/** The round with the median rate (the lower middle one of an even count). */
+function median<T extends { readonly perSecond: number }>(rounds: T[]): T {
+  const sorted = [...rounds].sort((a, b) => a.perSecond - b.perSecond);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 /** AddNode 256 in flight, then one at a time, on the same service and graphs. */
 async function measureMode(
   load: GraphLoad,
@@ -208,30 +283,4 @@ function report(
   note(
     `${mode}: ${loaded.perSecond.toFixed(0)} cmd/s, p50 ${loaded.latency.p50.toFixed(2)} ms, p99 ${loaded.latency.p99.toFixed(2)} ms at ${WINDOW} in flight; p50 ${single.latency.p50.toFixed(2)} ms one at a time`,
   );
-}
-
-async function batchLimit(
-  counts: Counts,
-  payload: Uint8Array,
-): Promise<AppendLimit> {
-  const cleanup = new Cleanup();
-  try {
-    const server = cleanup.add(
-      await startNatsServer({ syncAlways: true }),
-      (s) => s.stop(),
-    );
-    const nc = cleanup.add(await connect({ servers: server.url }), (c) =>
-      c.close(),
-    );
-    return await measureBatchLimit(nc, {
-      messages: counts.batchMessages,
-      warmUp: counts.batchWarmUp,
-      batchSize: BATCH_SIZE,
-      inFlight: BATCHES_IN_FLIGHT,
-      payload,
-      serverPid: server.pid,
-    });
-  } finally {
-    await cleanup.run();
-  }
 }

@@ -4,9 +4,12 @@
 // missed target is a result, not a failure.
 //
 //   node test/dist/bench/run.js [--quick] [--only <name-substring>] [--cpu-prof <dir>]
+//     [--node-arg <flag>]...
 //
 // --cpu-prof writes a V8 CPU profile of every child process (services, gateway,
-// gRPC baseline server) into <dir> when it stops.
+// gRPC baseline server) into <dir> when it stops. --node-arg passes a Node or
+// V8 flag to those child processes too (e.g. --node-arg=--single-threaded-gc),
+// to compare run-time settings in the same run conditions.
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -58,7 +61,7 @@ function isBenchmark(value: unknown): value is Benchmark {
 }
 
 const USAGE =
-  'usage: run.js [--quick] [--only <name-substring>] [--cpu-prof <dir>]';
+  'usage: run.js [--quick] [--only <name-substring>] [--cpu-prof <dir>] [--node-arg <flag>]...';
 
 function options(): {
   quick: boolean;
@@ -71,16 +74,19 @@ function options(): {
         quick: { type: 'boolean', default: false },
         only: { type: 'string' },
         'cpu-prof': { type: 'string' },
+        'node-arg': { type: 'string', multiple: true, default: [] },
       },
     });
     const profileDir = values['cpu-prof'];
     return {
       quick: values.quick,
       only: values.only,
-      childNodeArgs:
-        profileDir === undefined
+      childNodeArgs: [
+        ...(profileDir === undefined
           ? []
-          : ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`],
+          : ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`]),
+        ...values['node-arg'],
+      ],
     };
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
