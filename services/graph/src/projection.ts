@@ -119,16 +119,13 @@ export function project(
     case 'archived':
       return stamp({ ...row, status: GraphStatus.ARCHIVED }, meta);
     case 'nodeAdded':
-      return stamp(nodeAdded(row, body.value), meta);
+      return nodeAdded(row, body.value, meta);
     case 'nodeUpdated':
-      return stamp(
-        nodeUpdated(row, body.value.nodeId, body.value.metadata),
-        meta,
-      );
+      return nodeUpdated(row, body.value.nodeId, body.value.metadata, meta);
     case 'nodeRemoved':
       return stamp(nodeRemoved(row, body.value.nodeId), meta);
     case 'edgeAdded':
-      return stamp(edgeAdded(row, body.value), meta);
+      return edgeAdded(row, body.value, meta);
     case 'edgeUpdated':
       return stamp(edgeUpdated(row, body.value), meta);
     case 'edgeRemoved':
@@ -142,6 +139,10 @@ export function project(
 function stamp(row: GraphRow, meta: CommitMeta): GraphRow {
   return { ...row, version: meta.version, updatedAtMs: meta.occurredAtMs };
 }
+
+// The frequent events (a node or an edge added, a node's metadata changed)
+// build their new row in one object literal, stamped with the commit, instead
+// of copying the whole row once per changed part and again to stamp it.
 
 function updated(
   row: GraphRow,
@@ -163,11 +164,10 @@ function statusChanged(row: GraphRow, to: GraphStatus): GraphRow {
     : row;
 }
 
-function withNode(row: GraphRow, node: NodeRecord): GraphRow {
+function nodesWith(row: GraphRow, node: NodeRecord) {
   const ofType =
     row.nodesByType.get(node.nodeType) ?? SortedMap.empty<NodeRecord>();
   return {
-    ...row,
     nodes: row.nodes.set(node.id, node),
     nodesByType: row.nodesByType.set(node.nodeType, ofType.set(node.id, node)),
   };
@@ -176,8 +176,9 @@ function withNode(row: GraphRow, node: NodeRecord): GraphRow {
 function nodeAdded(
   row: GraphRow,
   { nodeId, nodeType, label, metadata, conceptualPoint }: NodeAdded,
+  meta: CommitMeta,
 ): GraphRow {
-  if (row.nodes.has(nodeId)) return row;
+  if (row.nodes.has(nodeId)) return stamp(row, meta);
   const node: NodeRecord = {
     id: nodeId,
     nodeType,
@@ -185,17 +186,33 @@ function nodeAdded(
     metadata,
     conceptualPoint,
   };
-  const next = withNode(row, node);
-  return { ...next, adjacency: next.adjacency.set(nodeId, NO_EDGES) };
+  const { nodes, nodesByType } = nodesWith(row, node);
+  return {
+    ...row,
+    nodes,
+    nodesByType,
+    adjacency: row.adjacency.set(nodeId, NO_EDGES),
+    version: meta.version,
+    updatedAtMs: meta.occurredAtMs,
+  };
 }
 
 function nodeUpdated(
   row: GraphRow,
   nodeId: string,
   metadata: JsonObject | undefined,
+  meta: CommitMeta,
 ): GraphRow {
   const node = row.nodes.get(nodeId);
-  return node === undefined ? row : withNode(row, { ...node, metadata });
+  if (node === undefined) return stamp(row, meta);
+  const { nodes, nodesByType } = nodesWith(row, { ...node, metadata });
+  return {
+    ...row,
+    nodes,
+    nodesByType,
+    version: meta.version,
+    updatedAtMs: meta.occurredAtMs,
+  };
 }
 
 function nodeRemoved(row: GraphRow, nodeId: string): GraphRow {
@@ -265,14 +282,18 @@ function placeEdge(
 const negative = (weight: number | undefined): number =>
   weight !== undefined && weight < 0 ? 1 : 0;
 
-function edgeAdded(row: GraphRow, added: EdgeAdded): GraphRow {
+function edgeAdded(
+  row: GraphRow,
+  added: EdgeAdded,
+  meta: CommitMeta,
+): GraphRow {
   const { edgeId, source, target } = added;
   if (
     row.edges.has(edgeId) ||
     !row.nodes.has(source) ||
     !row.nodes.has(target)
   ) {
-    return row;
+    return stamp(row, meta);
   }
   const edge: EdgeRecord = {
     id: edgeId,
@@ -294,6 +315,8 @@ function edgeAdded(row: GraphRow, added: EdgeAdded): GraphRow {
       1,
     ),
     negativeWeights: row.negativeWeights + negative(edge.weight),
+    version: meta.version,
+    updatedAtMs: meta.occurredAtMs,
   };
 }
 
