@@ -1,10 +1,10 @@
 import {
   createInbox,
-  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from '@nats-io/nats-core';
 import { parseAck } from './ack.js';
+import type { AppendHeaders } from './append-headers.js';
 import { AppendError, AppendFailure } from './errors.js';
 import type {
   AppendCallback,
@@ -36,7 +36,7 @@ export interface BatchOptions {
 interface Member {
   readonly subject: string;
   readonly payload: Uint8Array;
-  readonly headers: MsgHdrs;
+  readonly headers: AppendHeaders;
   readonly callback: AppendCallback;
 }
 
@@ -119,7 +119,7 @@ export class BatchAppender {
   append(
     subject: string,
     payload: Uint8Array,
-    headers: MsgHdrs,
+    headers: AppendHeaders,
     callback: AppendCallback,
   ): void {
     this.queue.push({ subject, payload, headers, callback });
@@ -210,16 +210,18 @@ export class BatchAppender {
     });
     try {
       // A member goes out in a batch once (a refused batch's members go on their own), so its
-      // headers hold no batch header yet: append, not set, spares a search per header.
+      // headers hold no batch header yet.
       members.forEach((m, i) => {
         m.headers.append('Nats-Batch-Id', batchId);
         m.headers.append('Nats-Batch-Sequence', String(i + 1));
         if (i < members.length - 1) {
-          this.nc.publish(m.subject, m.payload, { headers: m.headers });
+          this.nc.publish(m.subject, m.payload, {
+            headers: m.headers.forPublish(),
+          });
         } else {
           m.headers.append('Nats-Batch-Commit', '1');
           this.nc.publish(m.subject, m.payload, {
-            headers: m.headers,
+            headers: m.headers.forPublish(),
             reply: `${this.prefix}.${id}`,
           });
         }

@@ -6,7 +6,8 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { AppendHeaders } from './append-headers.js';
 import type { Ack } from './ack.js';
 import { BatchAppender, type BatchOptions } from './batch-appender.js';
 import { type AppendError } from './errors.js';
@@ -44,7 +45,7 @@ interface Appender {
   append(
     subject: string,
     payload: Uint8Array,
-    headers: MsgHdrs,
+    headers: AppendHeaders,
     callback: AppendCallback,
   ): void;
   close(): void;
@@ -129,14 +130,10 @@ export class EventStore {
     commit: Uint8Array,
     callback: AppendCallback,
   ): void {
-    // append, not set: the headers are fresh, and set() first searches them for the key to replace.
-    const h = headers();
-    h.append('Nats-Msg-Id', msgId);
-    h.append('Nats-Expected-Last-Subject-Sequence', String(expectedSeq));
     this.appender.append(
       eventSubject(this.domain, aggregateId),
       commit,
-      h,
+      new AppendHeaders(msgId, expectedSeq),
       callback,
     );
   }
@@ -149,10 +146,12 @@ export class EventStore {
     data: Uint8Array,
     callback: AppendCallback,
   ): void {
-    const h = headers();
-    h.set('Nats-Msg-Id', msgId);
-    h.set('Nats-Expected-Last-Subject-Sequence', String(expectedSeq));
-    this.single.append(subject, data, h, callback);
+    this.single.append(
+      subject,
+      data,
+      new AppendHeaders(msgId, expectedSeq),
+      callback,
+    );
   }
 
   /** `append` as a promise, for callers off the hot path. */

@@ -1,10 +1,10 @@
 import {
   createInbox,
-  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from '@nats-io/nats-core';
 import { parseAck, type Ack } from './ack.js';
+import type { AppendHeaders } from './append-headers.js';
 import { AppendError, AppendFailure } from './errors.js';
 
 /** Receives the outcome of one append: an error, or the ack. */
@@ -67,7 +67,7 @@ export class PipelinedAppender {
   append(
     subject: string,
     payload: Uint8Array,
-    headers: MsgHdrs,
+    headers: AppendHeaders,
     callback: AppendCallback,
   ): void {
     const id = ++this.nextId;
@@ -80,7 +80,7 @@ export class PipelinedAppender {
     try {
       this.nc.publish(subject, payload, {
         reply: `${this.prefix}.${id}`,
-        headers,
+        headers: headers.forPublish(),
       });
     } catch (cause) {
       this.settle(

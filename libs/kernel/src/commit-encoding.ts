@@ -76,28 +76,8 @@ export function encodeCommitFields(
       : 1 + varintSize(timestampSize) + timestampSize) +
     bytesField(fields.prevHash.length);
   const buffer = Buffer.allocUnsafe(size + reserve);
-  let at = 0;
-  const varint = (value: number) => {
-    while (value >= 0x80) {
-      buffer[at++] = (value % 128) | 0x80;
-      value = Math.floor(value / 128);
-    }
-    buffer[at++] = value;
-  };
-  const tag = (field: number, wire: number) => varint(field * 8 + wire);
-  const string = (field: number, value: string) => {
-    if (value === '') return;
-    tag(field, LEN);
-    varint(Buffer.byteLength(value, 'utf8'));
-    at += buffer.write(value, at, 'utf8');
-  };
-  const bytes = (field: number, value: Uint8Array) => {
-    if (value.length === 0) return;
-    tag(field, LEN);
-    varint(value.length);
-    buffer.set(value, at);
-    at += value.length;
-  };
+  out = buffer;
+  at = 0;
   string(1, fields.commitId);
   string(2, fields.commandId);
   string(3, fields.domain);
@@ -107,13 +87,14 @@ export function encodeCommitFields(
     tag(6, VARINT);
     varint(version);
   }
-  fields.events.forEach((e, i) => {
+  for (let i = 0; i < fields.events.length; i++) {
+    const e = fields.events[i]!;
     tag(7, LEN);
     varint(eventSizes[i]!);
     string(1, e.eventId);
     string(2, e.eventType);
     bytes(3, e.payload);
-  });
+  }
   string(8, fields.actor);
   string(9, fields.correlationId);
   string(10, fields.causationId);
@@ -130,5 +111,40 @@ export function encodeCommitFields(
     }
   }
   bytes(12, fields.prevHash);
-  return { buffer, unsealed: at };
+  const unsealed = at;
+  out = EMPTY;
+  return { buffer, unsealed };
+}
+
+// The writer's state while one commit is encoded (synchronously, start to end):
+// module-level functions over it spare four closures per commit.
+const EMPTY = Buffer.alloc(0);
+let out: Buffer = EMPTY;
+let at = 0;
+
+function varint(value: number): void {
+  while (value >= 0x80) {
+    out[at++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  out[at++] = value;
+}
+
+function tag(field: number, wire: number): void {
+  varint(field * 8 + wire);
+}
+
+function string(field: number, value: string): void {
+  if (value === '') return;
+  tag(field, LEN);
+  varint(Buffer.byteLength(value, 'utf8'));
+  at += out.write(value, at, 'utf8');
+}
+
+function bytes(field: number, value: Uint8Array): void {
+  if (value.length === 0) return;
+  tag(field, LEN);
+  varint(value.length);
+  out.set(value, at);
+  at += value.length;
 }

@@ -1,9 +1,5 @@
-import {
-  Counter,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-} from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { BufferedCounter, BufferedHistogram } from './buffered-metrics.js';
 
 /** Latency buckets in seconds, from 50 µs to 5 s. */
 const LATENCY_BUCKETS = [
@@ -15,17 +11,22 @@ const LATENCY_BUCKETS = [
 export interface Metrics {
   readonly registry: Registry;
   /** Commands handled, by command name and outcome (`accepted`, `rejected`, error code). */
-  readonly commands: Counter<'command' | 'outcome'>;
-  readonly commandSeconds: Histogram<'command'>;
+  readonly commands: BufferedCounter<'command' | 'outcome'>;
+  readonly commandSeconds: BufferedHistogram<'command'>;
   /** Queries answered, by query name and outcome. */
-  readonly queries: Counter<'query' | 'outcome'>;
-  readonly querySeconds: Histogram<'query'>;
+  readonly queries: BufferedCounter<'query' | 'outcome'>;
+  readonly querySeconds: BufferedHistogram<'query'>;
   /** Commits appended, by outcome (`ok`, `duplicate`, `conflict`, `error`). */
-  readonly appends: Counter<'outcome'>;
-  readonly appendSeconds: Histogram;
+  readonly appends: BufferedCounter<'outcome'>;
+  readonly appendSeconds: BufferedHistogram;
 }
 
-/** Creates the standard metrics plus Node's default process metrics, labelled with the service name. */
+/**
+ * Creates the standard metrics plus Node's default process metrics, labelled
+ * with the service name. Counters and histograms on the request path are
+ * buffered (see buffered-metrics.ts): bind their labels once with
+ * `labels(...)`, then each count or observation costs a few additions.
+ */
 export function createMetrics(service: string): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
@@ -33,39 +34,39 @@ export function createMetrics(service: string): Metrics {
   const registers = [registry];
   return {
     registry,
-    commands: new Counter({
+    commands: new BufferedCounter({
       name: 'cim_commands_total',
       help: 'Commands handled, by command and outcome',
       labelNames: ['command', 'outcome'],
       registers,
     }),
-    commandSeconds: new Histogram({
+    commandSeconds: new BufferedHistogram({
       name: 'cim_command_duration_seconds',
       help: 'Time from receiving a command to its reply',
       labelNames: ['command'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    queries: new Counter({
+    queries: new BufferedCounter({
       name: 'cim_queries_total',
       help: 'Queries answered, by query and outcome',
       labelNames: ['query', 'outcome'],
       registers,
     }),
-    querySeconds: new Histogram({
+    querySeconds: new BufferedHistogram({
       name: 'cim_query_duration_seconds',
       help: 'Time from receiving a query to its reply',
       labelNames: ['query'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    appends: new Counter({
+    appends: new BufferedCounter({
       name: 'cim_appends_total',
       help: 'Commits appended to JetStream, by outcome',
       labelNames: ['outcome'],
       registers,
     }),
-    appendSeconds: new Histogram({
+    appendSeconds: new BufferedHistogram({
       name: 'cim_append_duration_seconds',
       help: 'Time from publishing a commit to its JetStream ack',
       buckets: LATENCY_BUCKETS,
