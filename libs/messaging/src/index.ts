@@ -13,6 +13,8 @@ export {
 } from '@cim/kernel';
 export type { RequestKind } from '@cim/kernel';
 export { Header } from './headers.js';
+export { forEachHeader, readsRawHeaders } from './received-headers.js';
+export type { ReceivedMessage } from './received-headers.js';
 export {
   UnavailableError,
   errorFromReply,

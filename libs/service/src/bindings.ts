@@ -22,6 +22,8 @@ import {
   UnavailableError,
   errorLine,
   errorReplyFor,
+  forEachHeader,
+  type ReceivedMessage,
 } from '@cim/messaging';
 import {
   CommandMetaSchema,
@@ -151,36 +153,51 @@ export function commandMeta(
   headers: MsgHdrs | undefined,
   defaultActor: string,
 ): CommandMeta {
-  // One pass over the headers: each get() on nats.js headers lists and filters every key.
+  return metaFrom(defaultActor, (visit) => {
+    if (headers !== undefined)
+      for (const [name, values] of headers) visit(name, values[0] ?? '');
+  });
+}
+
+/** `commandMeta` of a received request, its header bytes read in one pass where the client allows. */
+export function commandMetaOf(
+  msg: ReceivedMessage,
+  defaultActor: string,
+): CommandMeta {
+  return metaFrom(defaultActor, (visit) => forEachHeader(msg, visit));
+}
+
+function metaFrom(
+  defaultActor: string,
+  lines: (visit: (name: string, value: string) => void) => void,
+): CommandMeta {
+  // The first value of each name counts.
   let commandId = '';
   let correlationId = '';
   let causationId = '';
   let actor = '';
   let expected = '';
-  if (headers !== undefined) {
-    for (const [key, values] of headers) {
-      const value = values[0] ?? '';
-      switch (key) {
-        case Header.commandId:
-          commandId ||= value;
-          break;
-        case Header.correlationId:
-          correlationId ||= value;
-          break;
-        case Header.causationId:
-          causationId ||= value;
-          break;
-        case Header.actor:
-          actor ||= value;
-          break;
-        case Header.expectedVersion:
-          expected ||= value;
-          break;
-        default:
-          break;
-      }
+  lines((key, value) => {
+    switch (key) {
+      case Header.commandId:
+        commandId ||= value;
+        break;
+      case Header.correlationId:
+        correlationId ||= value;
+        break;
+      case Header.causationId:
+        causationId ||= value;
+        break;
+      case Header.actor:
+        actor ||= value;
+        break;
+      case Header.expectedVersion:
+        expected ||= value;
+        break;
+      default:
+        break;
     }
-  }
+  });
   if (commandId !== '' && !isUuid(commandId)) {
     throw new DomainError(
       ErrorCode.VALIDATION_FAILED,
