@@ -45,7 +45,15 @@ function labelsOf<L extends string>(
 export class BufferedCounter<L extends string = string> {
   private readonly counter: Counter<L>;
   private readonly labelNames: readonly L[];
-  private readonly children: { labels: LabelValues<L>; pending: number }[] = [];
+  /** One child per label set, by its values joined: binding again returns the same child. */
+  private readonly children = new Map<
+    string,
+    {
+      readonly labels: LabelValues<L>;
+      pending: number;
+      readonly bound: CounterChild;
+    }
+  >();
 
   constructor(config: MetricConfig<L>) {
     this.labelNames = config.labelNames ?? [];
@@ -60,13 +68,21 @@ export class BufferedCounter<L extends string = string> {
 
   /** The counter for these label values, in the order of the label names. */
   labels(...values: string[]): CounterChild {
-    const child = { labels: labelsOf(this.labelNames, values), pending: 0 };
-    this.children.push(child);
-    return {
-      inc: (value = 1) => {
-        child.pending += value;
-      },
-    };
+    const key = values.join('\u0000');
+    let child = this.children.get(key);
+    if (child === undefined) {
+      const made = {
+        labels: labelsOf(this.labelNames, values),
+        pending: 0,
+        bound: {
+          inc: (value = 1) => {
+            made.pending += value;
+          },
+        },
+      };
+      this.children.set(key, (child = made));
+    }
+    return child.bound;
   }
 
   /** Increments straight away, for label sets too rare to bind. */
@@ -80,7 +96,7 @@ export class BufferedCounter<L extends string = string> {
   }
 
   private flush(): void {
-    for (const child of this.children) {
+    for (const child of this.children.values()) {
       if (child.pending === 0) continue;
       this.counter.inc(child.labels, child.pending);
       child.pending = 0;
@@ -94,6 +110,8 @@ interface HistogramSeries<L extends string> {
   readonly counts: Float64Array;
   sum: number;
   count: number;
+  /** What `labels()` hands out for this series, made once. */
+  bound?: HistogramChild;
 }
 
 /**
@@ -110,7 +128,8 @@ export class BufferedHistogram<L extends string = string> {
   readonly help: string;
   private readonly labelNames: readonly L[];
   private readonly bounds: readonly number[];
-  private readonly series: HistogramSeries<L>[] = [];
+  /** One series per label set, by its values joined: binding again returns the same series. */
+  private readonly series = new Map<string, HistogramSeries<L>>();
   /** The series without labels, for a histogram that has no label names. */
   private readonly unlabelled: HistogramSeries<L> | undefined;
 
@@ -130,7 +149,9 @@ export class BufferedHistogram<L extends string = string> {
   /** The histogram for these label values, in the order of the label names. */
   labels(...values: string[]): HistogramChild {
     const series = this.newSeries(values);
-    return { observe: (value) => this.record(series, value) };
+    return (series.bound ??= {
+      observe: (value) => this.record(series, value),
+    });
   }
 
   /** Records one observation on the histogram without labels. */
@@ -180,7 +201,7 @@ export class BufferedHistogram<L extends string = string> {
               value,
             }) as MetricValueWithName<string>,
       );
-    for (const s of this.combined()) {
+    for (const s of this.series.values()) {
       if (s.count === 0 && s !== this.unlabelled) continue;
       let cumulative = 0;
       this.bounds.forEach((le, i) => {
@@ -200,45 +221,28 @@ export class BufferedHistogram<L extends string = string> {
     } as unknown as MetricObjectWithValues<MetricValueWithName<string>>;
   }
 
-  /** The series, those bound separately with the same labels summed: one series to Prometheus. */
-  private combined(): HistogramSeries<L>[] {
-    const byLabels = new Map<string, HistogramSeries<L>>();
-    for (const s of this.series) {
-      const key = JSON.stringify(s.labels);
-      const into = byLabels.get(key);
-      if (into === undefined) {
-        byLabels.set(
-          key,
-          s === this.unlabelled
-            ? s
-            : { ...s, counts: Float64Array.from(s.counts) },
-        );
-      } else {
-        s.counts.forEach((n, i) => (into.counts[i]! += n));
-        into.sum += s.sum;
-        into.count += s.count;
-      }
-    }
-    return [...byLabels.values()];
-  }
-
   /** Forgets every observation (the registry's resetMetrics). */
   reset(): void {
-    for (const s of this.series) {
+    for (const s of this.series.values()) {
       s.counts.fill(0);
       s.sum = 0;
       s.count = 0;
     }
   }
 
+  /** The series of these label values, made on first use. */
   private newSeries(values: readonly string[]): HistogramSeries<L> {
-    const series: HistogramSeries<L> = {
-      labels: labelsOf(this.labelNames, values),
-      counts: new Float64Array(this.bounds.length + 1),
-      sum: 0,
-      count: 0,
-    };
-    this.series.push(series);
+    const key = values.join('\u0000');
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = {
+        labels: labelsOf(this.labelNames, values),
+        counts: new Float64Array(this.bounds.length + 1),
+        sum: 0,
+        count: 0,
+      };
+      this.series.set(key, series);
+    }
     return series;
   }
 

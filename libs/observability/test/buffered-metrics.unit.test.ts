@@ -45,7 +45,7 @@ describe('BufferedHistogram', () => {
     expect(await ours.metrics()).toBe(await theirs.metrics());
   });
 
-  it('exposes a histogram without labels from the start, and sums children bound twice', async () => {
+  it('exposes a histogram without labels from the start, and keeps one series per label set', async () => {
     const ours = registry();
     const theirs = registry();
     const buffered = new BufferedHistogram({
@@ -75,6 +75,7 @@ describe('BufferedHistogram', () => {
     });
     labelled.labels('GraphInfo').observe(0.002);
     labelled.labels('GraphInfo').observe(0.5);
+    expect(labelled.labels('GraphInfo')).toBe(labelled.labels('GraphInfo'));
     const text = await ours.metrics();
     expect(text).toContain(
       'cim_q_seconds_count{service="cim-test",query="GraphInfo"} 2',
@@ -116,6 +117,8 @@ describe('BufferedCounter', () => {
       registers: [theirs],
     });
     const accepted = buffered.labels('AddNode', 'accepted');
+    // Bound again (as a second route might): the same counter, not a second series.
+    expect(buffered.labels('AddNode', 'accepted')).toBe(accepted);
     for (let i = 0; i < 1000; i++) accepted.inc();
     accepted.inc(5);
     buffered.inc({ command: 'AddNode', outcome: 'NOT_FOUND' });
