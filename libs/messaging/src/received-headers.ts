@@ -73,8 +73,26 @@ export function forEachHeader(
     let end = text.indexOf('\r\n', at);
     if (end < 0) end = text.length;
     const colon = text.indexOf(':', at);
-    if (colon > at && colon < end)
-      visit(text.slice(at, colon), text.slice(colon + 1, end).trim());
+    if (colon > at && colon < end) {
+      // The usual single space after the colon is skipped here, not by a
+      // slice and a trim; anything else at either end goes through trim().
+      let from = colon + 1;
+      let to = end;
+      while (from < to && text.charCodeAt(from) === 0x20) from++;
+      while (to > from && text.charCodeAt(to - 1) === 0x20) to--;
+      let value = text.slice(from, to);
+      if (
+        from < to &&
+        (oddEdge(text.charCodeAt(from)) || oddEdge(text.charCodeAt(to - 1)))
+      )
+        value = value.trim();
+      visit(text.slice(at, colon), value);
+    }
     at = end + 2;
   }
+}
+
+/** A character at a value's edge that String#trim might remove: a control character, or beyond ASCII. */
+function oddEdge(code: number): boolean {
+  return code < 0x21 || code > 0x7e;
 }

@@ -79,6 +79,7 @@ describe('forEachHeader', () => {
           '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
         );
         h.set('X-Empty', '');
+        h.set('X-Edges', '\u3000 tabbed\t');
         return h;
       },
     ],
