@@ -16,7 +16,8 @@ import {
 import { Header, request } from '@cim/messaging';
 import type { CommandResultSchema } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream';
+import { eventually } from './eventually.js';
 import { createLogger, type LogLevel, type Logger } from '@cim/observability';
 
 /** Headers of one test command; a fresh command id unless one is given. */
@@ -96,6 +97,37 @@ export async function countCommits(
   return Object.values(info.state.subjects ?? {}).reduce(
     (sum, n) => sum + n,
     0,
+  );
+}
+
+/**
+ * Waits until a durable consumer on a domain's stream (a reaction's) has
+ * delivered and acknowledged every commit stored when it is called, and
+ * resolves with its info: `num_redelivered` tells how many deliveries it had
+ * to repeat. Checkpoints on the stream are not commits and not counted.
+ */
+export async function consumerSettled(
+  nc: NatsConnection,
+  domain: string,
+  consumer: string,
+  timeoutMs?: number,
+): Promise<ConsumerInfo> {
+  const commits = await countCommits(nc, domain);
+  const jsm = await jetstreamManager(nc);
+  return eventually(
+    async () => {
+      const info = await jsm.consumers
+        .info(`CIM_${domain.toUpperCase()}`, consumer)
+        .catch(() => undefined);
+      return info !== undefined &&
+        info.delivered.consumer_seq >= commits &&
+        info.num_pending === 0 &&
+        info.num_ack_pending === 0
+        ? info
+        : undefined;
+    },
+    `${consumer} to acknowledge the ${commits} commits of ${domain}`,
+    timeoutMs,
   );
 }
 

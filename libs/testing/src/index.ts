@@ -20,6 +20,7 @@ export type { NatsShardsHandle } from './nats-shards.js';
 export { deciderSpec } from './decider-spec.js';
 export type { DeciderThen } from './decider-spec.js';
 export {
+  consumerSettled,
   countCommits,
   rejection,
   sendCommand,

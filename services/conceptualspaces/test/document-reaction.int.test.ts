@@ -9,6 +9,9 @@ import {
 import { DocumentCommandService } from '@cim/proto/cim/document/v1/document_pb';
 import type { RunningService } from '@cim/service';
 import {
+  countCommits,
+  eventually,
+  consumerSettled,
   sendCommand,
   sendQuery,
   startNatsServer,
@@ -20,7 +23,6 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { DOCUMENT_ENTITY_SPACE_ID, entityScore } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
-import { drained, eventually } from './reaction-helpers.js';
 
 const docCmd = DocumentCommandService.method;
 const cmd = ConceptualspacesCommandService.method;
@@ -184,18 +186,9 @@ describe('documents with extracted entities become concepts', () => {
 
   it('changes nothing when every document event is delivered again', async () => {
     const { jsm, nc } = handles;
-    await drained(jsm, 'document', CONSUMER);
-    const commits = async () => {
-      const info = await jsm.streams.info('CIM_CONCEPTUALSPACES', {
-        subjects_filter: `cim.conceptualspaces.evt.${SPACE}`,
-      });
-      return Object.values(info.state.subjects ?? {}).reduce(
-        (sum, n) => sum + n,
-        0,
-      );
-    };
+    await consumerSettled(nc, 'document', CONSUMER);
     const snapshot = async () => ({
-      messages: await commits(),
+      messages: await countCommits(nc, 'conceptualspaces', SPACE),
       info: await sendQuery(nc, qry.spaceInfo, { conceptualspacesId: SPACE }),
       concepts: await concepts(),
     });
@@ -207,7 +200,7 @@ describe('documents with extracted entities become concepts', () => {
     await handles.spaces.stop();
     await jsm.consumers.delete('CIM_DOCUMENT', CONSUMER);
     handles.spaces = await startSpaces({ resultCacheSize: 1 });
-    const consumer = await drained(jsm, 'document', CONSUMER);
+    const consumer = await consumerSettled(nc, 'document', CONSUMER);
     expect(consumer.num_redelivered).toBe(0);
 
     expect(await snapshot()).toEqual(before);
@@ -232,7 +225,7 @@ describe('a document entity space of another arity', () => {
     });
     const { documentId, cid } = await promoted(`${mails} ${uuidv7()}`);
     await extract(documentId, cid);
-    const consumer = await drained(handles.jsm, 'document', CONSUMER);
+    const consumer = await consumerSettled(handles.nc, 'document', CONSUMER);
     expect(consumer.num_redelivered).toBe(0);
     expect((await concepts()).concepts).toEqual([]);
     const info = await sendQuery(handles.nc, qry.spaceInfo, {

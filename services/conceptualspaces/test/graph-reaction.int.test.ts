@@ -12,6 +12,9 @@ import {
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { RunningService } from '@cim/service';
 import {
+  countCommits,
+  eventually,
+  consumerSettled,
   sendCommand,
   sendQuery,
   startNatsServer,
@@ -23,7 +26,6 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { GRAPH_SPACE_ID } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
-import { eventually } from './reaction-helpers.js';
 
 const graphCmd = GraphCommandService.method;
 const graphQry = GraphQueryService.method;
@@ -227,17 +229,8 @@ describe('graph events become graph concepts', () => {
     await Promise.all([placed(a), placed(b), placed(c)]);
     const jsm = await jetstreamManager(nc);
     // Commits only: checkpoints on cim.conceptualspaces.chk may be added by any restart.
-    const commits = async () => {
-      const info = await jsm.streams.info('CIM_CONCEPTUALSPACES', {
-        subjects_filter: 'cim.conceptualspaces.evt.>',
-      });
-      return Object.values(info.state.subjects ?? {}).reduce(
-        (sum, n) => sum + n,
-        0,
-      );
-    };
     const snapshot = async () => ({
-      messages: await commits(),
+      messages: await countCommits(nc, 'conceptualspaces'),
       info: await sendQuery(nc, qry.spaceInfo, {
         conceptualspacesId: GRAPH_SPACE_ID,
       }),
@@ -254,7 +247,6 @@ describe('graph events become graph concepts', () => {
       ),
     });
     const before = await snapshot();
-    const graphEvents = (await jsm.streams.info('CIM_GRAPH')).state.last_seq;
 
     // A fresh durable consumer starts from the first graph event again. With a
     // results cache of one entry the runtime cannot answer the repeats from
@@ -262,17 +254,7 @@ describe('graph events become graph concepts', () => {
     await spaces.stop();
     await jsm.consumers.delete('CIM_GRAPH', CONSUMER);
     spaces = await startSpaces({ resultCacheSize: 1 });
-    await eventually(async () => {
-      const consumer = await jsm.consumers
-        .info('CIM_GRAPH', CONSUMER)
-        .catch(() => undefined);
-      return consumer !== undefined &&
-        consumer.delivered.stream_seq >= graphEvents &&
-        consumer.num_pending === 0 &&
-        consumer.num_ack_pending === 0
-        ? consumer
-        : undefined;
-    }, 'the redelivery to finish');
+    await consumerSettled(nc, 'graph', CONSUMER);
 
     const after = await snapshot();
     expect(after.messages).toBe(before.messages);

@@ -9,6 +9,9 @@ import {
 import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { RunningService } from '@cim/service';
 import {
+  countCommits,
+  eventually,
+  consumerSettled,
   sendCommand,
   sendQuery,
   startNatsServer,
@@ -20,7 +23,6 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { NODE_SPACE_KEY, graphNodeConceptId } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
-import { drained, eventually } from './reaction-helpers.js';
 
 const graphCmd = GraphCommandService.method;
 const cmd = ConceptualspacesCommandService.method;
@@ -99,7 +101,7 @@ describe('graph nodes with a conceptual point become concepts', () => {
   });
 
   it('places each node that names the space, and acknowledges the refused ones without retrying', async () => {
-    const consumer = await drained(jsm, 'graph', CONSUMER);
+    const consumer = await consumerSettled(nc, 'graph', CONSUMER);
     expect(consumer.num_redelivered).toBe(0);
     const { concepts: listed } = await concepts();
     const ids = ['n1', 'n2', 'n3'].map((n) => graphNodeConceptId(graphId, n));
@@ -118,19 +120,10 @@ describe('graph nodes with a conceptual point become concepts', () => {
   });
 
   it('changes nothing when every graph event is delivered again', async () => {
-    await drained(jsm, 'graph', CONSUMER);
+    await consumerSettled(nc, 'graph', CONSUMER);
     // The space's commits only: the graph-concepts reaction places the graph meanwhile.
-    const commits = async () => {
-      const info = await jsm.streams.info('CIM_CONCEPTUALSPACES', {
-        subjects_filter: `cim.conceptualspaces.evt.${SPACE}`,
-      });
-      return Object.values(info.state.subjects ?? {}).reduce(
-        (sum, n) => sum + n,
-        0,
-      );
-    };
     const snapshot = async () => ({
-      messages: await commits(),
+      messages: await countCommits(nc, 'conceptualspaces', SPACE),
       info: await sendQuery(nc, qry.spaceInfo, { conceptualspacesId: SPACE }),
       concepts: await concepts(),
     });
@@ -141,7 +134,7 @@ describe('graph nodes with a conceptual point become concepts', () => {
     await spaces.stop();
     await jsm.consumers.delete('CIM_GRAPH', CONSUMER);
     spaces = await startSpaces({ resultCacheSize: 1 });
-    const consumer = await drained(jsm, 'graph', CONSUMER);
+    const consumer = await consumerSettled(nc, 'graph', CONSUMER);
     expect(consumer.num_redelivered).toBe(0);
 
     expect(await snapshot()).toEqual(before);
@@ -171,7 +164,7 @@ describe('graph nodes with a conceptual point become concepts', () => {
       async () => ((await listedIds()).includes(n4) ? undefined : true),
       "node n4's concept to be removed",
     );
-    const consumer = await drained(jsm, 'graph', CONSUMER);
+    const consumer = await consumerSettled(nc, 'graph', CONSUMER);
     expect(consumer.num_redelivered).toBe(0);
   });
 });

@@ -11,6 +11,7 @@ import {
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
 import type { RunningService } from '@cim/service';
 import {
+  consumerSettled,
   countCommits,
   sendCommand,
   sendQuery,
@@ -107,27 +108,9 @@ describe('documents under review react to the end of their review workflow', () 
     return document;
   }
 
-  /**
-   * Waits until the reaction has acknowledged every workflow event so far,
-   * and answers how many deliveries it had to repeat.
-   */
-  async function settled(): Promise<number> {
-    const jsm = await jetstreamManager(nc);
-    for (let tries = 0; tries < 400; tries++) {
-      const info = await jsm.consumers
-        .info('CIM_WORKFLOW', CONSUMER)
-        .catch(() => undefined);
-      if (
-        info !== undefined &&
-        info.delivered.stream_seq > 0 &&
-        info.num_pending + info.num_ack_pending === 0
-      ) {
-        return info.num_redelivered;
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error('the review reaction did not settle');
-  }
+  /** Waits until the reaction has acknowledged every workflow event so far; answers how many deliveries it repeated. */
+  const settled = async () =>
+    (await consumerSettled(nc, 'workflow', CONSUMER)).num_redelivered;
 
   it('publishes the document when its review workflow completes', async () => {
     const { documentId, version } = await underReview();

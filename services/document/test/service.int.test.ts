@@ -22,6 +22,7 @@ import {
 import { ERASED, type RunningService } from '@cim/service';
 import { AggregateLoader } from '@cim/service/internal';
 import {
+  consumerSettled,
   countCommits,
   sendCommand,
   sendQuery,
@@ -861,18 +862,7 @@ describe('document service over NATS', () => {
       const jsm = await jetstreamManager(nc);
       await jsm.consumers.delete(STREAM, 'cim-document-fork');
       running = await start();
-      let pending = Infinity;
-      for (let tries = 0; tries < 200 && pending > 0; tries++) {
-        await new Promise((r) => setTimeout(r, 25));
-        const info = await jsm.consumers
-          .info(STREAM, 'cim-document-fork')
-          .catch(() => undefined);
-        pending =
-          info === undefined || info.delivered.stream_seq === 0
-            ? Infinity
-            : info.num_pending + info.num_ack_pending;
-      }
-      expect(pending).toBe(0);
+      await consumerSettled(nc, 'document', 'cim-document-fork');
       expect(await totalCommits()).toBe(before);
       expect(await commitsOf(forkId)).toBe(1);
       expect((await forkDone(forkId)).document).toEqual(document);

@@ -8,6 +8,9 @@ import {
 import { GraphQueryService } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { RunningService } from '@cim/service';
 import {
+  eventually,
+  countCommits,
+  consumerSettled,
   sendCommand,
   sendQuery,
   startNatsServer,
@@ -19,7 +22,6 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { DOCUMENTS_GRAPH_ID, documentLinkEdgeId } from '../src/reactions.js';
 import { graphService } from '../src/service.js';
-import { drained, eventually, graphCommits } from './reaction-helpers.js';
 
 const docCmd = DocumentCommandService.method;
 const qry = GraphQueryService.method;
@@ -124,9 +126,9 @@ describe('document events become nodes of the documents graph', () => {
 
   it('changes nothing when every document event is delivered again', async () => {
     await graphWith(3, 2);
-    await drained(nc, 'CIM_DOCUMENT', CONSUMER);
+    await consumerSettled(nc, 'document', CONSUMER);
     const before = {
-      commits: await graphCommits(nc),
+      commits: await countCommits(nc, 'graph'),
       graph: await graphWith(3, 2),
     };
 
@@ -140,10 +142,10 @@ describe('document events become nodes of the documents graph', () => {
       () => jsm.consumers.info('CIM_DOCUMENT', CONSUMER).catch(() => undefined),
       'the consumer to come back',
     );
-    await drained(nc, 'CIM_DOCUMENT', CONSUMER);
+    await consumerSettled(nc, 'document', CONSUMER);
 
     const after = {
-      commits: await graphCommits(nc),
+      commits: await countCommits(nc, 'graph'),
       graph: await graphWith(3, 2),
     };
     expect(after).toEqual(before);

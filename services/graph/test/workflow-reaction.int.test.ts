@@ -11,6 +11,9 @@ import {
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
 import type { RunningService } from '@cim/service';
 import {
+  eventually,
+  countCommits,
+  consumerSettled,
   sendCommand,
   sendQuery,
   startNatsServer,
@@ -23,7 +26,6 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { dependencyEdgeId, workflowGraphId } from '../src/reactions.js';
 import { graphService } from '../src/service.js';
-import { drained, eventually, graphCommits } from './reaction-helpers.js';
 
 const wfCmd = WorkflowCommandService.method;
 const qry = GraphQueryService.method;
@@ -153,7 +155,7 @@ describe('workflow events become mirrored workflow graphs', () => {
   it('keeps the newer status when a status of an older workflow version arrives under a new command id', async () => {
     // What an old workflow event redelivered after the duplicate window sends.
     await mirror(wf, expected);
-    const before = await graphCommits(nc);
+    const before = await countCommits(nc, 'graph');
     const result = await sendCommand(nc, graphCmd.changeNodeMetadata, {
       graphId: workflowGraphId(wf),
       nodeId: 'build',
@@ -161,15 +163,15 @@ describe('workflow events become mirrored workflow graphs', () => {
       sourceVersion: 2n,
     });
     expect(result.eventIds).toEqual([]);
-    expect(await graphCommits(nc)).toBe(before);
+    expect(await countCommits(nc, 'graph')).toBe(before);
     await mirror(wf, expected);
   });
 
   it('changes nothing when every workflow event is delivered again', async () => {
     await mirror(wf, expected);
-    await drained(nc, 'CIM_WORKFLOW', CONSUMER);
+    await consumerSettled(nc, 'workflow', CONSUMER);
     const before = {
-      commits: await graphCommits(nc),
+      commits: await countCommits(nc, 'graph'),
       mirror: await mirror(wf, expected),
     };
 
@@ -181,10 +183,10 @@ describe('workflow events become mirrored workflow graphs', () => {
       () => jsm.consumers.info('CIM_WORKFLOW', CONSUMER).catch(() => undefined),
       'the consumer to come back',
     );
-    await drained(nc, 'CIM_WORKFLOW', CONSUMER);
+    await consumerSettled(nc, 'workflow', CONSUMER);
 
     const after = {
-      commits: await graphCommits(nc),
+      commits: await countCommits(nc, 'graph'),
       mirror: await mirror(wf, expected),
     };
     expect(after).toEqual(before);

@@ -29,6 +29,7 @@ import {
 } from '@cim/service';
 import { AggregateLoader } from '@cim/service/internal';
 import {
+  consumerSettled,
   sendCommand,
   sendQuery,
   startNatsServer,
@@ -46,8 +47,6 @@ import { address, coords, facts, link } from './fixtures.js';
 const cmd = LocationCommandService.method;
 const qry = LocationQueryService.method;
 const CONSUMER = 'cim-location-verify-hierarchy';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('location service over NATS', () => {
   let server: NatsServerHandle;
@@ -86,22 +85,7 @@ describe('location service over NATS', () => {
   }
 
   /** Waits until the hierarchy reaction has handled every event so far. */
-  async function reactionSettled(): Promise<void> {
-    const jsm = await jetstreamManager(nc);
-    for (let tries = 0; tries < 500; tries++) {
-      const info = await jsm.consumers
-        .info('CIM_LOCATION', CONSUMER)
-        .catch(() => undefined);
-      if (
-        info !== undefined &&
-        info.num_pending === 0 &&
-        info.num_ack_pending === 0
-      )
-        return;
-      await sleep(20);
-    }
-    throw new Error('the hierarchy reaction did not settle');
-  }
+  const reactionSettled = () => consumerSettled(nc, 'location', CONSUMER);
 
   /** Defines a physical location at the given point (Berlin by default). */
   async function define(

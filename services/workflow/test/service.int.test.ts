@@ -31,6 +31,7 @@ import {
 import type { RunningService } from '@cim/service';
 import { AggregateLoader } from '@cim/service/internal';
 import {
+  consumerSettled,
   countCommits,
   sendCommand,
   sendQuery,
@@ -64,28 +65,9 @@ async function lastCommit(nc: NatsConnection, workflowId: string) {
   return decodeCommit(stored.data);
 }
 
-/**
- * Waits until the workflow's reaction consumer exists and has delivered and
- * settled (acknowledged) every graph commit stored so far.
- */
-async function reactionSettled(nc: NatsConnection): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const last = (await jsm.streams.info('CIM_GRAPH')).state.last_seq;
-  for (let tries = 0; tries < 400; tries++) {
-    const info = await jsm.consumers
-      .info('CIM_GRAPH', RESULTS_CONSUMER)
-      .catch(() => undefined);
-    if (
-      info !== undefined &&
-      info.delivered.stream_seq >= last &&
-      info.num_pending === 0 &&
-      info.num_ack_pending === 0
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the reaction did not settle');
-}
+/** Waits until the workflow's results reaction has settled every graph commit stored so far. */
+const reactionSettled = (nc: NatsConnection) =>
+  consumerSettled(nc, 'graph', RESULTS_CONSUMER);
 
 /** Sends graph.CreateGraph as the performer of an operation does: under the operation's correlation id. */
 async function createGraphFor(
