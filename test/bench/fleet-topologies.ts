@@ -1,5 +1,3 @@
-import { methodSubject } from '@cim/kernel';
-import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
 import { startNatsShards } from '@cim/testing';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -9,21 +7,9 @@ import {
   informational,
   type Benchmark,
 } from './benchmark.js';
-import {
-  addNodeRequest,
-  checkCommandReply,
-  commandHeaders,
-  createGraphRequest,
-  graphId,
-} from './graph-fixtures.js';
+import { graphLoad } from './graph-service-load.js';
 import { startNatsServer } from './nats-harness.js';
-import {
-  PipelinedRequester,
-  mustSucceed,
-  type PipelinedRunOptions,
-} from './pipelined-requester.js';
 import { startGraphService, type ChildHandle } from './processes.js';
-import { rate } from './stats.js';
 
 /** Commands in flight, as in the other command benchmarks. */
 const WINDOW = 256;
@@ -35,6 +21,8 @@ const QUICK = { rounds: 1, graphs: 300, warmUp: 300, commands: 3_000 };
 interface Layout {
   readonly serviceUrl: string;
   readonly clientUrl: string;
+  /** The nats-server the service connects to. */
+  readonly serverPid: number;
 }
 
 type Setting = 'single' | 'single-2' | 'sharded';
@@ -109,36 +97,19 @@ async function measure(
         ),
       );
     }
-    const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
-    const run = (options: PipelinedRunOptions) =>
-      mustSucceed(requester, setting, options, services);
-    const createGraph = methodSubject(GraphCommandService.method.createGraph);
-    await run({
-      count: counts.graphs,
+    const load = await graphLoad(
+      nc,
+      services,
+      layout.serverPid,
+      { graphs: counts.graphs, window: WINDOW },
+      cleanup,
+    );
+    const timed = await load.addNodes({
+      warmUp: counts.warmUp,
+      count: counts.commands,
       window: WINDOW,
-      request: (i) => ({
-        subject: createGraph,
-        payload: createGraphRequest(graphId(i)),
-        headers: commandHeaders(),
-      }),
-      check: checkCommandReply,
     });
-    const addNode = methodSubject(GraphCommandService.method.addNode);
-    let sent = 0;
-    const addNodes = (count: number) =>
-      run({
-        count,
-        window: WINDOW,
-        request: () => ({
-          subject: addNode,
-          payload: addNodeRequest(graphId(sent++ % counts.graphs)),
-          headers: commandHeaders(),
-        }),
-        check: checkCommandReply,
-      });
-    await addNodes(counts.warmUp);
-    const timed = await addNodes(counts.commands);
-    return rate(timed.replies, timed.seconds);
+    return timed.perSecond;
   } finally {
     await cleanup.run();
   }
@@ -149,11 +120,17 @@ async function start(setting: Setting, cleanup: Cleanup): Promise<Layout> {
     const shards = cleanup.add(await startNatsShards(['graph']), (s) =>
       s.stop(),
     );
+    const leaf = shards.leaf('graph');
     return {
-      serviceUrl: shards.leaf('graph').url,
+      serviceUrl: leaf.url,
       clientUrl: shards.hub.url,
+      serverPid: leaf.pid,
     };
   }
   const server = cleanup.add(await startNatsServer(), (s) => s.stop());
-  return { serviceUrl: server.url, clientUrl: server.url };
+  return {
+    serviceUrl: server.url,
+    clientUrl: server.url,
+    serverPid: server.pid,
+  };
 }

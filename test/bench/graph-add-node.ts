@@ -12,7 +12,6 @@ import {
 } from './benchmark.js';
 import {
   addNodeRequest,
-  checkCommandReply,
   commandHeaders,
   createGraphRequest,
   graphId,
@@ -20,14 +19,12 @@ import {
 import { measureAppendLimit } from './jetstream-append.js';
 import { startNatsServer } from './nats-harness.js';
 import { measureThin } from './thin-command.js';
-import { lastCommit } from './graph-service-load.js';
 import {
-  PipelinedRequester,
-  mustSucceed,
-  type PipelinedRequest,
-} from './pipelined-requester.js';
-import { cpuMeter, startGraphService, whileRunning } from './processes.js';
-import { rate, summarize, type Summary } from './stats.js';
+  lastCommit,
+  withGraphLoad,
+  type AddNodeResult,
+} from './graph-service-load.js';
+import { startGraphService, whileRunning } from './processes.js';
 
 /** Requests in flight, for the raw appends and the commands alike. */
 const WINDOW = 256;
@@ -143,12 +140,7 @@ export const benchmark: Benchmark = {
 };
 
 /** What the AddNode run measured. */
-interface ServiceResult {
-  readonly perSecond: number;
-  readonly latency: Summary;
-  readonly serviceCpuUs: number | undefined;
-  readonly serverCpuUs: number | undefined;
-  readonly clientCpuUs: number | undefined;
+interface ServiceResult extends AddNodeResult {
   /** A stored AddNode commit, byte for byte. */
   readonly commit: Uint8Array;
 }
@@ -190,97 +182,32 @@ async function sampleCommit(): Promise<Uint8Array> {
   }
 }
 
+/** AddNode on the graph service in its own process: the graphs first (untimed), a warm-up, then the timed commands. */
 async function measureService(
   counts: typeof FULL,
   childNodeArgs: readonly string[],
   note: (text: string) => void,
 ): Promise<ServiceResult> {
-  const cleanup = new Cleanup();
-  try {
-    const server = cleanup.add(await startNatsServer(), (s) => s.stop());
-    const nc = cleanup.add(await connect({ servers: server.url }), (c) =>
-      c.close(),
-    );
-    const service = cleanup.add(
-      await startGraphService(nc, {
-        natsUrl: server.url,
-        nodeArgs: childNodeArgs,
-      }),
-      (child) => child.stop(),
-    );
-    const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
-
-    // 1. The graphs, untimed; explicit ids so AddNode can name them.
-    const createGraph = methodSubject(GraphCommandService.method.createGraph);
-    await mustSucceed(
-      requester,
-      'CreateGraph',
-      {
-        count: counts.graphs,
-        window: WINDOW,
-        request: (i) => ({
-          subject: createGraph,
-          payload: createGraphRequest(graphId(i)),
-          headers: commandHeaders(),
-        }),
-        check: checkCommandReply,
-      },
-      [service],
-    );
-    note(`created ${counts.graphs} graphs`);
-
-    // 2. AddNode round-robin over the graphs, each with a fresh node id and command id.
-    const addNode = methodSubject(GraphCommandService.method.addNode);
-    let sent = 0;
-    const nextAddNode = (): PipelinedRequest => ({
-      subject: addNode,
-      payload: addNodeRequest(graphId(sent++ % counts.graphs)),
-      headers: commandHeaders(),
-    });
-    await mustSucceed(
-      requester,
-      'AddNode warm-up',
-      {
-        count: counts.commandWarmUp,
-        window: WINDOW,
-        request: nextAddNode,
-        check: checkCommandReply,
-      },
-      [service],
-    );
-    const cpu = cpuMeter([service.pid, server.pid, process.pid]);
-    const timed = await mustSucceed(
-      requester,
-      'AddNode',
-      {
+  return withGraphLoad(
+    {
+      service: { nodeArgs: childNodeArgs },
+      graphs: counts.graphs,
+      window: WINDOW,
+    },
+    async (load) => {
+      note(`created ${counts.graphs} graphs`);
+      const result = await load.addNodes({
+        warmUp: counts.commandWarmUp,
         count: counts.commands,
         window: WINDOW,
-        request: nextAddNode,
-        check: checkCommandReply,
-        latencies: true,
-      },
-      [service],
-    );
-    const [serviceCpuUs, serverCpuUs, clientCpuUs] = cpu(counts.commands);
-    const perSecond = rate(timed.replies, timed.seconds);
-    const latency = summarize(timed.latenciesMs);
-    note(
-      `AddNode: ${perSecond.toFixed(0)} cmd/s, p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms`,
-    );
-
-    // 3. Every command left its commit; the last one on a graph is an AddNode commit.
-    const commit = await lastCommit(nc, counts.graphs + sent);
-    return {
-      perSecond,
-      latency,
-      serviceCpuUs,
-      serverCpuUs,
-      clientCpuUs,
-      commit,
-    };
-  } finally {
-    await cleanup.run();
-  }
+      });
+      note(
+        `AddNode: ${result.perSecond.toFixed(0)} cmd/s, p50 ${result.latency.p50.toFixed(2)} ms, p99 ${result.latency.p99.toFixed(2)} ms`,
+      );
+      // Every command left its commit; the last one on a graph is an AddNode commit.
+      return { ...result, commit: await load.lastCommit() };
+    },
+  );
 }
 
 async function withNats<T>(

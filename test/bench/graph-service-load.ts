@@ -21,6 +21,7 @@ import {
 import {
   cpuMeter,
   startGraphService,
+  type ChildHandle,
   type GraphServiceOptions,
 } from './processes.js';
 import { rate, summarize, type Summary } from './stats.js';
@@ -89,76 +90,91 @@ export async function withGraphLoad<T>(
       await startGraphService(nc, { ...setup.service, natsUrl: server.url }),
       (child) => child.stop(),
     );
-    const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
-
-    const createGraph = methodSubject(GraphCommandService.method.createGraph);
-    await mustSucceed(
-      requester,
-      'CreateGraph',
-      {
-        count: setup.graphs,
-        window: setup.window,
-        request: (i) => ({
-          subject: createGraph,
-          payload: createGraphRequest(graphId(i)),
-          headers: commandHeaders(),
-        }),
-        check: checkCommandReply,
-      },
-      [service],
-    );
-
-    const addNode = methodSubject(GraphCommandService.method.addNode);
-    let sent = 0;
-    const nextAddNode = (): PipelinedRequest => ({
-      subject: addNode,
-      payload: addNodeRequest(graphId(sent++ % setup.graphs)),
-      headers: commandHeaders(),
-    });
-    const load: GraphLoad = {
-      nc,
-      async addNodes({ warmUp, count, window }) {
-        if (warmUp > 0) {
-          await mustSucceed(
-            requester,
-            'AddNode warm-up',
-            {
-              count: warmUp,
-              window,
-              request: nextAddNode,
-              check: checkCommandReply,
-            },
-            [service],
-          );
-        }
-        const cpu = cpuMeter([service.pid, server.pid, process.pid]);
-        const timed = await mustSucceed(
-          requester,
-          'AddNode',
-          {
-            count,
-            window,
-            request: nextAddNode,
-            check: checkCommandReply,
-            latencies: true,
-          },
-          [service],
-        );
-        const [serviceCpuUs, serverCpuUs, clientCpuUs] = cpu(count);
-        return {
-          perSecond: rate(timed.replies, timed.seconds),
-          latency: summarize(timed.latenciesMs),
-          serviceCpuUs,
-          serverCpuUs,
-          clientCpuUs,
-        };
-      },
-      lastCommit: () => lastCommit(nc, setup.graphs + sent),
-    };
+    const load = await graphLoad(nc, [service], server.pid, setup, cleanup);
     return await use(load);
   } finally {
     await cleanup.run();
   }
+}
+
+/**
+ * Creates the graphs through `nc` (explicit ids, so AddNode can name them)
+ * and answers the AddNode load on them, served by `services` (any number of
+ * instances, on any topology). CPU per command is measured for the first
+ * service, the nats-server `serverPid` and this process.
+ */
+export async function graphLoad(
+  nc: NatsConnection,
+  services: readonly ChildHandle[],
+  serverPid: number,
+  setup: Pick<GraphLoadSetup, 'graphs' | 'window'>,
+  cleanup: Cleanup,
+): Promise<GraphLoad> {
+  const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
+  const createGraph = methodSubject(GraphCommandService.method.createGraph);
+  await mustSucceed(
+    requester,
+    'CreateGraph',
+    {
+      count: setup.graphs,
+      window: setup.window,
+      request: (i) => ({
+        subject: createGraph,
+        payload: createGraphRequest(graphId(i)),
+        headers: commandHeaders(),
+      }),
+      check: checkCommandReply,
+    },
+    services,
+  );
+
+  const addNode = methodSubject(GraphCommandService.method.addNode);
+  let sent = 0;
+  const nextAddNode = (): PipelinedRequest => ({
+    subject: addNode,
+    payload: addNodeRequest(graphId(sent++ % setup.graphs)),
+    headers: commandHeaders(),
+  });
+  return {
+    nc,
+    async addNodes({ warmUp, count, window }) {
+      if (warmUp > 0) {
+        await mustSucceed(
+          requester,
+          'AddNode warm-up',
+          {
+            count: warmUp,
+            window,
+            request: nextAddNode,
+            check: checkCommandReply,
+          },
+          services,
+        );
+      }
+      const cpu = cpuMeter([services[0]!.pid, serverPid, process.pid]);
+      const timed = await mustSucceed(
+        requester,
+        'AddNode',
+        {
+          count,
+          window,
+          request: nextAddNode,
+          check: checkCommandReply,
+          latencies: true,
+        },
+        services,
+      );
+      const [serviceCpuUs, serverCpuUs, clientCpuUs] = cpu(count);
+      return {
+        perSecond: rate(timed.replies, timed.seconds),
+        latency: summarize(timed.latenciesMs),
+        serviceCpuUs,
+        serverCpuUs,
+        clientCpuUs,
+      };
+    },
+    lastCommit: () => lastCommit(nc, setup.graphs + sent),
+  };
 }
 
 /** Checks that the stream holds at least `commits` messages and returns the last commit of the first graph. */
