@@ -11,7 +11,7 @@ import {
   Health,
   HealthCheckResponse_ServingStatus,
 } from '@cim/proto/grpc/health/v1/health_pb';
-import { freePort, natsServerBinary } from '@cim/testing';
+import { eventually as poll, freePort, natsServerBinary } from '@cim/testing';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 
@@ -212,21 +212,13 @@ async function ping(
   }
 }
 
-/** Polls `probe` until it returns a value, failing after `timeoutMs` with what `lastSeen` says of the last try. */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
+/** The shared poll, with this file's step time-out and poll interval. */
+function eventually<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  what: string | (() => string),
   timeoutMs = STEP_TIMEOUT_MS,
-  lastSeen: () => string = () => '',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`${what} within ${timeoutMs} ms; last: ${lastSeen()}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+  return poll(probe, what, timeoutMs, POLL_MS);
 }
 
 type StatusJson = {
@@ -353,13 +345,10 @@ describe('npm start', () => {
         /^graph stopped \(signal SIGKILL\); restarting in [\d.]+ s/m,
       );
       const connection = nc;
-      const after = await eventually(
-        'graph answered $SRV.PING again',
-        async () => {
-          const id = await ping(connection, 'cim-graph');
-          return id !== undefined && id !== before ? id : undefined;
-        },
-      );
+      const after = await eventually(async () => {
+        const id = await ping(connection, 'cim-graph');
+        return id !== undefined && id !== before ? id : undefined;
+      }, 'graph answered $SRV.PING again');
       expect(after).not.toBe(before);
       expect(alive(graphPid)).toBe(false);
       const restarted = descendants(launcher.pid).filter((pid) =>
@@ -458,15 +447,14 @@ describe('npm start', () => {
         expect(created.code).toBe(0);
         let last = '';
         const verified = await eventually(
-          'graph verifies clean',
           async () => {
             const r = await runNode([CLI, 'verify', 'graph'], env);
             last = `exit ${r.code}: ${r.stdout}${r.stderr}`;
             return r.code === 0 ? r : undefined;
           },
+          () => `graph to verify clean; last: ${last}`,
           // A cluster that is still electing the leaders of the new streams under load answers slowly.
           2 * STEP_TIMEOUT_MS,
-          () => last,
         );
         expect(verified.stdout).toMatch(/^clean$/m);
       },
@@ -484,23 +472,20 @@ describe('npm start', () => {
         STEP_TIMEOUT_MS,
       );
       const env = childEnv({ CIM_DATA_DIR: dataDir });
-      const created = await eventually(
-        'a command after the restart',
-        async () => {
-          const r = await runNode(
-            [CLI, 'cmd', 'graph', 'CreateGraph', '{"name":"after"}'],
-            env,
-          );
-          return r.code === 0 ? r : undefined;
-        },
-      );
+      const created = await eventually(async () => {
+        const r = await runNode(
+          [CLI, 'cmd', 'graph', 'CreateGraph', '{"name":"after"}'],
+          env,
+        );
+        return r.code === 0 ? r : undefined;
+      }, 'a command after the restart');
       expect(JSON.parse(created.stdout)).toHaveProperty('version', '1');
-      await eventually(`${victim} running again`, () =>
-        Promise.resolve(
+      await eventually(
+        () =>
           processesWith(join(dataDir, 'nats', `${victim}.conf`)).length === 1
             ? true
             : undefined,
-        ),
+        `${victim} running again`,
       );
     });
 
