@@ -30,7 +30,6 @@ import {
   CommandResultSchema,
   type CommandMeta,
 } from '@cim/proto/cim/common/v1/envelope_pb';
-import type { MsgHdrs } from '@nats-io/nats-core';
 import type { ServiceMsg } from '@nats-io/services';
 import { BUILTIN_QUERIES, type BuiltinQuery } from './audit-queries.js';
 
@@ -145,39 +144,21 @@ export function decodeRequest<T>(schema: DescMessage, data: Uint8Array): T {
 }
 
 /**
- * Reads command metadata from the request headers. A missing command id gets
- * a fresh UUIDv7 (such a command cannot be retried idempotently); a malformed
- * one is refused.
+ * Reads command metadata from a request's headers (their received bytes in
+ * one pass where the client keeps them, see forEachHeader). A missing command
+ * id gets a fresh UUIDv7 (such a command cannot be retried idempotently); a
+ * malformed one is refused. The first value of each name counts.
  */
 export function commandMeta(
-  headers: MsgHdrs | undefined,
-  defaultActor: string,
-): CommandMeta {
-  return metaFrom(defaultActor, (visit) => {
-    if (headers !== undefined)
-      for (const [name, values] of headers) visit(name, values[0] ?? '');
-  });
-}
-
-/** `commandMeta` of a received request, its header bytes read in one pass where the client allows. */
-export function commandMetaOf(
   msg: ReceivedMessage,
   defaultActor: string,
 ): CommandMeta {
-  return metaFrom(defaultActor, (visit) => forEachHeader(msg, visit));
-}
-
-function metaFrom(
-  defaultActor: string,
-  lines: (visit: (name: string, value: string) => void) => void,
-): CommandMeta {
-  // The first value of each name counts.
   let commandId = '';
   let correlationId = '';
   let causationId = '';
   let actor = '';
   let expected = '';
-  lines((key, value) => {
+  forEachHeader(msg, (key, value) => {
     switch (key) {
       case Header.commandId:
         commandId ||= value;

@@ -28,7 +28,7 @@ import { AggregateLoader } from './aggregate-loader.js';
 import {
   aggregateIdOf,
   commandBuilder,
-  commandMetaOf,
+  commandMeta,
   commandRoutes,
   decodeRequest,
   encodeResult,
@@ -345,7 +345,7 @@ async function startService<
           },
         };
         try {
-          const meta = commandMetaOf(msg, actor);
+          const meta = commandMeta(msg, actor);
           const body = decodeRequest<Record<string, unknown> & Message>(
             route.input,
             msg.data,
@@ -379,7 +379,7 @@ async function startService<
         Promise.resolve()
           .then(() =>
             forgetter.forget(
-              commandMetaOf(msg, actor),
+              commandMeta(msg, actor),
               decodeRequest(forget.input, msg.data),
             ),
           )

@@ -86,7 +86,7 @@ describe('commandMeta', () => {
     h.set(Header.causationId, 'cause');
     h.set(Header.actor, 'user:1');
     h.set(Header.expectedVersion, '42');
-    expect(commandMeta(h, 'external:nats')).toEqual(
+    expect(commandMeta({ headers: h }, 'external:nats')).toEqual(
       create(CommandMetaSchema, {
         commandId: id,
         correlationId: 'corr',
@@ -99,7 +99,7 @@ describe('commandMeta', () => {
 
   it('fills in a fresh id and defaults when headers are missing', () => {
     for (const h of [undefined, headers()]) {
-      const meta = commandMeta(h, 'external:nats');
+      const meta = commandMeta({ headers: h }, 'external:nats');
       expect(meta.commandId).toMatch(/^[0-9a-f-]{36}$/);
       expect(meta.correlationId).toBe(meta.commandId);
       expect(meta.causationId).toBe(meta.commandId);
@@ -116,7 +116,7 @@ describe('commandMeta', () => {
     for (const h of [badId, badVersion]) {
       let thrown: unknown;
       try {
-        commandMeta(h, 'external:nats');
+        commandMeta({ headers: h }, 'external:nats');
       } catch (error) {
         thrown = error;
       }
