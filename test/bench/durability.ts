@@ -16,6 +16,7 @@ import { measureBatchLimit } from './jetstream-batch-append.js';
 import { startNatsServer } from './nats-harness.js';
 import { measureThin } from './thin-command.js';
 import type { AppendLimit } from './jetstream-append.js';
+import { medianRound } from './stats.js';
 
 /** Commands in flight under load. */
 const WINDOW = 256;
@@ -240,20 +241,14 @@ async function strictRounds(
       window: 1,
     });
     return {
-      loaded: median(loaded),
+      loaded: medianRound(loaded),
       single,
-      limit: median(limits),
+      limit: medianRound(limits),
       commit: commit!,
     };
   } finally {
     await cleanup.run();
   }
-}
-
-/** The round with the median rate (the lower middle one of an even count). */
-function median<T extends { readonly perSecond: number }>(rounds: T[]): T {
-  const sorted = [...rounds].sort((a, b) => a.perSecond - b.perSecond);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** AddNode 256 in flight, then one at a time, on the same service and graphs. */

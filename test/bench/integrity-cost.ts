@@ -1,5 +1,6 @@
 import { compared, cpuLines, type Benchmark } from './benchmark.js';
 import { withGraphLoad, type AddNodeResult } from './graph-service-load.js';
+import { medianRound } from './stats.js';
 
 /** Commands in flight. */
 const WINDOW = 256;
@@ -62,8 +63,8 @@ export const benchmark: Benchmark = {
         return results;
       }),
     );
-    const on = medianOf(rounds.on);
-    const off = medianOf(rounds.off);
+    const on = medianRound(rounds.on);
+    const off = medianRound(rounds.off);
     return [
       compared(
         'integrity-on-vs-off-add-node',
@@ -81,19 +82,3 @@ export const benchmark: Benchmark = {
 
 type Setting = 'on' | 'off';
 const SETTINGS: readonly Setting[] = ['on', 'off'];
-
-/** The median rate and, separately, the median service CPU per command of a setting's rounds. */
-function medianOf(results: readonly AddNodeResult[]): {
-  perSecond: number;
-  serviceCpuUs: number | undefined;
-} {
-  const median = (values: number[]) =>
-    values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
-  const cpu = results
-    .map((r) => r.serviceCpuUs)
-    .filter((us): us is number => us !== undefined);
-  return {
-    perSecond: median(results.map((r) => r.perSecond)) ?? 0,
-    serviceCpuUs: median(cpu),
-  };
-}

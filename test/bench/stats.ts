@@ -38,3 +38,12 @@ export function summarize(samples: ArrayLike<number>): Summary {
 export function rate(count: number, seconds: number): number {
   return seconds > 0 ? count / seconds : 0;
 }
+
+/** The round with the median rate (the lower middle one of an even count): alternating rounds are compared by their medians. */
+export function medianRound<T extends { readonly perSecond: number }>(
+  rounds: readonly T[],
+): T {
+  if (rounds.length === 0) throw new Error('no rounds to take a median of');
+  const sorted = [...rounds].sort((a, b) => a.perSecond - b.perSecond);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}

@@ -42,12 +42,6 @@ export class AppendHeaders {
     }
   }
 
-  /** The first value of a header, or undefined. */
-  get(name: string): string | undefined {
-    const at = this.names.indexOf(name);
-    return at < 0 ? undefined : this.values[at];
-  }
-
   /** The header block as NATS sends it: `NATS/1.0`, one `Name: value` line each, and a blank line. */
   encode(): Uint8Array {
     let block = 'NATS/1.0\r\n';
