@@ -68,3 +68,5 @@ export type { CommitFields } from './commit-scan.js';
 export { FindingKind, StreamVerifier } from './stream-verifier.js';
 export type { Finding, VerifyReport } from './stream-verifier.js';
 export { SortedMap } from './sorted-map.js';
+export { SortedIndex, lowerBound, upperBound } from './sorted-index.js';
+export type { ReadonlySortedIndex } from './sorted-index.js';

@@ -11,12 +11,10 @@ export {
   SortedRowIds,
   decodeCursor,
   encodeCursor,
-  lowerBound,
   pageSize,
   readPage,
   rejectPageToken,
   takePage,
-  upperBound,
 } from './paging.js';
 export type { PageInfoInit, PageWindow } from './paging.js';
 export { defineService } from './define-service.js';

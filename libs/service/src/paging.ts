@@ -109,30 +109,6 @@ export function takePage<V, O>(
   };
 }
 
-/** Index of the first key not less than `key` in code-unit-sorted `keys` (binary search). */
-export function lowerBound(keys: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Index of the first key greater than `key` in code-unit-sorted `keys` (binary search): where the page after that cursor starts. */
-export function upperBound(keys: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * The ids of a projection's rows in code-unit order, for list queries, kept
  * beside the rows. Only for projections that never drop a row: ids then only

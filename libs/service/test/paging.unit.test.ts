@@ -8,12 +8,10 @@ import {
   SortedRowIds,
   decodeCursor,
   encodeCursor,
-  lowerBound,
   pageSize,
   readPage,
   rejectPageToken,
   takePage,
-  upperBound,
   type Rows,
 } from '@cim/service';
 
@@ -193,27 +191,6 @@ describe('takePage', () => {
     }
     takePage(counted(), { size: 3 }, 100, (value) => value);
     expect(read).toBe(4);
-  });
-});
-
-describe('lowerBound and upperBound', () => {
-  const keys = ['a', 'b', 'b', 'd'];
-
-  it.each([
-    ['', 0, 0],
-    ['a', 0, 1],
-    ['b', 1, 3],
-    ['c', 3, 3],
-    ['d', 3, 4],
-    ['e', 4, 4],
-  ])('positions %j at %i (lower) and %i (upper)', (key, lower, upper) => {
-    expect(lowerBound(keys, key)).toBe(lower);
-    expect(upperBound(keys, key)).toBe(upper);
-  });
-
-  it('answers 0 for an empty list', () => {
-    expect(lowerBound([], 'a')).toBe(0);
-    expect(upperBound([], 'a')).toBe(0);
   });
 });
 

@@ -1,6 +1,13 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { invalid, notFound, requireFinite, requireId, show } from '@cim/kernel';
+import {
+  invalid,
+  notFound,
+  requireFinite,
+  requireId,
+  show,
+  upperBound,
+} from '@cim/kernel';
 import {
   DistanceMethod,
   SimilarityMethod,
@@ -15,7 +22,6 @@ import {
 import {
   readPage,
   takePage,
-  upperBound,
   type QueryHandlers,
   type Rows,
 } from '@cim/service';

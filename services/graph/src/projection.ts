@@ -10,7 +10,7 @@ import {
   type Relationship,
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { CommitMeta } from '@cim/service';
-import { SortedMap } from '@cim/kernel';
+import { SortedIndex } from '@cim/kernel';
 
 /** A node in the read model. */
 export interface NodeRecord {
@@ -40,48 +40,52 @@ export interface EdgeRecord {
  * directed self-loops), so |out ∪ in| = |out| + |in| − shared in O(1).
  */
 export interface Adjacency {
-  readonly out: SortedMap<EdgeRecord>;
-  readonly in: SortedMap<EdgeRecord>;
-  readonly shared: number;
+  readonly out: SortedIndex<EdgeRecord>;
+  readonly in: SortedIndex<EdgeRecord>;
+  shared: number;
 }
 
 /**
  * The read model of one graph, shaped for the queries: nodes and edges by
  * id, nodes by type, and per-node adjacency for Neighbors and ShortestPath.
- * All collections are persistent sorted maps, so each event builds a new row
- * in O(log n) by sharing everything it does not touch: earlier rows stay
- * valid and unchanged for any query still reading them, without copying.
+ * The projection runner owns the rows and folds each event into its row in
+ * place (queries only read, and each answers within one turn): a row lives as
+ * long as the service, so building a new one per event would only feed the
+ * old generation garbage. `version` tells one state of a row from another.
  */
 export interface GraphRow {
   readonly graphId: string;
-  readonly name: string;
-  readonly description: string;
+  name: string;
+  description: string;
   readonly graphType: GraphType;
-  readonly status: GraphStatus;
-  readonly tags: readonly string[];
-  readonly metadata: JsonObject | undefined;
+  status: GraphStatus;
+  tags: readonly string[];
+  metadata: JsonObject | undefined;
   /** Aggregate version after the last event folded in. */
-  readonly version: bigint;
+  version: bigint;
   readonly createdAtMs: number;
-  readonly updatedAtMs: number;
-  readonly nodes: SortedMap<NodeRecord>;
-  readonly edges: SortedMap<EdgeRecord>;
-  readonly nodesByType: SortedMap<SortedMap<NodeRecord>>;
-  readonly adjacency: SortedMap<Adjacency>;
+  updatedAtMs: number;
+  readonly nodes: SortedIndex<NodeRecord>;
+  readonly edges: SortedIndex<EdgeRecord>;
+  readonly nodesByType: SortedIndex<SortedIndex<NodeRecord>>;
+  /** Every node's edges; nodes without any share one empty entry, replaced on their first edge. */
+  readonly adjacency: SortedIndex<Adjacency>;
   /** Edges with a negative weight; shortest paths are refused while any exist. */
-  readonly negativeWeights: number;
+  negativeWeights: number;
 }
 
-const NO_EDGES: Adjacency = {
-  out: SortedMap.empty(),
-  in: SortedMap.empty(),
+/** The adjacency of a node without edges: shared, so never changed. */
+export const NO_EDGES: Adjacency = Object.freeze({
+  out: SortedIndex.empty<EdgeRecord>(),
+  in: SortedIndex.empty<EdgeRecord>(),
   shared: 0,
-};
+});
 
 /**
- * Folds one event into the graph's row: undefined until GraphCreated, never
- * dropped afterwards (archived graphs stay listed). Events that do not fit
- * the row, or come from a newer schema, change only its version and time.
+ * Folds one event into the graph's row, in place: undefined until
+ * GraphCreated, never dropped afterwards (archived graphs stay listed).
+ * Events that do not fit the row, or come from a newer schema, change only
+ * its version and time.
  */
 export function project(
   row: GraphRow | undefined,
@@ -103,197 +107,177 @@ export function project(
       version: meta.version,
       createdAtMs: meta.occurredAtMs,
       updatedAtMs: meta.occurredAtMs,
-      nodes: SortedMap.empty(),
-      edges: SortedMap.empty(),
-      nodesByType: SortedMap.empty(),
-      adjacency: SortedMap.empty(),
+      nodes: SortedIndex.empty(),
+      edges: SortedIndex.empty(),
+      nodesByType: SortedIndex.empty(),
+      adjacency: SortedIndex.empty(),
       negativeWeights: 0,
     };
   }
   if (row === undefined) return undefined;
   switch (body.case) {
     case 'updated':
-      return stamp(updated(row, body.value), meta);
+      updated(row, body.value);
+      break;
     case 'statusChanged':
-      return stamp(statusChanged(row, body.value.to), meta);
+      statusChanged(row, body.value.to);
+      break;
     case 'archived':
-      return stamp({ ...row, status: GraphStatus.ARCHIVED }, meta);
+      row.status = GraphStatus.ARCHIVED;
+      break;
     case 'nodeAdded':
-      return nodeAdded(row, body.value, meta);
+      nodeAdded(row, body.value);
+      break;
     case 'nodeUpdated':
-      return nodeUpdated(row, body.value.nodeId, body.value.metadata, meta);
+      nodeUpdated(row, body.value.nodeId, body.value.metadata);
+      break;
     case 'nodeRemoved':
-      return stamp(nodeRemoved(row, body.value.nodeId), meta);
+      nodeRemoved(row, body.value.nodeId);
+      break;
     case 'edgeAdded':
-      return edgeAdded(row, body.value, meta);
+      edgeAdded(row, body.value);
+      break;
     case 'edgeUpdated':
-      return stamp(edgeUpdated(row, body.value), meta);
+      edgeUpdated(row, body.value);
+      break;
     case 'edgeRemoved':
-      return stamp(edgeRemoved(row, body.value.edgeId), meta);
+      edgeRemoved(row, body.value.edgeId);
+      break;
     case 'imported':
     case undefined:
-      return stamp(row, meta);
+      break;
   }
+  return stamp(row, meta);
 }
 
 function stamp(row: GraphRow, meta: CommitMeta): GraphRow {
-  return { ...row, version: meta.version, updatedAtMs: meta.occurredAtMs };
+  row.version = meta.version;
+  row.updatedAtMs = meta.occurredAtMs;
+  return row;
 }
-
-// The frequent events (a node or an edge added, a node's metadata changed)
-// build their new row in one object literal, stamped with the commit, instead
-// of copying the whole row once per changed part and again to stamp it.
 
 function updated(
   row: GraphRow,
   { name, description, metadata, tags }: GraphUpdated,
-): GraphRow {
-  return {
-    ...row,
-    ...(name !== undefined && { name }),
-    ...(description !== undefined && { description }),
-    ...(metadata !== undefined && { metadata }),
-    ...(tags !== undefined && { tags: tags.values }),
-  };
+): void {
+  if (name !== undefined) row.name = name;
+  if (description !== undefined) row.description = description;
+  if (metadata !== undefined) row.metadata = metadata;
+  if (tags !== undefined) row.tags = tags.values;
 }
 
-function statusChanged(row: GraphRow, to: GraphStatus): GraphRow {
-  if (row.status === GraphStatus.ARCHIVED) return row;
-  return to === GraphStatus.ACTIVE || to === GraphStatus.READ_ONLY
-    ? { ...row, status: to }
-    : row;
+function statusChanged(row: GraphRow, to: GraphStatus): void {
+  if (row.status === GraphStatus.ARCHIVED) return;
+  if (to === GraphStatus.ACTIVE || to === GraphStatus.READ_ONLY)
+    row.status = to;
 }
 
-function nodesWith(row: GraphRow, node: NodeRecord) {
-  const ofType =
-    row.nodesByType.get(node.nodeType) ?? SortedMap.empty<NodeRecord>();
-  return {
-    nodes: row.nodes.set(node.id, node),
-    nodesByType: row.nodesByType.set(node.nodeType, ofType.set(node.id, node)),
-  };
+/** Files `node` under its id and its type, replacing an earlier record of it. */
+function placeNode(row: GraphRow, node: NodeRecord): void {
+  row.nodes.set(node.id, node);
+  let ofType = row.nodesByType.get(node.nodeType);
+  if (ofType === undefined) {
+    ofType = SortedIndex.empty();
+    row.nodesByType.set(node.nodeType, ofType);
+  }
+  ofType.set(node.id, node);
 }
 
 function nodeAdded(
   row: GraphRow,
   { nodeId, nodeType, label, metadata, conceptualPoint }: NodeAdded,
-  meta: CommitMeta,
-): GraphRow {
-  if (row.nodes.has(nodeId)) return stamp(row, meta);
-  const node: NodeRecord = {
-    id: nodeId,
-    nodeType,
-    label,
-    metadata,
-    conceptualPoint,
-  };
-  const { nodes, nodesByType } = nodesWith(row, node);
-  return {
-    ...row,
-    nodes,
-    nodesByType,
-    adjacency: row.adjacency.set(nodeId, NO_EDGES),
-    version: meta.version,
-    updatedAtMs: meta.occurredAtMs,
-  };
+): void {
+  if (row.nodes.has(nodeId)) return;
+  placeNode(row, { id: nodeId, nodeType, label, metadata, conceptualPoint });
+  row.adjacency.set(nodeId, NO_EDGES);
 }
 
 function nodeUpdated(
   row: GraphRow,
   nodeId: string,
   metadata: JsonObject | undefined,
-  meta: CommitMeta,
-): GraphRow {
+): void {
   const node = row.nodes.get(nodeId);
-  if (node === undefined) return stamp(row, meta);
-  const { nodes, nodesByType } = nodesWith(row, { ...node, metadata });
-  return {
-    ...row,
-    nodes,
-    nodesByType,
-    version: meta.version,
-    updatedAtMs: meta.occurredAtMs,
-  };
+  if (node !== undefined) placeNode(row, { ...node, metadata });
 }
 
-function nodeRemoved(row: GraphRow, nodeId: string): GraphRow {
+function nodeRemoved(row: GraphRow, nodeId: string): void {
   const node = row.nodes.get(nodeId);
-  if (node === undefined) return row;
-  let current = row;
-  const adjacency = row.adjacency.get(nodeId) ?? NO_EDGES;
+  if (node === undefined) return;
+  const { out, in: into } = row.adjacency.get(nodeId) ?? NO_EDGES;
   // The decider emits EdgeRemoved for every incident edge first, so this
   // normally finds nothing; it keeps edges from dangling on any stream.
-  for (const edgeId of [...adjacency.out.keys(), ...adjacency.in.keys()]) {
-    current = edgeRemoved(current, edgeId);
+  for (const edgeId of [...out.keys(), ...into.keys()]) {
+    edgeRemoved(row, edgeId);
   }
-  const ofType = current.nodesByType.get(node.nodeType)?.delete(nodeId);
-  return {
-    ...current,
-    nodes: current.nodes.delete(nodeId),
-    nodesByType:
-      ofType === undefined || ofType.size === 0
-        ? current.nodesByType.delete(node.nodeType)
-        : current.nodesByType.set(node.nodeType, ofType),
-    adjacency: current.adjacency.delete(nodeId),
-  };
+  const ofType = row.nodesByType.get(node.nodeType);
+  ofType?.delete(nodeId);
+  if (ofType?.size === 0) row.nodesByType.delete(node.nodeType);
+  row.nodes.delete(nodeId);
+  row.adjacency.delete(nodeId);
 }
 
-type EdgeChange = (edges: SortedMap<EdgeRecord>) => SortedMap<EdgeRecord>;
+/** The adjacency of `nodeId` to change: its own, made on its first edge; undefined for an unknown node. */
+function adjacencyToChange(
+  row: GraphRow,
+  nodeId: string,
+): Adjacency | undefined {
+  const entry = row.adjacency.get(nodeId);
+  if (entry !== NO_EDGES) return entry;
+  const own: Adjacency = {
+    out: SortedIndex.empty(),
+    in: SortedIndex.empty(),
+    shared: 0,
+  };
+  row.adjacency.set(nodeId, own);
+  return own;
+}
+
+type EdgeChange = (edges: SortedIndex<EdgeRecord>) => void;
 
 function touchNode(
-  adjacency: SortedMap<Adjacency>,
+  row: GraphRow,
   nodeId: string,
   out: boolean,
   into: boolean,
   change: EdgeChange,
   sharedDelta: number,
-): SortedMap<Adjacency> {
-  const entry = adjacency.get(nodeId);
-  if (entry === undefined) return adjacency;
-  return adjacency.set(nodeId, {
-    out: out ? change(entry.out) : entry.out,
-    in: into ? change(entry.in) : entry.in,
-    shared: out && into ? entry.shared + sharedDelta : entry.shared,
-  });
+): void {
+  const entry = adjacencyToChange(row, nodeId);
+  if (entry === undefined) return;
+  if (out) change(entry.out);
+  if (into) change(entry.in);
+  if (out && into) entry.shared += sharedDelta;
 }
 
-/** Applies `change` to every adjacency map the edge belongs in; sharedDelta is +1 on add, −1 on remove, 0 on update. */
+/** Applies `change` to every adjacency index the edge belongs in; sharedDelta is +1 on add, −1 on remove, 0 on update. */
 function placeEdge(
-  adjacency: SortedMap<Adjacency>,
+  row: GraphRow,
   { source, target, directed }: EdgeRecord,
   change: EdgeChange,
   sharedDelta: number,
-): SortedMap<Adjacency> {
+): void {
   if (directed && source !== target) {
-    return touchNode(
-      touchNode(adjacency, source, true, false, change, 0),
-      target,
-      false,
-      true,
-      change,
-      0,
-    );
+    touchNode(row, source, true, false, change, 0);
+    touchNode(row, target, false, true, change, 0);
+    return;
   }
-  const next = touchNode(adjacency, source, true, true, change, sharedDelta);
-  return target === source
-    ? next
-    : touchNode(next, target, true, true, change, sharedDelta);
+  touchNode(row, source, true, true, change, sharedDelta);
+  if (target !== source)
+    touchNode(row, target, true, true, change, sharedDelta);
 }
 
 const negative = (weight: number | undefined): number =>
   weight !== undefined && weight < 0 ? 1 : 0;
 
-function edgeAdded(
-  row: GraphRow,
-  added: EdgeAdded,
-  meta: CommitMeta,
-): GraphRow {
+function edgeAdded(row: GraphRow, added: EdgeAdded): void {
   const { edgeId, source, target } = added;
   if (
     row.edges.has(edgeId) ||
     !row.nodes.has(source) ||
     !row.nodes.has(target)
   ) {
-    return stamp(row, meta);
+    return;
   }
   const edge: EdgeRecord = {
     id: edgeId,
@@ -305,24 +289,14 @@ function edgeAdded(
     weight: added.weight,
     metadata: added.metadata,
   };
-  return {
-    ...row,
-    edges: row.edges.set(edgeId, edge),
-    adjacency: placeEdge(
-      row.adjacency,
-      edge,
-      (edges) => edges.set(edgeId, edge),
-      1,
-    ),
-    negativeWeights: row.negativeWeights + negative(edge.weight),
-    version: meta.version,
-    updatedAtMs: meta.occurredAtMs,
-  };
+  row.edges.set(edgeId, edge);
+  placeEdge(row, edge, (edges) => edges.set(edgeId, edge), 1);
+  row.negativeWeights += negative(edge.weight);
 }
 
-function edgeUpdated(row: GraphRow, update: EdgeUpdated): GraphRow {
+function edgeUpdated(row: GraphRow, update: EdgeUpdated): void {
   const edge = row.edges.get(update.edgeId);
-  if (edge === undefined) return row;
+  if (edge === undefined) return;
   const next: EdgeRecord = {
     ...edge,
     ...(update.edgeType !== undefined && { edgeType: update.edgeType }),
@@ -333,58 +307,45 @@ function edgeUpdated(row: GraphRow, update: EdgeUpdated): GraphRow {
     ...(update.weight !== undefined && { weight: update.weight }),
     ...(update.weightCleared && { weight: undefined }),
   };
-  return {
-    ...row,
-    edges: row.edges.set(edge.id, next),
-    adjacency: placeEdge(
-      row.adjacency,
-      next,
-      (edges) => edges.set(edge.id, next),
-      0,
-    ),
-    negativeWeights:
-      row.negativeWeights - negative(edge.weight) + negative(next.weight),
-  };
+  row.edges.set(edge.id, next);
+  placeEdge(row, next, (edges) => edges.set(edge.id, next), 0);
+  row.negativeWeights += negative(next.weight) - negative(edge.weight);
 }
 
-function edgeRemoved(row: GraphRow, edgeId: string): GraphRow {
+function edgeRemoved(row: GraphRow, edgeId: string): void {
   const edge = row.edges.get(edgeId);
-  if (edge === undefined) return row;
-  return {
-    ...row,
-    edges: row.edges.delete(edgeId),
-    adjacency: placeEdge(
-      row.adjacency,
-      edge,
-      (edges) => edges.delete(edgeId),
-      -1,
-    ),
-    negativeWeights: row.negativeWeights - negative(edge.weight),
-  };
+  if (edge === undefined) return;
+  row.edges.delete(edgeId);
+  placeEdge(row, edge, (edges) => edges.delete(edgeId), -1);
+  row.negativeWeights -= negative(edge.weight);
 }
 
 /**
  * Restores a row from its structured clone (the runtime's node:v8 snapshots
- * keep plain data but not the SortedMap class); pass it to defineService as
- * `revive.row`. O(n) in nodes and edges.
+ * keep plain data but not the SortedIndex class); pass it to defineService
+ * as `revive.row`. O(n) in nodes and edges. Nodes without edges get the
+ * shared empty entry back.
  */
 export function reviveGraphRow(cloned: unknown): GraphRow {
   const row = cloned as GraphRow;
   return {
     ...row,
-    nodes: SortedMap.revive<NodeRecord>(row.nodes),
-    edges: SortedMap.revive<EdgeRecord>(row.edges),
-    nodesByType: SortedMap.revive<SortedMap<NodeRecord>>(
+    nodes: SortedIndex.revive<NodeRecord>(row.nodes),
+    edges: SortedIndex.revive<EdgeRecord>(row.edges),
+    nodesByType: SortedIndex.revive<SortedIndex<NodeRecord>>(
       row.nodesByType,
-      (ofType) => SortedMap.revive<NodeRecord>(ofType),
+      (ofType) => SortedIndex.revive<NodeRecord>(ofType),
     ),
-    adjacency: SortedMap.revive<Adjacency>(
+    adjacency: SortedIndex.revive<Adjacency>(
       row.adjacency,
-      ({ out, in: into, shared }) => ({
-        out: SortedMap.revive<EdgeRecord>(out),
-        in: SortedMap.revive<EdgeRecord>(into),
-        shared,
-      }),
+      ({ out, in: into, shared }) => {
+        const revived: Adjacency = {
+          out: SortedIndex.revive<EdgeRecord>(out),
+          in: SortedIndex.revive<EdgeRecord>(into),
+          shared,
+        };
+        return revived.out.size + revived.in.size === 0 ? NO_EDGES : revived;
+      },
     ),
   };
 }

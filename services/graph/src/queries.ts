@@ -4,12 +4,13 @@ import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import {
   DomainError,
   ErrorCode,
-  SortedMap,
+  SortedIndex,
   invalid,
   requireFinite,
   requireId,
   requireText,
   show,
+  upperBound,
   violation,
   notFound,
 } from '@cim/kernel';
@@ -31,7 +32,6 @@ import {
   encodeCursor,
   readPage,
   takePage,
-  upperBound,
   type QueryHandlers,
   type Rows,
 } from '@cim/service';
@@ -45,18 +45,12 @@ import {
   type Walkable,
 } from './graph-algorithms.js';
 import { nearestPoints, type PointEntry } from './nearest-points.js';
-import type {
-  Adjacency,
-  EdgeRecord,
-  GraphRow,
-  NodeRecord,
+import {
+  NO_EDGES,
+  type EdgeRecord,
+  type GraphRow,
+  type NodeRecord,
 } from './projection.js';
-
-const NO_EDGES: Adjacency = {
-  out: SortedMap.empty(),
-  in: SortedMap.empty(),
-  shared: 0,
-};
 
 /** Two id-ordered entry streams as one, each id once. */
 function* mergeById<V>(
@@ -132,6 +126,23 @@ function inRange(
   return (ms) => ms >= from && ms < until;
 }
 
+/** Values computed from a whole row, kept until the row's version moves on. */
+class VersionedCache<T> {
+  private readonly byRow = new WeakMap<
+    GraphRow,
+    { readonly version: bigint; readonly value: T }
+  >();
+
+  /** The value for `row` as it stands, computed by `compute` when the row changed since. */
+  of(row: GraphRow, compute: () => T): T {
+    const cached = this.byRow.get(row);
+    if (cached?.version === row.version) return cached.value;
+    const value = compute();
+    this.byRow.set(row, { version: row.version, value });
+    return value;
+  }
+}
+
 function rowOf(rows: Rows<GraphRow>, graphId: string): GraphRow {
   const row = rows.get(graphId);
   if (row === undefined) {
@@ -192,15 +203,15 @@ function edgeView(edge: EdgeRecord): MessageInitShape<typeof EdgeSchema> {
  * The query handlers over the projection's rows. Unknown graphs and nodes
  * answer NOT_FOUND, malformed arguments VALIDATION_FAILED. Lists are paged by
  * id with opaque cursors (page size 0 → 50, at most 500). Metrics and the
- * sources and sinks are cached per row object, which is immutable, so
- * repeated calls on an unchanged graph cost nothing.
+ * sources and sinks are cached per row and version, so repeated calls on an
+ * unchanged graph cost nothing.
  */
 export const graphQueries = (
   rows: Rows<GraphRow>,
 ): QueryHandlers<typeof GraphQueryService> => {
   const index = new SortedRowIds(rows);
-  const metricsOf = new WeakMap<GraphRow, GraphMetrics>();
-  const endsOf = new WeakMap<GraphRow, SourcesAndSinks>();
+  const metricsOf = new VersionedCache<GraphMetrics>();
+  const endsOf = new VersionedCache<SourcesAndSinks>();
 
   return {
     graphInfo({ graphId }) {
@@ -279,7 +290,7 @@ export const graphQueries = (
       const window = readPage(page);
       const ofType =
         rowOf(rows, graphId).nodesByType.get(nodeType) ??
-        SortedMap.empty<NodeRecord>();
+        SortedIndex.empty<NodeRecord>();
       const { items, info } = takePage(
         ofType.entries(window.after),
         window,
@@ -336,11 +347,9 @@ export const graphQueries = (
     metrics({ graphId }) {
       requireId(graphId, 'graph_id');
       const row = rowOf(rows, graphId);
-      let metrics = metricsOf.get(row);
-      if (metrics === undefined) {
-        metrics = graphMetrics(row.nodes.keys(), row.edges.values());
-        metricsOf.set(row, metrics);
-      }
+      const metrics = metricsOf.of(row, () =>
+        graphMetrics(row.nodes.keys(), row.edges.values()),
+      );
       return {
         nodeCount: BigInt(metrics.nodeCount),
         edgeCount: BigInt(metrics.edgeCount),
@@ -428,11 +437,9 @@ export const graphQueries = (
       }
       const window = readPage(page);
       const row = rowOf(rows, graphId);
-      let ends = endsOf.get(row);
-      if (ends === undefined) {
-        ends = sourcesAndSinks(row.nodes.keys(), row.edges.values());
-        endsOf.set(row, ends);
-      }
+      const ends = endsOf.of(row, () =>
+        sourcesAndSinks(row.nodes.keys(), row.edges.values()),
+      );
       const ids = role === NodeRole.SOURCE ? ends.sources : ends.sinks;
       function* entries(): Generator<[string, NodeRecord], void, undefined> {
         for (

@@ -20,4 +20,6 @@ export const graphService = defineService({
   prepare: prepareGraphCommand,
   reactions: [documentNodesReaction, workflowGraphReaction],
   revive: { state: reviveGraphState, row: reviveGraphRow },
+  // 2: read-model rows hold SortedIndex (folded in place), no longer SortedMap.
+  snapshotVersion: 2,
 });

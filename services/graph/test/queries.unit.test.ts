@@ -661,6 +661,18 @@ describe('graph queries', () => {
       expect(metrics.hasCycle).toBe(false);
       expect(metrics.version).toBe(11n);
     });
+    it('measures again once the row has moved on, and not before', async () => {
+      const graph = sample();
+      const ask = client(rowsOf(graph));
+      const first = await ask.metrics({ graphId: GRAPH_ID });
+      expect(await ask.metrics({ graphId: GRAPH_ID })).toEqual(first);
+      projectAll([evt.edgeRemoved({ edgeId: 'dd' })], graph);
+      const second = await ask.metrics({ graphId: GRAPH_ID });
+      expect(first.hasCycle).toBe(true);
+      expect(second.hasCycle).toBe(false);
+      expect(second.edgeCount).toBe(3n);
+      expect(second.version).toBe(11n);
+    });
     it('measures a 10k-node graph', async () => {
       const events = [
         evt.created(),
@@ -929,6 +941,18 @@ describe('graph queries', () => {
       expect(second.nodes.map((n) => n.nodeId)).toEqual(['e']);
       expect(second.page?.nextPageToken).toBe('');
     });
+    it('finds them again once the row has moved on', async () => {
+      const graph = sample();
+      const ask = client(rowsOf(graph));
+      const sources = () =>
+        ask.sourceSinkNodes({ graphId: GRAPH_ID, role: NodeRole.SOURCE });
+      expect((await sources()).nodes.map((n) => n.nodeId)).toEqual(['a', 'e']);
+      projectAll(
+        [evt.edgeAdded({ edgeId: 'ea', source: 'e', target: 'a' })],
+        graph,
+      );
+      expect((await sources()).nodes.map((n) => n.nodeId)).toEqual(['e']);
+    });
     it('rejects an unspecified role with VALIDATION_FAILED', async () => {
       await expectRejected(
         () => ask(NodeRole.UNSPECIFIED),
@@ -1116,16 +1140,32 @@ describe('graph projection', () => {
   it('has no row until the graph is created', () => {
     expect(projectAll([evt.nodeAdded(), evt.archived()])).toBeUndefined();
   });
-  it('keeps earlier rows unchanged', () => {
-    const before = sample();
+  it('folds events into the row it is given, in place', () => {
+    const row = sample();
+    expect(row.adjacency.get('b')?.in.size).toBe(1);
     const after = projectAll(
       [evt.edgeRemoved({ edgeId: 'ab' }), evt.nodeRemoved({ nodeId: 'a' })],
-      before,
+      row,
     )!;
-    expect([...before.nodes.keys()]).toEqual(['a', 'b', 'c', 'd', 'e']);
-    expect(before.adjacency.get('b')?.in.size).toBe(1);
-    expect(after.adjacency.get('b')?.in.size).toBe(0);
-    expect(after.adjacency.has('a')).toBe(false);
+    expect(after).toBe(row);
+    expect([...row.nodes.keys()]).toEqual(['b', 'c', 'd', 'e']);
+    expect(row.adjacency.get('b')?.in.size).toBe(0);
+    expect(row.adjacency.has('a')).toBe(false);
+    expect(row.version).toBe(12n);
+  });
+  it('gives a node its own adjacency on its first edge, leaving the shared empty one alone', () => {
+    const row = projectAll([evt.created(), ...nodes('x', 'y', 'z')])!;
+    const empty = row.adjacency.get('z');
+    expect(row.adjacency.get('x')).toBe(empty);
+    projectAll(
+      [evt.edgeAdded({ edgeId: 'xy', source: 'x', target: 'y' })],
+      row,
+    );
+    expect([...row.adjacency.get('x')!.out.keys()]).toEqual(['xy']);
+    expect([...row.adjacency.get('y')!.in.keys()]).toEqual(['xy']);
+    expect(row.adjacency.get('z')).toBe(empty);
+    expect(empty?.out.size).toBe(0);
+    expect(empty?.in.size).toBe(0);
   });
   it('drops the edges of a removed node even without EdgeRemoved events', () => {
     const after = projectAll([evt.nodeRemoved({ nodeId: 'c' })], sample())!;

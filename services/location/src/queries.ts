@@ -1,18 +1,13 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { invalid, notFound, requireId, show } from '@cim/kernel';
+import { invalid, notFound, requireId, show, upperBound } from '@cim/kernel';
 import {
   LocationType,
   type LocationQueryService,
   type LocationRefSchema,
   type LocationSchema,
 } from '@cim/proto/cim/location/v1/location_pb';
-import {
-  readPage,
-  takePage,
-  upperBound,
-  type QueryHandlers,
-} from '@cim/service';
+import { readPage, takePage, type QueryHandlers } from '@cim/service';
 import {
   MAX_DISTANCE_M,
   addressProblems,

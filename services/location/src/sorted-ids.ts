@@ -1,4 +1,4 @@
-import { lowerBound, upperBound } from '@cim/service';
+import { lowerBound, upperBound } from '@cim/kernel';
 
 /** Ids a chunk holds before it splits in two. */
 const CHUNK = 512;

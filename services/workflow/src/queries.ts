@@ -12,6 +12,7 @@ import {
   requireText,
   show,
   notFound,
+  lowerBound,
 } from '@cim/kernel';
 import {
   ParticipantVote,
@@ -28,7 +29,6 @@ import {
 import {
   MAX_PAGE_SIZE,
   SortedRowIds,
-  lowerBound,
   readPage,
   takePage,
   type QueryHandlers,
