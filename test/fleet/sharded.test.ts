@@ -144,6 +144,16 @@ describe('sharded topology: a hub and one leaf node per domain', () => {
       return features;
     });
 
+  it('connects every shard to the hub without compression', async () => {
+    const response = await fetch(`${shards.hub.monitorUrl}/leafz`);
+    const { leafs } = (await response.json()) as {
+      leafs: { compression: string }[];
+    };
+    expect(leafs.map((leaf) => leaf.compression)).toEqual(
+      DOMAINS.map(() => 'off'),
+    );
+  });
+
   it('stores each domain only on its own shard, and reacts across shards', async () => {
     const { aggregateId: graphId } = await graphs.createGraph({ name: 'g' });
     const added = await graphs.addNode({ graphId, nodeId: 'a', nodeType: 't' });

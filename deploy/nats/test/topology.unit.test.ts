@@ -68,13 +68,15 @@ describe('renderConfig', () => {
     );
   });
 
-  it('points a leaf at the hub and the hub at its leaf listener', async () => {
+  it('points a leaf at the hub and the hub at its leaf listener, uncompressed', async () => {
     const [hub, graph] = (await plan('sharded')).servers;
     expect(renderConfig(hub!, { syncAlways: true })).toContain(
-      `leafnodes {\n  listen: "127.0.0.1:${hub!.leafListenPort}"\n}`,
+      `leafnodes {\n  listen: "127.0.0.1:${hub!.leafListenPort}"\n  compression: off\n}`,
     );
     const leaf = renderConfig(graph!, { syncAlways: true });
-    expect(leaf).toContain(`nats-leaf://127.0.0.1:${hub!.leafListenPort}`);
+    expect(leaf).toContain(
+      `{ url: "nats-leaf://127.0.0.1:${hub!.leafListenPort}", compression: off }`,
+    );
     expect(leaf).toMatch(/^\s*domain: graph$/m);
   });
 
