@@ -192,8 +192,11 @@ export function topologyBlocks(
   const blocks: string[] = [];
   // Leaf connections run uncompressed: left to itself, nats-server frames
   // every message on them in S2 (uncompressed below 10 ms RTT), which on
-  // loopback or a LAN costs both servers CPU per message and saves nothing
-  // (sharded AddNode 0.79-0.93 of the single server with it, 0.90-1.01 without).
+  // loopback or a LAN saves nothing. Measured on one 2-core machine, request/
+  // reply across the leaf: hub and leaf CPU 23 against 24 µs per request,
+  // 47.6k against 45.9k req/s (medians of six alternating pairs), a small
+  // gain. Routes keep their default: `compression: off` there cost an R3
+  // stream's appends more server CPU (75 against 65 µs per message).
   if (server.leafListenPort !== undefined) {
     blocks.push(
       `leafnodes {\n  listen: ${quote(`127.0.0.1:${server.leafListenPort}`)}\n  compression: off\n}`,
