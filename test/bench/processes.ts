@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -23,7 +23,7 @@ const OUTPUT_TAIL_CHARS = 8_192;
 export interface ChildOptions {
   /** For messages: `graph service`, `gateway`. */
   readonly name: string;
-  /** The script to run, relative to the workspace root. */
+  /** The script to run: absolute, or relative to the workspace root. */
   readonly entry: string;
   /** Added to this process's environment. */
   readonly env: Readonly<Record<string, string>>;
@@ -70,7 +70,7 @@ export async function startChild(options: ChildOptions): Promise<ChildHandle> {
     [
       ...SERVICE_NODE_OPTIONS,
       ...(options.nodeArgs ?? []),
-      join(workspaceRoot, options.entry),
+      resolve(workspaceRoot, options.entry),
     ],
     {
       cwd: workspaceRoot,
@@ -169,6 +169,8 @@ export interface GraphServiceOptions extends ServiceChildOptions {
   readonly durability?: 'strict' | 'fast';
   /** CIM_INTEGRITY (commit macs and signed checkpoints); default: the service's own default, on. */
   readonly integrity?: boolean;
+  /** The service's main module, e.g. another checkout's build to compare with; default this workspace's. */
+  readonly entry?: string;
 }
 
 /**
@@ -183,7 +185,7 @@ export async function startGraphService(
   const httpPort = await freePort();
   const handle = await startChild({
     name: 'graph service',
-    entry: 'services/graph/dist/main.js',
+    entry: options.entry ?? 'services/graph/dist/main.js',
     env: {
       CIM_NATS_URL: options.natsUrl,
       CIM_HTTP_PORT: String(httpPort),
