@@ -231,14 +231,45 @@ export async function startNatsServer(
   return server;
 }
 
+/** How many times in all a start whose port was taken meanwhile is tried. */
+const PORT_CLASH_ATTEMPTS = 3;
+
+/**
+ * Runs `start` again, with whatever ports it picks anew, while it fails
+ * because a port picked in advance (a route or leaf-node listener, which the
+ * other servers must know before it listens) was taken by another process
+ * between {@link freePort} and the server's bind: with many tests starting
+ * servers at once, that happens.
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (error) {
+      const clash =
+        error instanceof Error &&
+        error.message.includes('address already in use');
+      if (!clash || attempt >= PORT_CLASH_ATTEMPTS) throw error;
+    }
+  }
+}
+
 /**
  * Starts `size` JetStream nodes (default 3) routed to each other on free loopback ports and
  * resolves once every node reports the same JetStream meta leader (polled from `/jsz`).
- * On failure every node already started is stopped before the error is thrown.
+ * On failure every node already started is stopped before the error is thrown; a route
+ * port taken meanwhile by another process makes it start again on new ports.
  */
-export async function startNatsCluster(
+export function startNatsCluster(
   size = 3,
   options: NatsClusterOptions = {},
+): Promise<NatsClusterHandle> {
+  return retryOnPortClash(() => startClusterOnce(size, options));
+}
+
+async function startClusterOnce(
+  size: number,
+  options: NatsClusterOptions,
 ): Promise<NatsClusterHandle> {
   const name = `cim-${randomSuffix()}`;
   const routePorts: number[] = [];

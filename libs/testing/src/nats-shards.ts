@@ -3,6 +3,7 @@ import { topologyBlocks } from '@cim/nats-topology';
 import {
   freePort,
   natsServerBinary,
+  retryOnPortClash,
   startNatsServer,
   type NatsServerHandle,
 } from './nats-server.js';
@@ -33,13 +34,16 @@ export async function startNatsShards(
   const binary = natsServerBinary();
   const sync =
     options.syncAlways === undefined ? {} : { syncAlways: options.syncAlways };
-  const leafPort = await freePort();
-  const hub = await startNatsServer({
-    binary,
-    ...sync,
-    name: 'cim-hub',
-    jetstreamDomain: HUB_JETSTREAM_DOMAIN,
-    config: topologyBlocks({ leafListenPort: leafPort }).join('\n'),
+  const { hub, leafPort } = await retryOnPortClash(async () => {
+    const port = await freePort();
+    const server = await startNatsServer({
+      binary,
+      ...sync,
+      name: 'cim-hub',
+      jetstreamDomain: HUB_JETSTREAM_DOMAIN,
+      config: topologyBlocks({ leafListenPort: port }).join('\n'),
+    });
+    return { hub: server, leafPort: port };
   });
   const leaves = new Map<string, NatsServerHandle>();
   const stop = async () => {

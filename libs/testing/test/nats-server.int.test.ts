@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
+  freePort,
   natsServerBinary,
   natsServerVersion,
   startNatsCluster,
@@ -13,6 +14,7 @@ import {
   versionAtLeast,
   type NatsServerHandle,
 } from '../src/index.js';
+import { retryOnPortClash } from '../src/nats-server.js';
 
 const version = await natsServerVersion(natsServerBinary());
 const itWithSyncInterval = versionAtLeast(version, '2.10.0') ? it : it.skip;
@@ -283,4 +285,36 @@ describe('startNatsCluster', () => {
       expect((created['config'] as Json | undefined)?.['num_replicas']).toBe(3);
     }, 60_000);
   });
+});
+
+describe('retryOnPortClash', () => {
+  it('starts again when a port picked in advance was taken meanwhile, and not for other failures', async () => {
+    // A port held open here stands for one another process took between picking and binding.
+    const holder = createServer();
+    holder.listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const taken = (holder.address() as { port: number }).port;
+    let starts = 0;
+    try {
+      const server = await retryOnPortClash(async () => {
+        const port = ++starts === 1 ? taken : await freePort();
+        return startNatsServer({
+          config: `leafnodes {\n  listen: "127.0.0.1:${port}"\n}`,
+        });
+      });
+      await server.stop();
+      expect(starts).toBe(2);
+
+      let other = 0;
+      await expect(
+        retryOnPortClash(() => {
+          other += 1;
+          return Promise.reject(new Error('bad configuration'));
+        }),
+      ).rejects.toThrow('bad configuration');
+      expect(other).toBe(1);
+    } finally {
+      holder.close();
+    }
+  }, 60_000);
 });
