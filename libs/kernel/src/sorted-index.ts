@@ -99,11 +99,9 @@ export class SortedIndex<V> implements ReadonlySortedIndex<V> {
   /** Binds `key` to `value`, in place. */
   set(key: string, value: V): void {
     const { byKey, chunks } = this;
-    if (byKey.has(key)) {
-      byKey.set(key, value);
-      return;
-    }
+    const before = byKey.size;
     byKey.set(key, value);
+    if (byKey.size === before) return; // rebound: its place in order stays
     const last = chunks[chunks.length - 1];
     if (last === undefined) {
       chunks.push([key]);
