@@ -10,6 +10,7 @@ import {
 import {
   DomainError,
   methodSubject,
+  streamName,
   uuidv7,
   type ErrorCode,
 } from '@cim/kernel';
@@ -91,7 +92,7 @@ export async function countCommits(
       ? `cim.${domain}.evt.>`
       : `cim.${domain}.evt.${aggregateId}`;
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(`CIM_${domain.toUpperCase()}`, {
+  const info = await jsm.streams.info(streamName(domain), {
     subjects_filter: filter,
   });
   return Object.values(info.state.subjects ?? {}).reduce(
@@ -117,7 +118,7 @@ export async function consumerSettled(
   return eventually(
     async () => {
       const info = await jsm.consumers
-        .info(`CIM_${domain.toUpperCase()}`, consumer)
+        .info(streamName(domain), consumer)
         .catch(() => undefined);
       return info !== undefined &&
         info.delivered.consumer_seq >= commits &&
