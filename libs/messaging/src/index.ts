@@ -13,7 +13,7 @@ export {
 } from '@cim/kernel';
 export type { RequestKind } from '@cim/kernel';
 export { Header } from './headers.js';
-export { forEachHeader, readsRawHeaders } from './received-headers.js';
+export { forEachHeader } from './received-headers.js';
 export type { ReceivedMessage } from './received-headers.js';
 export {
   UnavailableError,

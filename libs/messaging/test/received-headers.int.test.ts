@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  Header,
-  forEachHeader,
-  readsRawHeaders,
-  type ReceivedMessage,
-} from '@cim/messaging';
+import { Header, forEachHeader, type ReceivedMessage } from '@cim/messaging';
+// Which path forEachHeader takes is an internal matter; the pin below needs to see it.
+import { readsRawHeaders } from '../src/received-headers.js';
 import { startNatsServer, type NatsServerHandle } from '@cim/testing';
 import {
   createInbox,
