@@ -13,15 +13,12 @@
 // stdout.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect } from '@nats-io/transport-node';
-import { Cleanup } from './benchmark.js';
 import {
-  graphLoad,
+  withGraphLoad,
   type AddNodeResult,
-  type GraphLoad,
+  type GraphLoadSetup,
 } from './graph-service-load.js';
-import { startNatsServer } from './nats-harness.js';
-import { startGraphService } from './processes.js';
+import { median, medianRound } from './stats.js';
 
 const WINDOW = 256;
 
@@ -65,102 +62,68 @@ function options(): Options {
   };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
-}
-
-/** One build's service on a nats-server of its own, with its graphs created. */
-async function side(
-  entry: string | undefined,
-  settings: Options,
-  cleanup: Cleanup,
-): Promise<GraphLoad> {
-  const server = cleanup.add(
-    await startNatsServer(
-      settings.durability === 'strict' ? { syncAlways: true } : {},
-    ),
-    (s) => s.stop(),
-  );
-  const nc = cleanup.add(await connect({ servers: server.url }), (c) =>
-    c.close(),
-  );
-  const service = cleanup.add(
-    await startGraphService(nc, {
-      natsUrl: server.url,
-      durability: settings.durability,
-      ...(entry === undefined ? {} : { entry }),
-    }),
-    (child) => child.stop(),
-  );
-  return graphLoad(
-    nc,
-    [service],
-    server.pid,
-    { graphs: settings.graphs, window: WINDOW },
-    cleanup,
-  );
-}
-
 async function main(): Promise<void> {
   const settings = options();
-  const cleanup = new Cleanup();
-  try {
-    const loads = {
-      this: await side(undefined, settings, cleanup),
-      other: await side(
-        resolve(settings.against, 'services/graph/dist/main.js'),
-        settings,
-        cleanup,
+  const setup = (entry?: string): GraphLoadSetup => ({
+    ...(settings.durability === 'strict' && { server: { syncAlways: true } }),
+    service: {
+      durability: settings.durability,
+      ...(entry !== undefined && { entry }),
+    },
+    graphs: settings.graphs,
+    window: WINDOW,
+  });
+  const results = await withGraphLoad(setup(), (mine) =>
+    withGraphLoad(
+      setup(resolve(settings.against, 'services/graph/dist/main.js')),
+      async (theirs) => {
+        const loads = { this: mine, other: theirs };
+        const rounds: Record<keyof typeof loads, AddNodeResult[]> = {
+          this: [],
+          other: [],
+        };
+        for (let round = 0; round < settings.rounds; round++) {
+          const order =
+            round % 2 === 0
+              ? (['other', 'this'] as const)
+              : (['this', 'other'] as const);
+          for (const which of order) {
+            const result = await loads[which].addNodes({
+              warmUp: round === 0 ? 5_000 : 0,
+              count: settings.commands,
+              window: WINDOW,
+            });
+            rounds[which].push(result);
+            process.stderr.write(
+              `round ${round + 1}, ${which}: ${result.perSecond.toFixed(0)} cmd/s, service ${result.serviceCpuUs?.toFixed(1) ?? '?'} µs CPU/cmd\n`,
+            );
+          }
+        }
+        return rounds;
+      },
+    ),
+  );
+  const ratios = results.this.map(
+    (mine, i) => mine.perSecond / results.other[i]!.perSecond,
+  );
+  const cpu = (which: keyof typeof results) =>
+    Number(
+      median(results[which].map((r) => r.serviceCpuUs ?? Number.NaN)).toFixed(
+        1,
       ),
-    };
-    const results: Record<keyof typeof loads, AddNodeResult[]> = {
-      this: [],
-      other: [],
-    };
-    for (let round = 0; round < settings.rounds; round++) {
-      const order =
-        round % 2 === 0
-          ? (['other', 'this'] as const)
-          : (['this', 'other'] as const);
-      for (const which of order) {
-        const result = await loads[which].addNodes({
-          warmUp: round === 0 ? 5_000 : 0,
-          count: settings.commands,
-          window: WINDOW,
-        });
-        results[which].push(result);
-        process.stderr.write(
-          `round ${round + 1}, ${which}: ${result.perSecond.toFixed(0)} cmd/s, service ${result.serviceCpuUs?.toFixed(1) ?? '?'} µs CPU/cmd\n`,
-        );
-      }
-    }
-    const ratios = results.this.map(
-      (mine, i) => mine.perSecond / results.other[i]!.perSecond,
     );
-    const cpu = (which: keyof typeof loads) =>
-      Number(
-        median(results[which].map((r) => r.serviceCpuUs ?? Number.NaN)).toFixed(
-          1,
-        ),
-      );
-    const perSecond = (which: keyof typeof loads) =>
-      Math.round(median(results[which].map((r) => r.perSecond)));
-    process.stdout.write(
-      `${JSON.stringify({
-        durability: settings.durability,
-        rounds: settings.rounds,
-        thisPerSecond: perSecond('this'),
-        otherPerSecond: perSecond('other'),
-        ratios: ratios.map((r) => Number(r.toFixed(3))),
-        medianRatio: Number(median(ratios).toFixed(3)),
-        thisServiceCpuUs: cpu('this'),
-        otherServiceCpuUs: cpu('other'),
-      })}\n`,
-    );
-  } finally {
-    await cleanup.run();
-  }
+  process.stdout.write(
+    `${JSON.stringify({
+      durability: settings.durability,
+      rounds: settings.rounds,
+      thisPerSecond: Math.round(medianRound(results.this).perSecond),
+      otherPerSecond: Math.round(medianRound(results.other).perSecond),
+      ratios: ratios.map((r) => Number(r.toFixed(3))),
+      medianRatio: Number(median(ratios).toFixed(3)),
+      thisServiceCpuUs: cpu('this'),
+      otherServiceCpuUs: cpu('other'),
+    })}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -47,3 +47,8 @@ export function medianRound<T extends { readonly perSecond: number }>(
   const sorted = [...rounds].sort((a, b) => a.perSecond - b.perSecond);
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
+
+/** The median of numbers (the lower middle one of an even count); the input is not changed. */
+export function median(values: readonly number[]): number {
+  return medianRound(values.map((perSecond) => ({ perSecond }))).perSecond;
+}
