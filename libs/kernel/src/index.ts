@@ -69,4 +69,3 @@ export { FindingKind, StreamVerifier } from './stream-verifier.js';
 export type { Finding, VerifyReport } from './stream-verifier.js';
 export { SortedMap } from './sorted-map.js';
 export { SortedIndex, lowerBound, upperBound } from './sorted-index.js';
-export type { ReadonlySortedIndex } from './sorted-index.js';

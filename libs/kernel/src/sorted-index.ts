@@ -25,17 +25,6 @@ export function upperBound(keys: readonly string[], key: string): number {
 /** Most keys in one chunk; a fuller chunk splits in two. */
 const CHUNK = 256;
 
-/** The read side of a {@link SortedIndex}: what queries over a read model may do. */
-export interface ReadonlySortedIndex<V> {
-  readonly size: number;
-  get(key: string): V | undefined;
-  has(key: string): boolean;
-  entries(after?: string): Generator<[string, V], void, undefined>;
-  keys(after?: string): Generator<string, void, undefined>;
-  values(after?: string): Generator<V, void, undefined>;
-  [Symbol.iterator](): Generator<[string, V], void, undefined>;
-}
-
 /**
  * A mutable map with string keys kept in code-unit order, for read models
  * that one owner folds in place. Lookups go through a Map; order lives in
@@ -48,7 +37,7 @@ export interface ReadonlySortedIndex<V> {
  * are plain data, so a structured clone keeps them and `SortedIndex.revive`
  * restores the class.
  */
-export class SortedIndex<V> implements ReadonlySortedIndex<V> {
+export class SortedIndex<V> {
   private constructor(
     private readonly byKey: Map<string, V>,
     /** Non-empty, each sorted, all keys of one below all keys of the next. */
@@ -58,13 +47,6 @@ export class SortedIndex<V> implements ReadonlySortedIndex<V> {
   /** A new, empty index. */
   static empty<V>(): SortedIndex<V> {
     return new SortedIndex<V>(new Map(), []);
-  }
-
-  /** A new index holding the given entries; later duplicates win. */
-  static of<V>(entries: Iterable<readonly [string, V]>): SortedIndex<V> {
-    const index = SortedIndex.empty<V>();
-    for (const [key, value] of entries) index.set(key, value);
-    return index;
   }
 
   /**

@@ -121,11 +121,10 @@ describe('SortedIndex', () => {
   });
 
   it('rebinds a present key without moving it', () => {
-    const index = SortedIndex.of([
-      ['b', 1],
-      ['a', 2],
-      ['b', 3],
-    ]);
+    const index = SortedIndex.empty<number>();
+    index.set('b', 1);
+    index.set('a', 2);
+    index.set('b', 3);
     index.set('a', 4);
     expect([...index]).toEqual([
       ['a', 4],
