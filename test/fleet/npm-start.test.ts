@@ -1,6 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { get, type ClientRequest } from 'node:http';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -198,6 +200,66 @@ function processesWith(text: string): number[] {
   );
 }
 
+/**
+ * `npm start <args>` on a free gRPC port, once `ready` matches its output;
+ * on another port when the one chosen was taken before npm start reserved it.
+ */
+async function startFleet(
+  args: readonly string[],
+  ready: RegExp,
+): Promise<{ launcher: Launcher; grpcPort: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const grpcPort = await freePort();
+    const launcher = new Launcher(
+      args,
+      childEnv({
+        CIM_NATS_SERVER: natsBinary,
+        CIM_GRPC_PORT: String(grpcPort),
+        LOG_LEVEL: 'warn',
+      }),
+    );
+    try {
+      await launcher.waitFor('stdout', ready, START_TIMEOUT_MS);
+      return { launcher, grpcPort };
+    } catch (error) {
+      if (
+        attempt === 3 ||
+        !/for the gRPC gateway is in use/.test(launcher.stderr)
+      )
+        throw error;
+      await launcher.exited;
+    }
+  }
+}
+
+/** Listens on `port` on every interface, trying every 5 ms while another process still holds it. */
+async function holdPort(port: number): Promise<Server> {
+  for (const deadline = Date.now() + STEP_TIMEOUT_MS; ;) {
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolveBound) => {
+      server.once('error', () => resolveBound(false));
+      server.listen(port, () => resolveBound(true));
+    });
+    if (bound) return server;
+    if (Date.now() > deadline) throw new Error(`port ${port} stayed taken`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Whether `http://127.0.0.1:<port>/readyz` answers 200. */
+function readyz(port: number): Promise<boolean> {
+  return new Promise((resolveReady) => {
+    get({ host: '127.0.0.1', port, path: '/readyz', timeout: 1000 }, (res) => {
+      res.resume();
+      resolveReady(res.statusCode === 200);
+    })
+      .once('error', () => resolveReady(false))
+      .once('timeout', function (this: ClientRequest) {
+        this.destroy();
+      });
+  });
+}
+
 /** Asks `$SRV.PING.<name>` and returns the id of the instance that answered, or undefined when none did. */
 async function ping(
   nc: NatsConnection,
@@ -252,34 +314,32 @@ describe('npm start', () => {
       return JSON.parse(run.stdout) as StatusJson;
     }
 
-    /** The pid the table printed for one process. */
-    function tablePid(name: string): number {
+    /** The HTTP port and pid the table printed for one process. */
+    function tableRow(name: string): { httpPort: number; pid: number } {
       const row = new RegExp(
-        `^${name}\\s+http://127\\.0\\.0\\.1:\\d+/metrics\\s+pid (\\d+);`,
+        `^${name}\\s+http://127\\.0\\.0\\.1:(\\d+)/metrics\\s+pid (\\d+);`,
         'm',
       ).exec(launcher.stdout);
       if (row === null)
         throw new Error(`no table row for ${name}:\n${launcher.output()}`);
-      return Number(row[1]);
+      return { httpPort: Number(row[1]), pid: Number(row[2]) };
     }
+
+    const tablePid = (name: string): number => tableRow(name).pid;
+
+    /** The ports recorded by listener name in <data dir>/nats/ports.json. */
+    const recordedPorts = (): Record<string, number> =>
+      JSON.parse(
+        readFileSync(join(dataDir, 'nats', 'ports.json'), 'utf8'),
+      ) as Record<string, number>;
 
     beforeAll(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'cim-npm-start-'));
-      grpcPort = await freePort();
-      launcher = new Launcher(
-        ['--data-dir', dataDir],
-        childEnv({
-          CIM_NATS_SERVER: natsBinary,
-          CIM_GRPC_PORT: String(grpcPort),
-          LOG_LEVEL: 'warn',
-        }),
-      );
       // The table is written row by row; wait for the gateway row and the last line after it.
-      await launcher.waitFor(
-        'stdout',
+      ({ launcher, grpcPort } = await startFleet(
+        ['--data-dir', dataDir],
         /^gRPC gateway\s+127\.0\.0\.1:\d+.*\n[\s\S]*^stop: Ctrl-C$/m,
-        START_TIMEOUT_MS,
-      );
+      ));
       for (const pid of descendants(launcher.pid)) started.add(pid);
     }, START_TIMEOUT_MS + 10_000);
 
@@ -300,6 +360,12 @@ describe('npm start', () => {
       );
       expect(alive(tablePid('graph'))).toBe(true);
       expect(alive(tablePid('gateway'))).toBe(true);
+    });
+
+    it('shows how to reach the fleet with the CLI from its data directory', () => {
+      expect(launcher.stdout).toContain(
+        `\ntry: CIM_DATA_DIR=${dataDir} npm run cim -- status\n`,
+      );
     });
 
     it('records the NATS URL in <data dir>/nats.url', () => {
@@ -358,6 +424,38 @@ describe('npm start', () => {
       expect(restarted[0]).not.toBe(graphPid);
     });
 
+    it("records every process's HTTP port with the NATS ports, for the next run to reuse", () => {
+      const recorded = recordedPorts();
+      for (const name of ['graph', 'location', 'gateway'])
+        expect(recorded[`http:${name}`]).toBe(tableRow(name).httpPort);
+      expect(recorded['nats']).toEqual(expect.any(Number));
+    });
+
+    it('restarts a service whose HTTP port another process took meanwhile on a new port', async () => {
+      const { httpPort, pid } = tableRow('location');
+      process.kill(pid, 'SIGKILL');
+      // Taken as soon as the killed process lets go of it, well before the restart's back-off ends.
+      const squatter = await holdPort(httpPort);
+      try {
+        const [, moved] = await launcher.waitFor(
+          'stderr',
+          new RegExp(
+            `^location: HTTP port ${httpPort} is taken; now on http://127\\.0\\.0\\.1:(\\d+)/metrics$`,
+            'm',
+          ),
+        );
+        const port = Number(moved);
+        expect(port).not.toBe(httpPort);
+        await eventually(
+          async () => ((await readyz(port)) ? true : undefined),
+          `location ready on port ${port}`,
+        );
+        expect(recordedPorts()['http:location']).toBe(port);
+      } finally {
+        squatter.close();
+      }
+    });
+
     it(
       'stops everything it started on SIGTERM and exits 0',
       async () => {
@@ -394,15 +492,10 @@ describe('npm start', () => {
 
     beforeAll(async () => {
       dataDir = await mkdtemp(join(tmpdir(), `cim-npm-start-${topology}-`));
-      launcher = new Launcher(
+      ({ launcher } = await startFleet(
         ['--data-dir', dataDir, '--topology', topology],
-        childEnv({
-          CIM_NATS_SERVER: natsBinary,
-          CIM_GRPC_PORT: String(await freePort()),
-          LOG_LEVEL: 'warn',
-        }),
-      );
-      await launcher.waitFor('stdout', /^stop: Ctrl-C$/m, START_TIMEOUT_MS);
+        /^stop: Ctrl-C$/m,
+      ));
     }, START_TIMEOUT_MS + 10_000);
 
     afterAll(async () => {
@@ -564,6 +657,20 @@ describe('npm start', () => {
       expect(run.code).toBe(2);
       expect(run.stderr).toContain('unknown argument "--turbo"');
       expect(run.stderr).toContain('usage: npm start');
+    });
+
+    it('exits 1 when the gRPC port is in use, naming it, before starting anything', async () => {
+      const held = await holdPort(await freePort());
+      try {
+        const port = (held.address() as AddressInfo).port;
+        const run = await launch([], { CIM_GRPC_PORT: String(port) });
+        expect(run.code).toBe(1);
+        expect(run.stderr).toBe(
+          `npm start: port ${port} for the gRPC gateway is in use; set CIM_GRPC_PORT to a free port\n`,
+        );
+      } finally {
+        held.close();
+      }
     });
 
     it('starts nothing', () => {

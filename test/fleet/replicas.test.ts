@@ -42,25 +42,41 @@ function ready(port: number): Promise<boolean> {
   });
 }
 
-/** One graph service instance in its own process, as `npm start --replicas graph=3` runs them. */
+/**
+ * One graph service instance in its own process, as `npm start --replicas
+ * graph=3` runs them, once it is ready. An instance that exits first (its
+ * HTTP port was taken between choosing and binding it) is started again on
+ * another port.
+ */
 async function instance(
   natsUrl: string,
   dataDir: string,
 ): Promise<ChildProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      CIM_NATS_URL: natsUrl,
-      CIM_DATA_DIR: dataDir,
-      CIM_HTTP_PORT: String(port),
-      LOG_LEVEL: 'warn',
-    },
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 200 && !(await ready(port)); i++)
-    await new Promise((r) => setTimeout(r, 50));
-  return child;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN], {
+      env: {
+        ...process.env,
+        CIM_NATS_URL: natsUrl,
+        CIM_DATA_DIR: dataDir,
+        CIM_HTTP_PORT: String(port),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: 'ignore',
+    });
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+      if (await ready(port)) return child;
+      if (exited) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!exited) {
+      child.kill('SIGKILL');
+      throw new Error(`graph instance on HTTP port ${port} not ready in 20 s`);
+    }
+  }
+  throw new Error('graph instance exited before it was ready, three times');
 }
 
 describe('three instances of the graph service', () => {

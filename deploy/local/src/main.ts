@@ -2,11 +2,9 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   writeFileSync,
   rmSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planTopology, type TopologyPlan } from '@cim/nats-topology';
@@ -16,6 +14,7 @@ import {
   natsVersion as versionOf,
 } from './nats-server.js';
 import { OptionsError, parseOptions, workspaceRoot } from './options.js';
+import { recordedPorts, reserve } from './ports.js';
 import { Supervised, readyz } from './supervisor.js';
 import {
   SERVICE_NODE_OPTIONS,
@@ -49,6 +48,13 @@ async function main(): Promise<void> {
       );
     }
   }
+  // Held until the gateway starts: taken meanwhile, it would fail to bind, restart and fail
+  // again until the readiness wait gave up.
+  const releaseGrpcPort = await reserve(options.grpcPort);
+  if (releaseGrpcPort === undefined)
+    throw new Error(
+      `port ${options.grpcPort} for the gRPC gateway is in use; set CIM_GRPC_PORT to a free port`,
+    );
   const natsDir = join(options.dataDir, 'nats');
   mkdirSync(natsDir, { recursive: true });
   const ports = recordedPorts(join(natsDir, 'ports.json'));
@@ -130,9 +136,11 @@ async function main(): Promise<void> {
     ),
     { name: 'gateway', service: 'gateway' },
   ];
+  // HTTP ports are recorded with the NATS ones: a metrics scraper finds each process where it was.
   const httpPorts = new Map<Supervised, number>();
   for (const { name, service } of instances) {
-    const httpPort = await freePort();
+    const listener = `http:${name}`;
+    let httpPort = await ports.take(listener);
     const supervised = new Supervised(
       {
         name,
@@ -141,13 +149,24 @@ async function main(): Promise<void> {
           ...SERVICE_NODE_OPTIONS,
           join(root, 'services', service, 'dist', 'main.js'),
         ],
-        env: {
+        env: () => ({
           ...baseEnv,
           CIM_NATS_URL: plan?.urlFor(service) ?? natsUrl,
           CIM_HTTP_PORT: String(httpPort),
           CIM_GRPC_PORT: String(options.grpcPort),
-        },
+        }),
         ready: () => readyz(httpPort),
+        // A process that stopped because another took its port would otherwise fail the same way at every restart.
+        beforeRestart: async () => {
+          const was = httpPort;
+          httpPort = await ports.retake(listener);
+          if (httpPort === was) return;
+          ports.save();
+          httpPorts.set(supervised, httpPort);
+          say(
+            `${name}: HTTP port ${was} is taken; now on http://127.0.0.1:${httpPort}/metrics`,
+          );
+        },
         logFile: join(logDir, `${name.replace('#', '-')}.log`),
       },
       say,
@@ -155,6 +174,7 @@ async function main(): Promise<void> {
     httpPorts.set(supervised, httpPort);
     processes.push(supervised);
   }
+  ports.save();
 
   let stopping = false;
   const stopAll = async (signal: string) => {
@@ -177,6 +197,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   for (const p of processes) {
     launched.push(p);
+    if (p.spec.name === 'gateway') await releaseGrpcPort();
     p.start();
     const t0 = Date.now();
     await p.waitReady(60_000);
@@ -196,7 +217,18 @@ async function main(): Promise<void> {
       pid: p.pid,
     })),
     logDir,
+    // The CLI finds the fleet through <data dir>/nats.url, in .data unless told otherwise.
+    options.dataDir === join(root, '.data')
+      ? 'npm run cim -- status'
+      : `CIM_DATA_DIR=${shellWord(options.dataDir)} npm run cim -- status`,
   );
+}
+
+/** `word` as one shell word: as it is when it needs no quoting, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[\w./@%+=:,-]+$/.test(word)
+    ? word
+    : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 function printTable(
@@ -210,6 +242,7 @@ function printTable(
     pid: number | undefined;
   }[],
   logDir: string,
+  statusCommand: string,
 ): void {
   const nats =
     plan === undefined
@@ -249,65 +282,7 @@ function printTable(
     process.stdout.write(
       `${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`,
     );
-  process.stdout.write(`\ntry: npm run cim -- status\nstop: Ctrl-C\n`);
-}
-
-/**
- * Ports by listener name, recorded in a file: a port from an earlier run is
- * reused while it is free, so clients and leaf nodes find a restarted fleet
- * where it was.
- */
-function recordedPorts(file: string): {
-  take(listener: string): Promise<number>;
-  save(): void;
-} {
-  let previous: Record<string, unknown> = {};
-  try {
-    previous = JSON.parse(readFileSync(file, 'utf8')) as Record<
-      string,
-      unknown
-    >;
-  } catch {
-    previous = {};
-  }
-  const taken: Record<string, number> = {};
-  return {
-    take: async (listener) => {
-      const port = previous[listener];
-      taken[listener] =
-        typeof port === 'number' &&
-        Number.isInteger(port) &&
-        !Object.values(taken).includes(port) &&
-        (await isFree(port))
-          ? port
-          : await freePort();
-      return taken[listener];
-    },
-    save: () => writeFileSync(file, `${JSON.stringify(taken, null, 2)}\n`),
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(
-          typeof address === 'object' && address !== null ? address.port : 0,
-        ),
-      );
-    });
-  });
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
+  process.stdout.write(`\ntry: ${statusCommand}\nstop: Ctrl-C\n`);
 }
 
 main().catch(async (error: unknown) => {

@@ -8,10 +8,13 @@ export interface ProcessSpec {
   /** The executable and its arguments. */
   readonly command: string;
   readonly args: readonly string[];
-  readonly env?: NodeJS.ProcessEnv;
+  /** Read at every start, so that a restart can run with changed settings. */
+  readonly env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv);
   readonly logFile: string;
   /** Whether the process serves yet: e.g. its /readyz answers 200. */
   readonly ready: () => Promise<boolean>;
+  /** Runs before each restart (not the first start), e.g. to move off a port another process took. */
+  readonly beforeRestart?: () => Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -40,8 +43,9 @@ export class Supervised {
 
   start(): void {
     const fd = openSync(this.spec.logFile, 'a');
+    const { env } = this.spec;
     const child = spawn(this.spec.command, this.spec.args, {
-      env: this.spec.env ?? process.env,
+      env: typeof env === 'function' ? env() : (env ?? process.env),
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
@@ -54,9 +58,20 @@ export class Supervised {
       this.say(
         `${this.spec.name} stopped (${why}); restarting in ${(this.backoffMs / 1000).toFixed(1)} s — log: ${this.spec.logFile}`,
       );
-      this.restartTimer = setTimeout(() => this.start(), this.backoffMs);
+      this.restartTimer = setTimeout(() => void this.restart(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
     });
+  }
+
+  private async restart(): Promise<void> {
+    try {
+      await this.spec.beforeRestart?.();
+    } catch (error) {
+      this.say(
+        `${this.spec.name}: before restarting: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (!this.stopping) this.start();
   }
 
   /** Resolves once the process is ready, or rejects after `timeoutMs`. */
