@@ -63,6 +63,8 @@ export interface AddNodeResult {
 export interface GraphLoad {
   /** This process's connection to the service's nats-server. */
   readonly nc: NatsConnection;
+  /** CreateGraph commands per second while the graphs were created. */
+  readonly createdPerSecond: number;
   /** Runs AddNode commands round-robin over the graphs, each with a fresh node id and command id. */
   addNodes(run: AddNodeRun): Promise<AddNodeResult>;
   /** The last commit stored for the first graph, byte for byte: an AddNode commit once any ran. */
@@ -112,7 +114,7 @@ export async function graphLoad(
 ): Promise<GraphLoad> {
   const requester = cleanup.add(new PipelinedRequester(nc), (r) => r.close());
   const createGraph = methodSubject(GraphCommandService.method.createGraph);
-  await mustSucceed(
+  const created = await mustSucceed(
     requester,
     'CreateGraph',
     {
@@ -137,6 +139,7 @@ export async function graphLoad(
   });
   return {
     nc,
+    createdPerSecond: rate(created.replies, created.seconds),
     async addNodes({ warmUp, count, window }) {
       if (warmUp > 0) {
         await mustSucceed(

@@ -175,8 +175,16 @@ export class EventStore {
     });
   }
 
-  /** The aggregate's commits with stream sequence >= `fromSeq`, in order. */
-  read(aggregateId: string, fromSeq = 1): Promise<StoredCommit[]> {
+  /**
+   * The aggregate's commits with stream sequence >= `fromSeq`, in order. `last`:
+   * its last commit as just read with `lastOf` (null: it has none), which bounds
+   * the read without asking again.
+   */
+  read(
+    aggregateId: string,
+    fromSeq = 1,
+    last?: StoredCommit | null,
+  ): Promise<StoredCommit[]> {
     return readSubject(
       this.js,
       this.jsm,
@@ -184,7 +192,13 @@ export class EventStore {
       eventSubject(this.domain, aggregateId),
       fromSeq,
       this.features.directBatch,
+      last,
     );
+  }
+
+  /** The aggregate's last commit, or null when it has none. */
+  async lastOf(aggregateId: string): Promise<StoredCommit | null> {
+    return (await this.lastOn(eventSubject(this.domain, aggregateId))) ?? null;
   }
 
   /** The stored message at one stream sequence, or undefined. */

@@ -20,8 +20,10 @@ export interface Follower {
 /**
  * Reads every message on one subject with sequence >= `fromSeq`, in order.
  * A direct get of the subject's last message bounds the read, so an empty or
- * unchanged subject costs one round trip. The rest comes in direct batches
- * where the server has them (2.11+), else through an ordered consumer.
+ * unchanged subject costs one round trip; a caller that has just read that
+ * message passes it as `known` (null: the subject is empty) and spares it.
+ * The rest comes in direct batches where the server has them (2.11+), else
+ * through an ordered consumer.
  */
 export async function readSubject(
   js: JetStreamClient,
@@ -30,9 +32,13 @@ export async function readSubject(
   subject: string,
   fromSeq: number,
   directBatch: boolean,
+  known?: StoredCommit | null,
   readTimeoutMs = 10_000,
 ): Promise<StoredCommit[]> {
-  const last = await jsm.direct.getMessage(stream, { last_by_subj: subject });
+  const last =
+    known !== undefined
+      ? known
+      : await jsm.direct.getMessage(stream, { last_by_subj: subject });
   if (last === null || last.seq < fromSeq) return [];
   if (last.seq === fromSeq)
     return [{ seq: last.seq, subject, data: last.data }];

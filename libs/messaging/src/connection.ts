@@ -27,6 +27,10 @@ export async function connectNats(
       reconnectTimeWait: 250,
       reconnectJitter: 100,
       pingInterval: 10_000,
+      // No stack captured per request for a timeout that rarely comes: every KV
+      // and JetStream API call built two Errors up front (RequestOne's context
+      // and its timer's TimeoutError), which cost more than the call itself.
+      noAsyncTraces: true,
       // Outbound bytes are written once per microtask checkpoint, or at once past
       // this mark (nats.js reads the option but leaves it out of its types; its
       // default, 32 KiB, splits one burst of pipelined appends and replies into

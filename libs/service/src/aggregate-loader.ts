@@ -25,6 +25,19 @@ export interface AggregateState<State> {
   lastHash: Uint8Array;
 }
 
+/** Where an aggregate's latest snapshot stands: its version and size (0 and 0 when it has none). */
+export interface SnapshotMark {
+  readonly version: bigint;
+  readonly bytes: number;
+}
+
+/** An aggregate as loaded, with the snapshot it was loaded from. */
+export interface LoadedAggregate<State> extends AggregateState<State> {
+  readonly snapshot: SnapshotMark;
+}
+
+const NO_SNAPSHOT: SnapshotMark = { version: 0n, bytes: 0 };
+
 /** A commit whose hash chain does not hold: stored history was altered. */
 export class IntegrityError extends Error {
   override readonly name = 'IntegrityError';
@@ -57,29 +70,43 @@ export class AggregateLoader<State, Event extends EventMessage> {
     private readonly macKeys?: readonly KeyObject[],
   ) {}
 
-  /** The aggregate from its latest snapshot and the commits after it. */
+  /**
+   * The aggregate from its latest snapshot and the commits after it. Its
+   * last commit is read first: an aggregate without one (about to be
+   * created) has no snapshot either, and costs that one round trip.
+   */
   async load(
     aggregateId: string,
     onCommit: (commit: Commit, seq: number) => void,
-  ): Promise<AggregateState<State>> {
-    const start = (await this.loadSnapshot(aggregateId)) ?? {
+  ): Promise<LoadedAggregate<State>> {
+    const empty = (): LoadedAggregate<State> => ({
       state: this.decider.initialState(),
       version: 0n,
       lastSeq: 0,
       lastHash: GENESIS_HASH,
-    };
-    return this.catchUp(aggregateId, start, onCommit);
+      snapshot: NO_SNAPSHOT,
+    });
+    const last = await this.store.lastOf(aggregateId);
+    if (last === null) return empty();
+    const start = (await this.loadSnapshot(aggregateId)) ?? empty();
+    return this.catchUp(aggregateId, start, onCommit, last);
   }
 
-  /** Folds the commits stored after `current.lastSeq` into `current` (in place) and returns it. */
-  async catchUp(
+  /**
+   * Folds the commits stored after `current.lastSeq` into `current` (in
+   * place) and returns it; up to `last` when the caller has just read the
+   * aggregate's last commit.
+   */
+  async catchUp<A extends AggregateState<State>>(
     aggregateId: string,
-    current: AggregateState<State>,
+    current: A,
     onCommit: (commit: Commit, seq: number) => void,
-  ): Promise<AggregateState<State>> {
+    last?: StoredCommit,
+  ): Promise<A> {
     for (const stored of await this.store.read(
       aggregateId,
       current.lastSeq + 1,
+      last,
     ))
       this.extend(aggregateId, current, stored, onCommit);
     return current;
@@ -111,24 +138,31 @@ export class AggregateLoader<State, Event extends EventMessage> {
     onCommit(commit, stored.seq);
   }
 
-  /** Writes a snapshot of the aggregate; the caller decides how often. */
-  async saveSnapshot(
+  /**
+   * Serialises a snapshot of the aggregate (the caller decides how often)
+   * and starts writing it: its size at once, and when it is stored.
+   */
+  saveSnapshot(
     aggregateId: string,
     current: AggregateState<State>,
-  ): Promise<void> {
+  ): { readonly bytes: number; readonly written: Promise<void> } {
     const record: SnapshotRecord<State> = {
       snapshotVersion: this.snapshotVersion,
-      ...current,
+      state: current.state,
+      version: current.version,
+      lastSeq: current.lastSeq,
+      lastHash: current.lastHash,
     };
-    await this.store.snapshots.save(
-      snapshotKey(aggregateId),
-      serialize(record),
-    );
+    const bytes = serialize(record);
+    return {
+      bytes: bytes.length,
+      written: this.store.snapshots.save(snapshotKey(aggregateId), bytes),
+    };
   }
 
   private async loadSnapshot(
     aggregateId: string,
-  ): Promise<AggregateState<State> | undefined> {
+  ): Promise<LoadedAggregate<State> | undefined> {
     const bytes = await this.store.snapshots.load(snapshotKey(aggregateId));
     if (bytes === undefined) return undefined;
     const record = deserialize(bytes) as SnapshotRecord<State>;
@@ -138,6 +172,7 @@ export class AggregateLoader<State, Event extends EventMessage> {
       version: record.version,
       lastSeq: record.lastSeq,
       lastHash: record.lastHash,
+      snapshot: { version: record.version, bytes: bytes.length },
     };
   }
 

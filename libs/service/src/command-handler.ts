@@ -32,7 +32,11 @@ import {
   type CommandResult,
   type Commit,
 } from '@cim/proto/cim/common/v1/envelope_pb';
-import type { AggregateLoader, AggregateState } from './aggregate-loader.js';
+import type {
+  AggregateLoader,
+  AggregateState,
+  SnapshotMark,
+} from './aggregate-loader.js';
 import type { CommandMessage, EventMessage } from './definition.js';
 import { encodeCommandResult } from './bindings.js';
 import { Lru } from './lru.js';
@@ -51,6 +55,10 @@ interface Entry<State> extends AggregateState<State> {
   loaded: boolean;
   /** An append's outcome is unknown: catch up from the stream before the next decide. */
   stale: boolean;
+  /** The version from which the next snapshot is due, as a plain number. */
+  snapshotDue: number;
+  /** Size of the aggregate's last snapshot (0 before its first): what it weighs in the cache. */
+  snapshotBytes: number;
   readonly queue: Array<(entry: Entry<State>) => void>;
 }
 
@@ -58,12 +66,31 @@ interface Entry<State> extends AggregateState<State> {
 export interface CommandHandlerOptions {
   /** Aggregates kept in memory; default 10,000. */
   readonly cacheSize?: number;
+  /**
+   * ... and at most this many bytes of them, counted by the size of each
+   * one's last snapshot; default 256 MiB. Aggregates too young for a
+   * snapshot count nothing: it is the few large ones this bounds.
+   */
+  readonly cacheBytes?: number;
   /** Command results remembered for idempotent replies; default 100,000. */
   readonly resultCacheSize?: number;
   /** Decide attempts when the aggregate moved on concurrently; default 8. */
   readonly maxAttempts?: number;
-  /** Write an aggregate snapshot every this many versions; default 500. */
+  /**
+   * Write an aggregate snapshot every this many versions (default 500), or
+   * for a large aggregate every `snapshotBytesPerVersion` bytes of its last
+   * snapshot, whichever is more.
+   */
   readonly snapshotEvery?: number;
+  /**
+   * Versions between snapshots grow by one per this many bytes of the last
+   * snapshot; default 512. Serialising costs about 8 ns per byte here, so a
+   * snapshot then costs each command at most about 4 µs however large the
+   * aggregate grows, and a load replays at most one commit per 512 bytes of
+   * snapshot after it (a graph of 100,000 nodes: one 21 MB snapshot per
+   * 40,000 commands instead of one per 500).
+   */
+  readonly snapshotBytesPerVersion?: number;
 }
 
 /**
@@ -85,6 +112,7 @@ export class CommandHandler<
   private readonly results: Lru<string, Uint8Array>;
   private readonly maxAttempts: number;
   private readonly snapshotEvery: number;
+  private readonly snapshotBytesPerVersion: number;
   private readonly eventTypes = new Map<string, string>();
   // Bound once: prom-client hashes label objects on every unbound call.
   private readonly appendOutcomes: Record<
@@ -109,10 +137,14 @@ export class CommandHandler<
     /** Keys of data subjects, when the domain's events hold personal fields. */
     private readonly vault?: Vault,
   ) {
-    this.cache = new Lru(options.cacheSize ?? 10_000, (entry) => !entry.busy);
+    this.cache = new Lru(options.cacheSize ?? 10_000, (entry) => !entry.busy, {
+      max: options.cacheBytes ?? 256 * 1024 * 1024,
+      weigh: (entry) => entry.snapshotBytes,
+    });
     this.results = new Lru(options.resultCacheSize ?? 100_000);
     this.maxAttempts = options.maxAttempts ?? 8;
     this.snapshotEvery = options.snapshotEvery ?? 500;
+    this.snapshotBytesPerVersion = options.snapshotBytesPerVersion ?? 512;
     const outcome = (name: string) => metrics.appends.labels(name);
     this.appendOutcomes = {
       ok: outcome('ok'),
@@ -205,6 +237,8 @@ export class CommandHandler<
         busy: true,
         loaded: fresh,
         stale: false,
+        snapshotDue: this.snapshotEvery,
+        snapshotBytes: 0,
         queue: [],
       };
       this.cache.set(aggregateId, entry);
@@ -235,7 +269,10 @@ export class CommandHandler<
       ? this.loader.catchUp(aggregateId, entry, this.rememberFn)
       : this.loader
           .load(aggregateId, this.rememberFn)
-          .then((loaded) => Object.assign(entry, loaded));
+          .then(({ state, version, lastSeq, lastHash, snapshot }) => {
+            Object.assign(entry, { state, version, lastSeq, lastHash });
+            this.snapshotted(aggregateId, entry, snapshot);
+          });
     loading.then(
       () => {
         entry.loaded = true;
@@ -521,7 +558,6 @@ export class CommandHandler<
     this.appendOutcomes.ok.inc();
     let { state } = entry;
     for (const event of events) state = this.decider.evolve(state, event);
-    const previousVersion = entry.version;
     entry.state = state;
     entry.version = version;
     entry.lastSeq = ack.seq;
@@ -535,18 +571,53 @@ export class CommandHandler<
     );
     this.results.set(meta.commandId, result);
     reply.ok(result);
-    // Versions stay far below 2^53: plain numbers spare two BigInt divisions per command.
-    const every = this.snapshotEvery;
-    if (
-      Math.floor(Number(version) / every) >
-      Math.floor(Number(previousVersion) / every)
-    ) {
-      const snapshot = { state, version, lastSeq: ack.seq, lastHash: hash };
-      this.loader.saveSnapshot(aggregateId, snapshot).catch((err: unknown) => {
-        this.log.warn({ err, aggregateId }, 'aggregate snapshot not written');
+    // Versions stay far below 2^53: a plain number spares BigInt arithmetic per command.
+    if (Number(version) >= entry.snapshotDue)
+      this.snapshot(aggregateId, entry, {
+        state,
+        version,
+        lastSeq: ack.seq,
+        lastHash: hash,
       });
-    }
     this.release(aggregateId, entry);
+  }
+
+  /** Writes a snapshot of the aggregate and sets when the next one is due. */
+  private snapshot(
+    aggregateId: string,
+    entry: Entry<State>,
+    current: AggregateState<State>,
+  ): void {
+    const warn = (err: unknown) =>
+      this.log.warn({ err, aggregateId }, 'aggregate snapshot not written');
+    try {
+      const { bytes, written } = this.loader.saveSnapshot(aggregateId, current);
+      written.catch(warn);
+      this.snapshotted(aggregateId, entry, { version: current.version, bytes });
+    } catch (err) {
+      warn(err);
+      // Tried again after the ordinary interval.
+      entry.snapshotDue = Number(current.version) + this.snapshotEvery;
+    }
+  }
+
+  /**
+   * Notes the aggregate's latest snapshot: what the entry weighs in the cache,
+   * and from which version the next one is due.
+   */
+  private snapshotted(
+    aggregateId: string,
+    entry: Entry<State>,
+    { version, bytes }: SnapshotMark,
+  ): void {
+    entry.snapshotDue =
+      Number(version) +
+      Math.max(
+        this.snapshotEvery,
+        Math.ceil(bytes / this.snapshotBytesPerVersion),
+      );
+    entry.snapshotBytes = bytes;
+    this.cache.reweigh(aggregateId);
   }
 
   private failed(

@@ -118,6 +118,8 @@ export interface RunningService {
 /** A domain service ready to start any number of times (tests start several in one process). */
 export interface ServiceDefinition {
   readonly domain: string;
+  /** The version of the domain's snapshot formats (aggregate and read model): snapshots of another are ignored. */
+  readonly snapshotVersion: number;
   start(options: StartOptions): Promise<RunningService>;
 }
 
@@ -154,12 +156,20 @@ export function defineService<
   let developmentKeyring: Keyring | undefined;
   return {
     domain: spec.domain,
+    snapshotVersion: snapshotVersionOf(spec),
     start: (options) =>
       startService(make(), commands, queries, aggregateType, {
         ...options,
         keyring: options.keyring ?? (developmentKeyring ??= ephemeralKeyring()),
       }),
   };
+}
+
+/** The version of a domain's snapshot formats: 1 unless its spec says otherwise. */
+function snapshotVersionOf(spec: {
+  readonly snapshotVersion?: number;
+}): number {
+  return spec.snapshotVersion ?? 1;
 }
 
 async function startService<
@@ -185,7 +195,7 @@ async function startService<
   const nc =
     options.nc ??
     (await connectNats({ url: requireUrl(options), name: serviceName }));
-  const snapshotVersion = spec.snapshotVersion ?? 1;
+  const snapshotVersion = snapshotVersionOf(spec);
 
   // (1) Storage: the stream, the snapshot bucket, and the server's features.
   const durability = options.durability ?? 'strict';

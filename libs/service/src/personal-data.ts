@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import {
   ScalarType,
   hasOption,
@@ -10,6 +10,7 @@ import {
   data_subject as dataSubject,
   personal,
 } from '@cim/proto/cim/common/v1/options_pb';
+import { RandomPool } from './random-pool.js';
 import type { Vault } from './vault.js';
 
 /** What a forgotten personal field reads as. */
@@ -391,16 +392,10 @@ export async function reveal<M extends Message>(
 
 // Random IVs drawn in blocks: one call into the CSPRNG per 341 fields, not one per field.
 const IV_BYTES = 12;
-const ivPool = Buffer.allocUnsafe(IV_BYTES * 341);
-let ivOffset = ivPool.length;
+const ivs = new RandomPool(IV_BYTES * 341);
 
 function seal(plain: string, subject: string, key: Buffer): string {
-  if (ivOffset === ivPool.length) {
-    randomFillSync(ivPool);
-    ivOffset = 0;
-  }
-  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
-  ivOffset += IV_BYTES;
+  const iv = ivs.view(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const body = cipher.update(plain, 'utf8');
   cipher.final(); // GCM has no trailing block: final() only computes the tag

@@ -1,4 +1,6 @@
-import { deserialize, serialize } from 'node:v8';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { EventStore, Follower } from '@cim/eventstore';
@@ -13,7 +15,25 @@ import { DATA_SUBJECT } from './forgetter.js';
 
 const SNAPSHOT_KEY = 'projection';
 
-interface ProjectionSnapshot<Row> {
+/**
+ * A projection snapshot is V8-serialised values: this head, then `entries`
+ * values `[aggregateId, version, row | undefined]`, written a slice at a time
+ * between folds. Every row is at least as new as `position`; one written
+ * after later folds holds them, and its version tells the tail to skip them.
+ */
+interface SnapshotHead {
+  readonly format: typeof SLICED;
+  readonly snapshotVersion: number;
+  readonly position: number;
+  readonly entries: number;
+}
+
+const SLICED = 2;
+
+type SnapshotEntry<Row> = readonly [string, bigint, Row | undefined];
+
+/** A snapshot written whole in one turn, as earlier releases did: one value. */
+interface WholeSnapshot<Row> {
   readonly snapshotVersion: number;
   readonly position: number;
   readonly rows: Array<[string, Row]>;
@@ -31,10 +51,17 @@ export interface ProjectionOptions {
   readonly snapshotEveryCommits?: number;
   /**
    * ... but at most once per this many milliseconds, and after it with at
-   * least one new commit; default 60,000. A snapshot serialises the whole read
-   * model on the event loop, so it is rationed: it only shortens restarts.
+   * least one new commit; default 60,000. Serialising the read model costs
+   * about as much CPU as folding it, so it is rationed: it only shortens
+   * restarts.
    */
   readonly snapshotEveryMs?: number;
+  /**
+   * Milliseconds a snapshot serialises rows before it lets folds, commands
+   * and queries run again; default 10. A large read model is written over
+   * many turns instead of stalling the service for all of it at once.
+   */
+  readonly snapshotSliceMs?: number;
 }
 
 /**
@@ -52,7 +79,8 @@ export class ProjectionRunner<
   private readonly waiters = new Map<string, Waiter[]>();
   private follower: Follower | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
-  private saving = false;
+  /** The snapshot being written, if one is. */
+  private saving: Promise<void> | undefined;
   private sinceSnapshot = 0;
   private lastSnapshotAt = Date.now();
   private caughtUpTo = 0;
@@ -171,6 +199,7 @@ export class ProjectionRunner<
   async stop(): Promise<void> {
     clearInterval(this.snapshotTimer);
     await this.follower?.stop();
+    await this.saving;
     if (this.sinceSnapshot > 0) await this.saveSnapshot();
   }
 
@@ -231,8 +260,24 @@ export class ProjectionRunner<
     this.onCommit(commit, msg.seq, msg.data);
   }
 
-  /** Folds one commit's events into its aggregate's row and moves the read model on. */
+  /** Folds one commit's events into its aggregate's row, unless the row holds them already, and moves the read model on. */
   private fold(seq: number, commit: Omit<LocalCommit, 'bytes'>): void {
+    if (!this.holds(seq, commit)) this.foldEvents(seq, commit);
+    if (this.caughtUp) this.caughtUpResolve?.();
+  }
+
+  /**
+   * Whether the aggregate's row already holds the commit: only in the tail
+   * after a snapshot, stored before this run, where the snapshot wrote a row
+   * after later folds.
+   */
+  private holds(seq: number, commit: Omit<LocalCommit, 'bytes'>): boolean {
+    if (seq > this.caughtUpTo) return false;
+    const known = this.versions.get(commit.aggregateId);
+    return known !== undefined && commit.version <= known;
+  }
+
+  private foldEvents(seq: number, commit: Omit<LocalCommit, 'bytes'>): void {
     const { aggregateId } = commit;
     const first = commit.version - BigInt(commit.events.length) + 1n;
     let row = this.rows.get(aggregateId);
@@ -268,7 +313,6 @@ export class ProjectionRunner<
     ) {
       void this.saveSnapshot();
     }
-    if (this.caughtUp) this.caughtUpResolve?.();
   }
 
   private release(aggregateId: string, version: bigint): void {
@@ -287,13 +331,24 @@ export class ProjectionRunner<
     try {
       const bytes = await this.store.snapshots.load(SNAPSHOT_KEY);
       if (bytes === undefined) return;
-      const snapshot = deserialize(bytes) as ProjectionSnapshot<Row>;
-      if (snapshot.snapshotVersion !== this.snapshotVersion) return;
-      for (const [id, row] of snapshot.rows)
-        this.rows.set(id, this.revive(row));
-      for (const [id, version] of snapshot.versions)
-        this.versions.set(id, version);
-      this.position = snapshot.position;
+      const deserializer = new DefaultDeserializer(bytes);
+      deserializer.readHeader();
+      const head = deserializer.readValue() as
+        SnapshotHead | WholeSnapshot<Row>;
+      if (head.snapshotVersion !== this.snapshotVersion) return;
+      if ('format' in head) {
+        for (let i = 0; i < head.entries; i++) {
+          const [id, version, row] =
+            deserializer.readValue() as SnapshotEntry<Row>;
+          if (row !== undefined) this.rows.set(id, this.revive(row));
+          this.versions.set(id, version);
+        }
+      } else {
+        for (const [id, row] of head.rows) this.rows.set(id, this.revive(row));
+        for (const [id, version] of head.versions)
+          this.versions.set(id, version);
+      }
+      this.position = head.position;
       this.log.info(
         { position: this.position, rows: this.rows.size },
         'projection snapshot loaded',
@@ -310,24 +365,50 @@ export class ProjectionRunner<
     }
   }
 
-  private async saveSnapshot(): Promise<void> {
-    if (this.saving) return;
-    this.saving = true;
+  private saveSnapshot(): Promise<void> {
+    this.saving ??= this.writeSnapshot().finally(() => {
+      this.saving = undefined;
+    });
+    return this.saving;
+  }
+
+  /**
+   * Serialises every aggregate's version and row, yielding to the event loop
+   * every `snapshotSliceMs`, and stores the snapshot. Folds go on meanwhile:
+   * an aggregate written after one holds it, which its version records.
+   * Rows must not share mutable objects with each other: an object is
+   * written once, as it was when the first row holding it was written.
+   */
+  private async writeSnapshot(): Promise<void> {
     this.sinceSnapshot = 0;
     this.lastSnapshotAt = Date.now();
     try {
-      // Serialised synchronously, so the snapshot is one consistent position.
-      const bytes = serialize({
+      const ids = [...this.versions.keys()];
+      const serializer = new DefaultSerializer();
+      serializer.writeHeader();
+      serializer.writeValue({
+        format: SLICED,
         snapshotVersion: this.snapshotVersion,
         position: this.position,
-        rows: [...this.rows],
-        versions: [...this.versions],
-      } satisfies ProjectionSnapshot<Row>);
-      await this.store.snapshots.save(SNAPSHOT_KEY, bytes);
+        entries: ids.length,
+      } satisfies SnapshotHead);
+      const sliceMs = this.options.snapshotSliceMs ?? 10;
+      let sliceEnd = performance.now() + sliceMs;
+      for (const id of ids) {
+        const entry: SnapshotEntry<Row> = [
+          id,
+          this.versions.get(id)!,
+          this.rows.get(id),
+        ];
+        serializer.writeValue(entry);
+        if (performance.now() >= sliceEnd) {
+          await nextTurn();
+          sliceEnd = performance.now() + sliceMs;
+        }
+      }
+      await this.store.snapshots.save(SNAPSHOT_KEY, serializer.releaseBuffer());
     } catch (err) {
       this.log.warn({ err }, 'projection snapshot not written');
-    } finally {
-      this.saving = false;
     }
   }
 }

@@ -1,14 +1,18 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection, QueuedIterator } from '@nats-io/nats-core';
 import { Lru } from './lru.js';
+import { RandomPool } from './random-pool.js';
 
 /** The KV bucket that holds every data subject's key, wrapped under the master key. */
 export const VAULT_BUCKET = 'cim_vault';
 
 /** JetStream's codes for a failed `Nats-Expected-Last-Subject-Sequence`. */
 const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+
+/** Where new keys and their wrapping IVs come from. */
+const random = new RandomPool();
 
 /** Keys (and forgotten subjects) held in memory; default 100,000. */
 const DEFAULT_CACHE_SIZE = 100_000;
@@ -137,7 +141,7 @@ export class Vault {
 
   /** Creates the subject's key where its history is empty; otherwise reads what is there. */
   private async create(subject: string): Promise<Buffer | null> {
-    const key = randomBytes(32);
+    const key = random.bytes(32);
     try {
       await this.kv.put(subject, this.wrap(key), { previousSeq: 0 });
       return this.remember(subject, key);
@@ -156,7 +160,8 @@ export class Vault {
   }
 
   private wrap(key: Buffer): Uint8Array {
-    const iv = randomBytes(12);
+    // A view of the pool is enough: the cipher and the wrapped value copy it before the next draw.
+    const iv = random.view(12);
     const cipher = createCipheriv('aes-256-gcm', this.master, iv);
     const body = Buffer.concat([cipher.update(key), cipher.final()]);
     return Buffer.concat([iv, cipher.getAuthTag(), body]);

@@ -117,3 +117,71 @@ describe('Lru', () => {
     });
   });
 });
+
+describe('Lru with weights', () => {
+  const weighed = (
+    max: number,
+    canEvict: (v: number) => boolean = () => true,
+  ) => new Lru<string, number>(100, canEvict, { max, weigh: (v) => v });
+
+  it('forgets the least recently used entries once their summed weight passes the bound', () => {
+    const lru = weighed(10);
+    lru.set('a', 4);
+    lru.set('b', 4);
+    expect(lru.weight).toBe(8);
+    lru.set('c', 4);
+    expect(keysOf(lru, ['a', 'b', 'c'])).toEqual(['b', 'c']);
+    expect(lru.weight).toBe(8);
+  });
+
+  it('weighs an entry again after its value changed in place', () => {
+    const values = new Map([
+      ['a', { w: 1 }],
+      ['b', { w: 1 }],
+    ]);
+    const lru = new Lru<string, { w: number }>(100, () => true, {
+      max: 10,
+      weigh: (v) => v.w,
+    });
+    lru.set('a', values.get('a')!);
+    lru.set('b', values.get('b')!);
+    values.get('b')!.w = 9.5;
+    lru.reweigh('b');
+    // 10.5 > 10: the older entry goes.
+    expect(lru.get('a')).toBeUndefined();
+    expect(lru.weight).toBe(9.5);
+  });
+
+  it('keeps an entry that cannot be evicted, past the bound, and forgets others', () => {
+    const lru = weighed(10, (v) => v !== 20);
+    lru.set('small', 1);
+    lru.set('busy', 20);
+    expect(lru.get('small')).toBeUndefined();
+    expect(lru.get('busy')).toBe(20);
+    expect(lru.weight).toBe(20);
+  });
+
+  it('counts what set again, delete and clear take away', () => {
+    const lru = weighed(100);
+    lru.set('a', 5);
+    lru.set('a', 7);
+    lru.set('b', 3);
+    expect(lru.weight).toBe(10);
+    lru.delete('a');
+    expect(lru.weight).toBe(3);
+    lru.clear();
+    expect(lru.weight).toBe(0);
+  });
+
+  it('still bounds the number of entries', () => {
+    const lru = new Lru<string, number>(2, () => true, {
+      max: 1_000,
+      weigh: () => 1,
+    });
+    lru.set('a', 1);
+    lru.set('b', 1);
+    lru.set('c', 1);
+    expect(lru.size).toBe(2);
+    expect(lru.weight).toBe(2);
+  });
+});

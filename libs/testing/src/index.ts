@@ -29,3 +29,4 @@ export {
 } from './domain-client.js';
 export type { CommandHeaders } from './domain-client.js';
 export { eventually } from './eventually.js';
+export { withoutSnapshotMark } from './aggregates.js';

@@ -22,3 +22,4 @@ export { operationResult, operationResults } from './reactions.js';
 export type { OperationResultSource } from './reactions.js';
 export { criticalPath, executableSteps } from './analysis.js';
 export { TIMER_TICK_MS, dueTimers, timerSchedule } from './timers.js';
+export { TimerIndex } from './timer-index.js';

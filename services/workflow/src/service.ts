@@ -20,6 +20,7 @@ import {
   operationResults,
   type OperationResultSource,
 } from './reactions.js';
+import { TimerIndex } from './timer-index.js';
 import { TIMER_TICK_MS, timerSchedule } from './timers.js';
 
 /**
@@ -46,18 +47,26 @@ export function defineWorkflowService(
   sources: readonly OperationResultSource[] = defaultOperationSources,
   timerTickMs = TIMER_TICK_MS,
 ): ServiceDefinition {
-  return defineService({
-    domain: 'workflow',
-    decider: workflowDecider,
-    schemas: { command: WorkflowCommandSchema, event: WorkflowEventSchema },
-    projection: project,
-    queries: { service: WorkflowQueryService, handlers: workflowQueries },
-    prepare,
-    reactions: sources.map(operationResults),
-    schedules: [timerSchedule(timerTickMs)],
-    revive: { state: reviveWorkflowState, row: reviveWorkflowRow },
-    // 3: timer steps hold their due and fired times; rows, their armed timers.
-    snapshotVersion: 3,
+  // Made once per instance: each has its own index of armed timers, kept by its projection.
+  return defineService(() => {
+    const timers = new TimerIndex();
+    return {
+      domain: 'workflow',
+      decider: workflowDecider,
+      schemas: { command: WorkflowCommandSchema, event: WorkflowEventSchema },
+      projection: (row, event, meta) => {
+        const next = project(row, event, meta);
+        timers.update(meta.aggregateId, row?.timers, next?.timers);
+        return next;
+      },
+      queries: { service: WorkflowQueryService, handlers: workflowQueries },
+      prepare,
+      reactions: sources.map(operationResults),
+      schedules: [timerSchedule(timers, timerTickMs)],
+      revive: { state: reviveWorkflowState, row: reviveWorkflowRow },
+      // 3: timer steps hold their due and fired times; rows, their armed timers.
+      snapshotVersion: 3,
+    };
   });
 }
 

@@ -4,23 +4,24 @@ import {
   FireStepTimerSchema,
   type WorkflowCommand,
 } from '@cim/proto/cim/workflow/v1/workflow_pb';
-import type { DueCommand, Rows, Schedule } from '@cim/service';
+import type { Schedule } from '@cim/service';
 import type { WorkflowRow } from './projection.js';
+import type { TimerIndex } from './timer-index.js';
 
 /**
  * FireStepTimer for every running timer step of a running workflow whose
- * timer is due at `nowMs` and has not fired. The key is workflow, step and
- * due time, so every instance fires a timer under one command id. Walks the
- * workflows (O(1) each without armed timers), then only their armed timers.
+ * timer is due at `nowMs` and has not fired, earliest first. The key is
+ * workflow, step and due time, so every instance fires a timer under one
+ * command id. Only the timers `index` holds as due are visited, whatever the
+ * number of workflows.
  */
-export function* dueTimers(
-  rows: Rows<WorkflowRow>,
-  nowMs: number,
-): Generator<DueCommand<WorkflowCommand>> {
-  for (const [workflowId, row] of rows.entries()) {
-    if (row.timers.size === 0 || row.workflow.status !== 'running') continue;
-    for (const [stepId, dueAtMs] of row.timers) {
-      if (dueAtMs > nowMs) continue;
+export function dueTimers(
+  index: TimerIndex,
+): Schedule<WorkflowCommand, WorkflowRow>['due'] {
+  return function* (rows, nowMs) {
+    for (const [workflowId, stepId, dueAtMs] of index.due(rows, nowMs)) {
+      const row = rows.get(workflowId);
+      if (row?.workflow.status !== 'running') continue;
       yield {
         key: `${workflowId}/${stepId}/${dueAtMs}`,
         body: {
@@ -34,17 +35,18 @@ export function* dueTimers(
         },
       };
     }
-  }
+  };
 }
 
 /** How often the workflow service looks for due timers, ms: a timer fires within about this much of its due time. */
 export const TIMER_TICK_MS = 1000;
 
-/** The workflow service's timer schedule (see `dueTimers`), looking every `everyMs`. */
+/** The workflow service's timer schedule over the projection's `index` of armed timers, looking every `everyMs`. */
 export const timerSchedule = (
+  index: TimerIndex,
   everyMs = TIMER_TICK_MS,
 ): Schedule<WorkflowCommand, WorkflowRow> => ({
   name: 'timers',
   everyMs,
-  due: dueTimers,
+  due: dueTimers(index),
 });

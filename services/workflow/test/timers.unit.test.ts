@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { ErrorCode } from '@cim/kernel';
 import {
@@ -9,14 +9,16 @@ import {
 import { deciderSpec } from '@cim/testing';
 import { workflowDecider } from '../src/domain/index.js';
 import { prepare } from '../src/prepare.js';
-import { dueTimers } from '../src/timers.js';
+import { project, type WorkflowRow } from '../src/projection.js';
+import { TimerIndex } from '../src/timer-index.js';
+import { timerSchedule } from '../src/timers.js';
 import {
   T0,
   WF,
   cmd,
+  commitMeta,
   evt,
   executing,
-  projectAll,
   rowsOf,
   running,
   stateOf,
@@ -237,20 +239,38 @@ describe('workflow timers', () => {
     });
   });
 
-  describe('the timer schedule (dueTimers)', () => {
+  /**
+   * The schedule two ways: through an index that followed every fold, and
+   * through one that reads rows it never saw fold (as after a snapshot) on
+   * its first look.
+   */
+  describe.each([
+    ['through the index the projection keeps', 'folds'],
+    ['through an index seeded from the rows', 'seed'],
+  ] as const)('the timer schedule, %s', (_, how) => {
+    let index = new TimerIndex();
+    beforeEach(() => {
+      index = new TimerIndex();
+      // Its first look reads no rows, so every timer it knows came through the folds.
+      if (how === 'folds') index.due(rowsOf(), 0).next();
+    });
+    /** The workflow's row after `events`, folded one at a time; the index follows when `how` is folds. */
     const rowOf = (events: WorkflowEvent[], workflowId = WF) => {
-      for (const e of events) {
+      let row: WorkflowRow | undefined;
+      events.forEach((e, i) => {
         if (e.body.case !== undefined) e.body.value.workflowId = workflowId;
-      }
-      const row = projectAll(events);
+        const next = project(row, e, commitMeta(i + 1, undefined, workflowId));
+        if (how === 'folds')
+          index.update(workflowId, row?.timers, next?.timers);
+        row = next;
+      });
       if (row === undefined) throw new Error('no row');
       return row;
     };
-    const due = (nowMs: number, ...rows: ReturnType<typeof rowOf>[]) =>
-      [...dueTimers(rowsOf(...rows), nowMs)].map(({ key, body }) => ({
-        key,
-        body,
-      }));
+    const due = (nowMs: number, ...rows: ReturnType<typeof rowOf>[]) => {
+      const found = timerSchedule(index).due(rowsOf(...rows), nowMs);
+      return [...found].map(({ key, body }) => ({ key, body }));
+    };
 
     it('answers FireStepTimer for a running timer once it is due, keyed by workflow, step and due time', () => {
       const row = rowOf(armed(TimerKind.DELAY));
