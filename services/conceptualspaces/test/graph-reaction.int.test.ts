@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { graphService } from '@cim/graph';
-import { DomainError, ErrorCode, uuidv7 } from '@cim/kernel';
+import { DomainError, ErrorCode, decodeCommit, uuidv7 } from '@cim/kernel';
 import {
   ConceptualspacesQueryService,
   type GraphFeaturesResponse,
 } from '@cim/proto/cim/conceptualspaces/v1/conceptualspaces_pb';
 import {
   GraphCommandService,
-  GraphQueryService,
   GraphType,
 } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { RunningService } from '@cim/service';
@@ -28,7 +27,6 @@ import { GRAPH_SPACE_ID } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
 
 const graphCmd = GraphCommandService.method;
-const graphQry = GraphQueryService.method;
 const qry = ConceptualspacesQueryService.method;
 const CONSUMER = 'cim-conceptualspaces-graph-concepts';
 
@@ -43,8 +41,9 @@ describe('graph events become graph concepts', () => {
 
   /** Waits until the space has applied every version the graph has. */
   async function placed(graphId: string): Promise<GraphFeaturesResponse> {
-    const { graph } = await sendQuery(nc, graphQry.graphInfo, { graphId });
-    const version = graph!.version;
+    // The graph's last stored commit: its read model may not hold it yet.
+    const last = await graphs.store.lastOf(graphId);
+    const { version } = decodeCommit(last!.data);
     return eventually(async () => {
       const features = await sendQuery(nc, qry.graphFeatures, {
         conceptualspacesId: GRAPH_SPACE_ID,

@@ -103,6 +103,12 @@ describe('graph nodes with a conceptual point become concepts', () => {
   it('places each node that names the space, and acknowledges the refused ones without retrying', async () => {
     const consumer = await consumerSettled(nc, 'graph', CONSUMER);
     expect(consumer.num_redelivered).toBe(0);
+    // Settled means the placements are stored, not yet folded: wait for the
+    // last one (the space's version 4: created, then n1, n2 and n3 placed).
+    await sendQuery(nc, qry.spaceInfo, {
+      conceptualspacesId: SPACE,
+      minVersion: 4n,
+    });
     const { concepts: listed } = await concepts();
     const ids = ['n1', 'n2', 'n3'].map((n) => graphNodeConceptId(graphId, n));
     expect(listed.map((c) => c.conceptId).sort()).toEqual([...ids].sort());

@@ -249,6 +249,8 @@ describe('conceptual spaces service over NATS', () => {
             conceptualspacesId,
             target: { kind: { case: 'conceptId', value: 'ghost' } },
             k: 1,
+            // The space itself is known: NOT_FOUND names the concept.
+            minVersion: 1n,
           }),
         ),
       ).toBe(ErrorCode.NOT_FOUND);

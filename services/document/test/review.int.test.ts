@@ -162,7 +162,7 @@ describe('documents under review react to the end of their review workflow', () 
       documentId: later.documentId,
       to: DocumentStatus.DRAFT,
     });
-    await sendCommand(nc, doc.changeDocumentState, {
+    const reviewedAgain = await sendCommand(nc, doc.changeDocumentState, {
       documentId: later.documentId,
       to: DocumentStatus.UNDER_REVIEW,
     });
@@ -177,6 +177,7 @@ describe('documents under review react to the end of their review workflow', () 
     expect(await countCommits(nc, 'document')).toBe(before);
     const { document } = await sendQuery(nc, qry.getDocument, {
       documentId: later.documentId,
+      minVersion: reviewedAgain.version,
     });
     expect(document).toMatchObject({
       status: DocumentStatus.UNDER_REVIEW,

@@ -423,6 +423,11 @@ describe('document service over NATS', () => {
         actor: bob,
       });
       expect(edited.version).toBe(4n);
+      // SharedWith reads across documents and takes no minVersion: wait for the edit first.
+      await sendQuery(nc, qry.getDocument, {
+        documentId,
+        minVersion: edited.version,
+      });
       const shared = await sendQuery(nc, qry.sharedWith, { principal: bob });
       expect(shared.documents).toEqual([
         expect.objectContaining({

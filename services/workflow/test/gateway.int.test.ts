@@ -150,6 +150,8 @@ describe('workflow through the gRPC gateway', () => {
     const path = await queries.criticalPath({ workflowId });
     expect(path).toMatchObject({ stepIds: ['a', 'p'], totalMinutes: 7n });
     const done = await commands.completeWorkflow({ workflowId });
+    // ListWorkflows reads across workflows and takes no minVersion: wait for the completion first.
+    await queries.findWorkflow({ workflowId, minVersion: done.version });
     const listed = await queries.listWorkflows({
       status: WorkflowStatus.COMPLETED,
     });

@@ -437,7 +437,7 @@ describe('workflow service over NATS', () => {
       expect(await commitsOf(nc, 'workflow', workflowId)).toBe(
         Number(version) + 1,
       );
-      expect(await stepOf(workflowId, 'op')).toMatchObject({
+      expect(await stepOf(workflowId, 'op', version + 1n)).toMatchObject({
         status: StepStatus.SKIPPED,
       });
     });

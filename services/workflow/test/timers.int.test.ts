@@ -149,8 +149,11 @@ describe('workflow timers over NATS', () => {
   });
 
   it('refuses a FireStepTimer sent before the due time, whatever fired_at it names', async () => {
-    const { workflowId } = await timing(TimerKind.DELAY, 59);
-    const { workflow } = await sendQuery(nc, qry.findWorkflow, { workflowId });
+    const { workflowId, version } = await timing(TimerKind.DELAY, 59);
+    const { workflow } = await sendQuery(nc, qry.findWorkflow, {
+      workflowId,
+      minVersion: version,
+    });
     const dueAt = workflow?.steps.find((s) => s.stepId === 'wait')?.dueAt;
     const before = await countCommits(nc, 'workflow', workflowId);
     await expect(
