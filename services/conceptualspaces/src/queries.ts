@@ -271,7 +271,8 @@ export const conceptualspacesQueries = (
   },
 
   findSimilar({ conceptualspacesId, target, k, threshold, context }) {
-    const row = rowOf(rows, conceptualspacesId);
+    // Checks of the request alone come first: they answer the same whether
+    // or not the read model holds the space yet.
     if (k > MAX_MATCHES) invalid(`k must be at most ${MAX_MATCHES}, got ${k}`);
     if (threshold !== undefined && !(threshold >= 0)) {
       invalid(`threshold must be a non-negative number, got ${threshold}`);
@@ -279,6 +280,7 @@ export const conceptualspacesQueries = (
     if (k === 0 && threshold === undefined) {
       invalid('FindSimilar needs k, a threshold, or both');
     }
+    const row = rowOf(rows, conceptualspacesId);
     const { space } = row;
     const from = resolve(space, target, 'target');
     const g = geometryIn(space, context);
@@ -341,10 +343,10 @@ export const conceptualspacesQueries = (
   },
 
   similarity(request) {
+    if (request.feedback !== undefined) checkUnit(request.feedback, 'feedback');
     const { space } = rowOf(rows, request.conceptualspacesId);
     const similarity = similarityOf(space, request);
     if (request.feedback === undefined) return { similarity };
-    checkUnit(request.feedback, 'feedback');
     return { similarity: 0.9 * similarity + 0.1 * request.feedback };
   },
 
@@ -393,8 +395,8 @@ export const conceptualspacesQueries = (
   },
 
   graphFeatures({ conceptualspacesId, graphId }) {
-    const { space } = rowOf(rows, conceptualspacesId);
     requireId(graphId, 'graph_id');
+    const { space } = rowOf(rows, conceptualspacesId);
     const graph = space.graphs.get(graphId);
     if (graph === undefined) {
       notFound(

@@ -306,6 +306,23 @@ describe('conceptual spaces queries', () => {
           ?.conceptId,
       ).toBe('b');
     });
+    it('refuses a bad request as invalid even where the space is unknown', () => {
+      // Checks of the request alone do not depend on how far the read model is.
+      const unknown = (init: Init<typeof FindSimilarRequestSchema>) =>
+        code(() =>
+          q.findSimilar(
+            request(FindSimilarRequestSchema, {
+              conceptualspacesId: 'no-such-space',
+              target: point([1, 1]),
+              ...init,
+            }),
+            noContext,
+          ),
+        );
+      expect(unknown({ k: MAX_MATCHES + 1 })).toBe(ErrorCode.VALIDATION_FAILED);
+      expect(unknown({})).toBe(ErrorCode.VALIDATION_FAILED);
+      expect(unknown({ k: 1 })).toBe(ErrorCode.NOT_FOUND);
+    });
     it('wraps around on a circular dimension', () => {
       const hues = projectAll([
         evt.created({
