@@ -512,7 +512,7 @@ describe('document service over NATS', () => {
       // Lists read across documents and take no minVersion: wait for the
       // last document, and the read model holds the ones before it too.
       await sendQuery(nc, qry.getDocument, {
-        documentId: ids[2],
+        documentId: ids[2]!,
         minVersion: 1n,
       });
       const byTag = await sendQuery(nc, qry.listDocuments, { tag });
