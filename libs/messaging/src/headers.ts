@@ -8,6 +8,12 @@ export const Header = {
   causationId: 'Cim-Causation-Id',
   actor: 'Cim-Actor',
   expectedVersion: 'Cim-Expected-Version',
+  /**
+   * On a query: the stream sequence its answer must reflect, as a command's
+   * result gives it (`stream_sequence`). Read-your-writes for queries that
+   * span aggregates, where `min_version` names none.
+   */
+  minPosition: 'Cim-Min-Position',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
   /** NATS micro-service convention: present on every error reply. */

@@ -204,6 +204,27 @@ export function commandMeta(
 }
 
 /**
+ * The stream position a query's answer must reflect: its Cim-Min-Position
+ * header (a command result's `stream_sequence`), or 0 without one. Throws
+ * VALIDATION_FAILED for anything but a stream sequence.
+ */
+export function queryMinPosition(msg: ReceivedMessage): number {
+  let text = '';
+  forEachHeader(msg, (key, value) => {
+    if (key === Header.minPosition) text ||= value;
+  });
+  if (text === '') return 0;
+  const position = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(position)) {
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      `${Header.minPosition} must be a stream sequence, got ${JSON.stringify(text)}`,
+    );
+  }
+  return position;
+}
+
+/**
  * Builds `<Domain>Command { meta, body: { case, value } }` for one route. When
  * the command message has no other fields (as every domain's has), the
  * message is a literal; otherwise `create` fills in the rest.

@@ -33,6 +33,7 @@ import {
   decodeRequest,
   encodeResult,
   isInfrastructureError,
+  queryMinPosition,
   queryRoutes,
   respondError,
   type CommandRoute,
@@ -82,7 +83,7 @@ export interface StartOptions
   readonly replicas?: number;
   /** Where other domains' streams live (reactions read them); default single. */
   readonly topology?: Topology;
-  /** How long a query waits for `min_version`, ms; default 5000. */
+  /** How long a query waits for `min_version` or `Cim-Min-Position`, ms; default 5000. */
   readonly minVersionTimeoutMs?: number;
   /** Service version reported by `$SRV` INFO; default 0.1.0. */
   readonly version?: string;
@@ -448,7 +449,7 @@ async function startService<
           timer.observe((performance.now() - started) / 1000);
           done();
         };
-        // Answered in the same turn unless it has to wait (min_version, an async handler, personal fields).
+        // Answered in the same turn unless it has to wait (min_version, Cim-Min-Position, an async handler, personal fields).
         let waiting: Promise<void> | undefined;
         try {
           waiting = answerQuery(
@@ -579,6 +580,7 @@ function answerQuery(
   projection: {
     readonly position: number;
     waitFor(id: string, version: bigint, timeoutMs: number): Promise<void>;
+    waitForPosition(position: number, timeoutMs: number): Promise<void>;
   },
   waitTimeoutMs: number,
   vault: Vault | undefined,
@@ -600,19 +602,35 @@ function answerQuery(
         )
       : respondQuery(route, msg, result, vault);
   };
+  const waits: Promise<void>[] = [];
+  const minPosition = queryMinPosition(msg);
+  if (minPosition > 0) {
+    waits.push(
+      projection
+        .waitForPosition(minPosition, waitTimeoutMs)
+        .catch((cause: unknown) => {
+          throw new UnavailableError(
+            `read model has not reached stream position ${minPosition}`,
+            { cause },
+          );
+        }),
+    );
+  }
   if (minVersion > 0n && route.idField !== undefined) {
     const aggregateId = request[route.idField] as string;
-    return projection
-      .waitFor(aggregateId, minVersion, waitTimeoutMs)
-      .catch((cause: unknown) => {
-        throw new UnavailableError(
-          `read model has not reached version ${minVersion} of ${aggregateId}`,
-          { cause },
-        );
-      })
-      .then(answer);
+    waits.push(
+      projection
+        .waitFor(aggregateId, minVersion, waitTimeoutMs)
+        .catch((cause: unknown) => {
+          throw new UnavailableError(
+            `read model has not reached version ${minVersion} of ${aggregateId}`,
+            { cause },
+          );
+        }),
+    );
   }
-  return answer();
+  if (waits.length === 0) return answer();
+  return Promise.all(waits).then(answer);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

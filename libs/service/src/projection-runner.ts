@@ -45,6 +45,11 @@ interface Waiter {
   readonly resolve: () => void;
 }
 
+interface PositionWaiter {
+  readonly position: number;
+  readonly resolve: () => void;
+}
+
 /** When a projection writes its KV snapshot. */
 export interface ProjectionOptions {
   /** Snapshot after this many commits (and at least as many as there are rows); default 10,000. */
@@ -77,6 +82,9 @@ export class ProjectionRunner<
   private readonly rows = new Map<string, Row>();
   private readonly versions = new Map<string, bigint>();
   private readonly waiters = new Map<string, Waiter[]>();
+  private positionWaiters: PositionWaiter[] = [];
+  /** The lowest position a waiter waits for (Infinity when none does). */
+  private nextWake = Infinity;
   private follower: Follower | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
   /** The snapshot being written, if one is. */
@@ -171,28 +179,47 @@ export class ProjectionRunner<
     timeoutMs: number,
   ): Promise<void> {
     if (this.versionOf(aggregateId) >= version) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+    return waitUntil(
+      timeoutMs,
+      `${aggregateId} did not reach version ${version} within ${timeoutMs} ms`,
+      (resolve) => {
+        const waiter: Waiter = { version, resolve };
         const list = this.waiters.get(aggregateId);
-        const at = list?.indexOf(waiter) ?? -1;
-        if (at >= 0) list!.splice(at, 1);
-        reject(
-          new Error(
-            `${aggregateId} did not reach version ${version} within ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
-      const waiter: Waiter = {
-        version,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      const list = this.waiters.get(aggregateId);
-      if (list === undefined) this.waiters.set(aggregateId, [waiter]);
-      else list.push(waiter);
-    });
+        if (list === undefined) this.waiters.set(aggregateId, [waiter]);
+        else list.push(waiter);
+        return () => {
+          const still = this.waiters
+            .get(aggregateId)
+            ?.filter((w) => w !== waiter);
+          if (still === undefined || still.length === 0)
+            this.waiters.delete(aggregateId);
+          else this.waiters.set(aggregateId, still);
+        };
+      },
+    );
+  }
+
+  /**
+   * Resolves once the message at stream sequence `position` has been folded
+   * (the read model then holds every commit stored up to it, whatever its
+   * aggregate), or rejects after `timeoutMs`.
+   */
+  waitForPosition(position: number, timeoutMs: number): Promise<void> {
+    if (this.position >= position) return Promise.resolve();
+    return waitUntil(
+      timeoutMs,
+      `the read model did not reach stream position ${position} within ${timeoutMs} ms`,
+      (resolve) => {
+        const waiter: PositionWaiter = { position, resolve };
+        this.positionWaiters.push(waiter);
+        this.nextWake = Math.min(this.nextWake, position);
+        return () => {
+          this.positionWaiters = this.positionWaiters.filter(
+            (w) => w !== waiter,
+          );
+        };
+      },
+    );
   }
 
   /** Stops following and writes a final snapshot. */
@@ -205,6 +232,25 @@ export class ProjectionRunner<
 
   private apply(msg: JsMsg): void {
     this.position = msg.seq;
+    this.applyMessage(msg);
+    if (this.position >= this.nextWake) this.wakePositionWaiters();
+  }
+
+  /** Resolves the waiters for positions the read model has reached. */
+  private wakePositionWaiters(): void {
+    let next = Infinity;
+    this.positionWaiters = this.positionWaiters.filter((w) => {
+      if (w.position <= this.position) {
+        w.resolve();
+        return false;
+      }
+      next = Math.min(next, w.position);
+      return true;
+    });
+    this.nextWake = next;
+  }
+
+  private applyMessage(msg: JsMsg): void {
     const { subject } = msg;
     const local = subject.startsWith(this.eventPrefix)
       ? this.local.take(subject.slice(this.eventPrefix.length), msg.data)
@@ -411,4 +457,25 @@ export class ProjectionRunner<
       this.log.warn({ err }, 'projection snapshot not written');
     }
   }
+}
+
+/**
+ * A promise that `register` resolves, or that rejects with `message` after
+ * `timeoutMs`; `register` answers how to withdraw the waiter on timeout.
+ */
+function waitUntil(
+  timeoutMs: number,
+  message: string,
+  register: (resolve: () => void) => () => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const withdraw = register(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    const timer = setTimeout(() => {
+      withdraw();
+      reject(new Error(message));
+    }, timeoutMs);
+  });
 }

@@ -60,15 +60,24 @@ export async function sendCommand<I extends DescMessage>(
 }
 
 /** Sends one query RPC over NATS and resolves with its decoded response. */
+export interface QueryHeaders {
+  /** Cim-Min-Position: the stream sequence the answer must reflect. */
+  readonly minPosition?: bigint | string;
+}
+
 export async function sendQuery<I extends DescMessage, O extends DescMessage>(
   nc: NatsConnection,
   method: DescMethodUnary<I, O>,
   init: MessageInitShape<I>,
+  headers: QueryHeaders = {},
 ): Promise<MessageShape<O>> {
   const reply = await request(
     nc,
     methodSubject(method),
     toBinary(method.input, create(method.input, init)),
+    headers.minPosition === undefined
+      ? {}
+      : { headers: { [Header.minPosition]: String(headers.minPosition) } },
   );
   return fromBinary(method.output, reply);
 }

@@ -27,6 +27,6 @@ export {
   sendQuery,
   testLogger,
 } from './domain-client.js';
-export type { CommandHeaders } from './domain-client.js';
+export type { CommandHeaders, QueryHeaders } from './domain-client.js';
 export { eventually } from './eventually.js';
 export { withoutSnapshotMark } from './aggregates.js';

@@ -288,10 +288,20 @@ function commandHeaders(metadata: Metadata): MsgHdrs {
   return headers;
 }
 
-/** Queries carry only the trace context; undefined when there is none, which spares the header block. */
+/**
+ * Queries carry the trace context and the stream position to read after
+ * (`cim-min-position`, checked by the service); undefined when there is
+ * neither, which spares the header block.
+ */
 function queryHeaders(metadata: Metadata): MsgHdrs | undefined {
-  if (textOf(metadata, Header.traceparent) === undefined) return undefined;
+  const minPosition = textOf(metadata, 'cim-min-position');
+  if (
+    minPosition === undefined &&
+    textOf(metadata, Header.traceparent) === undefined
+  )
+    return undefined;
   const headers = natsHeaders();
+  if (minPosition !== undefined) headers.set(Header.minPosition, minPosition);
   copyTraceContext(metadata, headers);
   return headers;
 }

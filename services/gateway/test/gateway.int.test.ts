@@ -176,12 +176,15 @@ describe('gateway', () => {
       return;
     }
     const traceparent = msg.headers?.get(Header.traceparent) ?? '';
+    const minPosition = msg.headers?.get(Header.minPosition) || '0';
     const response = create(GraphInfoResponseSchema, {
       graph: {
         graphId,
         name: 'Org chart',
         description: traceparent,
         version: minVersion,
+        // The stream position to read after, as the service received it.
+        nodeCount: BigInt(minPosition),
       },
     });
     msg.respond(toBinary(GraphInfoResponseSchema, response));
@@ -281,6 +284,17 @@ describe('gateway', () => {
         { metadata: { traceparent } },
       );
       expect(response.graph?.description).toBe(traceparent);
+    });
+
+    it('copies the stream position to read after to the NATS headers', async () => {
+      const response = await queries.graphInfo(
+        { graphId: 'g-1' },
+        { metadata: { 'cim-min-position': '1234' } },
+      );
+      expect(response.graph?.nodeCount).toBe(1234n);
+      expect(response.graph?.description).toBe('');
+      const without = await queries.graphInfo({ graphId: 'g-1' });
+      expect(without.graph?.nodeCount).toBe(0n);
     });
 
     it('reports the call to onCall', async () => {

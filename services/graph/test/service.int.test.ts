@@ -9,7 +9,7 @@ import {
   uuidv7,
   decodeCommit,
 } from '@cim/kernel';
-import { Header, request } from '@cim/messaging';
+import { Header, UnavailableError, request } from '@cim/messaging';
 import { CommandMetaSchema } from '@cim/proto/cim/common/v1/envelope_pb';
 import {
   GraphCommandService,
@@ -52,6 +52,7 @@ describe('graph service over NATS', () => {
       cacheSize?: number;
       cacheBytes?: number;
       resultCacheSize?: number;
+      minVersionTimeoutMs?: number;
     } = {},
   ) => graphService.start({ nc, log: testLogger(), keyring, ...options });
 
@@ -426,6 +427,61 @@ describe('graph service over NATS', () => {
         expect(info.graph?.nodeCount).toBe(36n);
       } finally {
         await second.stop();
+      }
+    });
+  });
+
+  describe('when a query reads across graphs', () => {
+    /** Creates graphs named `<tag> <i>` concurrently; their results. */
+    const createTagged = (tag: string, count: number) =>
+      Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          sendCommand(nc, cmd.createGraph, { name: `${tag} ${i}` }),
+        ),
+      );
+
+    it('answers only once its read model holds the stream position a command result named', async () => {
+      const tag = `across-${uuidv7()}`;
+      const created = await createTagged(tag, 64);
+      const position = created
+        .map((r) => r.streamSequence)
+        .reduce((a, b) => (a > b ? a : b));
+      const listed = await sendQuery(
+        nc,
+        qry.listGraphs,
+        { nameContains: tag, page: { pageSize: 100 } },
+        { minPosition: position },
+      );
+      expect(listed.graphs.map((g) => g.graphId).sort()).toEqual(
+        created.map((r) => r.aggregateId).sort(),
+      );
+    });
+
+    it('answers UNAVAILABLE for a position not reached in time, and VALIDATION_FAILED for one that is not a sequence', async () => {
+      await running.stop();
+      running = await start({ minVersionTimeoutMs: 100 });
+      try {
+        const [created] = await createTagged(`ahead-${uuidv7()}`, 1);
+        const ahead = created!.streamSequence + 1000n;
+        const late = await sendQuery(
+          nc,
+          qry.listGraphs,
+          {},
+          { minPosition: ahead },
+        ).catch((e: unknown) => e);
+        expect(UnavailableError.is(late)).toBe(true);
+        expect((late as Error).message).toMatch(
+          `has not reached stream position ${ahead}`,
+        );
+        for (const malformed of ['-1', '1.5', 'next', '99999999999999999'])
+          expect(
+            await rejection(
+              sendQuery(nc, qry.listGraphs, {}, { minPosition: malformed }),
+            ),
+          ).toBe(ErrorCode.VALIDATION_FAILED);
+      } finally {
+        await running.stop();
+        running = await start();
       }
     });
   });

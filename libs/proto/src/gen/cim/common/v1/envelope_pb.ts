@@ -222,7 +222,9 @@ export type CommandResult = Message<"cim.common.v1.CommandResult"> & {
   eventIds: string[];
 
   /**
-   * Stream sequence of the commit; 0 when the command changed nothing.
+   * Stream sequence of the commit; 0 when the command changed nothing. Send
+   * it with a query as cim-min-position (gRPC metadata; Cim-Min-Position on
+   * NATS) to read your own write in a query that spans aggregates.
    *
    * @generated from field: uint64 stream_sequence = 5;
    */

@@ -1761,7 +1761,9 @@ export type ListSpacesRequest = Message<"cim.conceptualspaces.v1.ListSpacesReque
   page?: PageRequest | undefined;
 
   /**
-   * A list spans spaces: the runtime answers at once whatever the value.
+   * A list spans spaces: the runtime answers at once whatever the value. To
+   * read your own writes, send CommandResult.stream_sequence as
+   * cim-min-position instead.
    *
    * @generated from field: uint64 min_version = 2;
    */

@@ -4723,8 +4723,9 @@ export const DocumentCommandService: GenService<{
 /**
  * Queries. min_version (read-your-writes): the document version the answer
  * must reflect, as returned in CommandResult.version; 0 answers at once.
- * Queries that span documents answer at once whatever the value. Lists are
- * paged (page size 0 means 50, at most 500) with opaque page tokens.
+ * Queries that span documents answer at once whatever the value; to read
+ * your own writes there, send CommandResult.stream_sequence as
+ * cim-min-position. Lists are paged (page size 0 means 50, at most 500) with opaque page tokens.
  *
  * @generated from service cim.document.v1.DocumentQueryService
  */

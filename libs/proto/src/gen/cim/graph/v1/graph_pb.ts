@@ -1558,7 +1558,8 @@ export type ListGraphsRequest = Message<"cim.graph.v1.ListGraphsRequest"> & {
 
   /**
    * A list spans graphs, so there is no one graph version to wait for: the
-   * runtime answers at once whatever the value.
+   * runtime answers at once whatever the value. To read your own writes,
+   * send CommandResult.stream_sequence as cim-min-position instead.
    *
    * @generated from field: uint64 min_version = 5;
    */

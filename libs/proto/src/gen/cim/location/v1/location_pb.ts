@@ -2079,7 +2079,8 @@ export const LocationCommandService: GenService<{
  * Queries, answered from the projection. min_version (read-your-writes): the
  * location version the answer must reflect, as returned in
  * CommandResult.version; 0 answers at once. Queries that span locations
- * answer at once whatever the value. Lists are paged (page size 0 means 50,
+ * answer at once whatever the value; to read your own writes there, send
+ * CommandResult.stream_sequence as cim-min-position. Lists are paged (page size 0 means 50,
  * at most 500) with opaque page tokens. Distances are great-circle distances
  * on a sphere of radius 6,371,000 m (haversine).
  *

@@ -39,7 +39,7 @@ const project = (
 const SNAPSHOT_VERSION = 1;
 const EVENT = toBinary(LocationEventSchema, create(LocationEventSchema, {}));
 
-describe('projection snapshots', () => {
+describe('projection runner', () => {
   let server: NatsServerHandle;
   let nc: NatsConnection;
   let store: EventStore;
@@ -218,6 +218,32 @@ describe('projection snapshots', () => {
       expect(runnerFromWhole.position).toBe(position + 1);
     } finally {
       await runnerFromWhole.stop();
+    }
+  });
+  it('waits for a stream position: until the message there is folded, whatever its aggregate', async () => {
+    const following = runner({ snapshotEveryMs: 60_000 });
+    await following.start();
+    try {
+      const start = following.position;
+      await following.waitForPosition(start, 1000);
+      let atResolve: ReturnType<typeof rowsOf> | undefined;
+      const waiting = following
+        .waitForPosition(start + 2, 5000)
+        .then(() => (atResolve = rowsOf(following)));
+      await append(aggregates[1]!);
+      await eventually(
+        () => (following.position === start + 1 ? true : undefined),
+        'the runner folded the first commit',
+      );
+      expect(atResolve).toBeUndefined();
+      await append(aggregates[2]!);
+      await waiting;
+      expect(atResolve).toEqual(expected());
+      await expect(following.waitForPosition(start + 3, 50)).rejects.toThrow(
+        `did not reach stream position ${start + 3}`,
+      );
+    } finally {
+      await following.stop();
     }
   });
 });
