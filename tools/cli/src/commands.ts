@@ -38,15 +38,26 @@ export async function sendCommand(
   return toJson(method.output, fromBinary(method.output, reply));
 }
 
-/** Sends one query and returns its response as JSON. */
+/**
+ * Sends one query and returns its response as JSON; with `minPosition`, the
+ * answer reflects the domain's stream up to that sequence.
+ */
 export async function sendQuery(
   nc: NatsConnection,
   domain: string,
   name: string,
   json: string,
+  minPosition?: string,
 ): Promise<JsonValue> {
   const method = findMethod(domain, 'qry', name);
-  const reply = await request(nc, methodSubject(method), encode(method, json));
+  const reply = await request(
+    nc,
+    methodSubject(method),
+    encode(method, json),
+    minPosition === undefined
+      ? {}
+      : { headers: { [Header.minPosition]: minPosition } },
+  );
   return toJson(method.output, fromBinary(method.output, reply));
 }
 

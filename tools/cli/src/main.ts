@@ -6,7 +6,10 @@ import { auditTrail, formatAudit, formatReport, verify } from './audit.js';
 
 const USAGE = `usage:
   cim cmd <domain> <Command> '<json>'   send a command, print its result
-  cim query <domain> <Query> '<json>'   send a query, print its answer
+  cim query <domain> <Query> '<json>' [--min-position <seq>]
+                                        send a query, print its answer; with
+                                        --min-position (a command's streamSequence),
+                                        once the read model holds that commit
   cim status                            which services answer, their versions and streams
   cim verify <domain> [--aggregate <id>] [--json]
                                         check hash chains and signed checkpoints; exit 0 only when clean
@@ -28,9 +31,13 @@ async function main(argv: string[]): Promise<number> {
   if (!['cmd', 'query', 'status', 'verify', 'audit'].includes(verb)) {
     throw new UsageError(`unknown verb ${JSON.stringify(verb)}\n${USAGE}`);
   }
+  const { positional, minPosition } =
+    verb === 'query'
+      ? parseQueryFlags(args)
+      : { positional: args, minPosition: undefined };
   if (
     (verb === 'cmd' || verb === 'query') &&
-    (args.length < 2 || args.length > 3)
+    (positional.length < 2 || positional.length > 3)
   )
     throw new UsageError(USAGE);
   if (verb === 'audit' && args.length !== 2) throw new UsageError(USAGE);
@@ -38,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const nc = await connectNats({ url: config.natsUrl, name: 'cim-cli' });
   try {
-    const [domain = '', name = '', json = '{}'] = args;
+    const [domain = '', name = '', json = '{}'] = positional;
     if (verb === 'verify') {
       const flags = parseVerifyFlags(args.slice(1));
       const report = await verify(
@@ -62,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
       verb === 'cmd'
         ? await sendCommand(nc, domain, name, json)
         : verb === 'query'
-          ? await sendQuery(nc, domain, name, json)
+          ? await sendQuery(nc, domain, name, json, minPosition)
           : await status(nc, config.natsUrl, config.topology);
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
@@ -82,6 +89,27 @@ main(process.argv.slice(2)).then(
     process.exit(code);
   },
 );
+
+/** `cim query`'s arguments without `--min-position <seq>`, and that sequence. */
+function parseQueryFlags(args: readonly string[]): {
+  positional: string[];
+  minPosition: string | undefined;
+} {
+  const positional: string[] = [];
+  let minPosition: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] !== '--min-position') {
+      positional.push(args[i]!);
+      continue;
+    }
+    minPosition = args[++i];
+    if (minPosition === undefined || !/^\d+$/.test(minPosition))
+      throw new UsageError(
+        `--min-position takes a stream sequence (a command's streamSequence)\n${USAGE}`,
+      );
+  }
+  return { positional, minPosition };
+}
 
 function parseVerifyFlags(flags: readonly string[]): {
   aggregate: string | undefined;

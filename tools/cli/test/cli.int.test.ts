@@ -173,6 +173,38 @@ describe('cim', () => {
       });
     });
 
+    it('reads after a stream position with --min-position', async () => {
+      const name = `listed-${uuidv7()}`;
+      const created = await cim(
+        ['cmd', 'graph', 'CreateGraph', JSON.stringify({ name })],
+        env,
+      );
+      const { streamSequence } = json(created) as { streamSequence: string };
+      const list = (position: string) =>
+        cim(
+          [
+            'query',
+            'graph',
+            'ListGraphs',
+            JSON.stringify({ nameContains: name }),
+            '--min-position',
+            position,
+          ],
+          env,
+        );
+      const run = await list(streamSequence);
+      expect(run.stderr).toBe('');
+      expect(json(run)).toMatchObject({ graphs: [{ name }] });
+      const bad = await cim(
+        ['query', 'graph', 'ListGraphs', '{}', '--min-position', 'soon'],
+        env,
+      );
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(
+        /^cim: --min-position takes a stream sequence/,
+      );
+    });
+
     it('exits 1 with NOT_FOUND for an unknown graph', async () => {
       const graphId = uuidv7();
       const run = await cim(
