@@ -83,7 +83,7 @@ export interface StartOptions
   readonly replicas?: number;
   /** Where other domains' streams live (reactions read them); default single. */
   readonly topology?: Topology;
-  /** How long a query waits for `min_version` or `Cim-Min-Position`, ms; default 5000. */
+  /** How long a query waits for `min_version` or `Cim-Min-Position`, and `ServiceIo.settled` for the stream, ms; default 5000. */
   readonly minVersionTimeoutMs?: number;
   /** Service version reported by `$SRV` INFO; default 0.1.0. */
   readonly version?: string;
@@ -280,7 +280,15 @@ async function startService<
       ? undefined
       : (position) => checkpointer.start(position),
   );
-  const io: ServiceIo = { domain, nc, log, replicas: options.replicas ?? 1 };
+  const waitTimeout = options.minVersionTimeoutMs ?? 5000;
+  const io: ServiceIo = {
+    domain,
+    nc,
+    log,
+    replicas: options.replicas ?? 1,
+    settled: async () =>
+      positionReached(projection, await store.lastSequence(), waitTimeout),
+  };
   const handlers = spec.queries.handlers(projection, io) as Record<
     string,
     (request: Message, context: QueryContext) => unknown
@@ -404,7 +412,6 @@ async function startService<
     });
   }
 
-  const waitTimeout = options.minVersionTimeoutMs ?? 5000;
   const builtins: Record<BuiltinQuery, (request: Message) => Promise<unknown>> =
     {
       history: (request) =>
@@ -604,18 +611,8 @@ function answerQuery(
   };
   const waits: Promise<void>[] = [];
   const minPosition = queryMinPosition(msg);
-  if (minPosition > 0) {
-    waits.push(
-      projection
-        .waitForPosition(minPosition, waitTimeoutMs)
-        .catch((cause: unknown) => {
-          throw new UnavailableError(
-            `read model has not reached stream position ${minPosition}`,
-            { cause },
-          );
-        }),
-    );
-  }
+  if (minPosition > 0)
+    waits.push(positionReached(projection, minPosition, waitTimeoutMs));
   if (minVersion > 0n && route.idField !== undefined) {
     const aggregateId = request[route.idField] as string;
     waits.push(
@@ -631,6 +628,24 @@ function answerQuery(
   }
   if (waits.length === 0) return answer();
   return Promise.all(waits).then(answer);
+}
+
+/** Resolves once the read model has folded the stream up to `position`; UNAVAILABLE after `timeoutMs`. */
+function positionReached(
+  projection: {
+    waitForPosition(position: number, timeoutMs: number): Promise<void>;
+  },
+  position: number,
+  timeoutMs: number,
+): Promise<void> {
+  return projection
+    .waitForPosition(position, timeoutMs)
+    .catch((cause: unknown) => {
+      throw new UnavailableError(
+        `read model has not reached stream position ${position}`,
+        { cause },
+      );
+    });
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

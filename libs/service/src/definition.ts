@@ -75,6 +75,13 @@ export interface ServiceIo {
   readonly log: Logger;
   /** Stream and KV replicas the service runs with. */
   readonly replicas: number;
+  /**
+   * Resolves once the read model holds everything the domain's stream held
+   * when it was called, commits of other instances included; rejects with
+   * UNAVAILABLE when it does not get there in time. For a `prepare` that
+   * reads facts about other aggregates from the read model.
+   */
+  readonly settled: () => Promise<void>;
 }
 
 /** Where a foreign event came from, for a reaction. */

@@ -1,24 +1,30 @@
 import { isSubjectToken } from '@cim/kernel';
 import type { LocationCommand } from '@cim/proto/cim/location/v1/location_pb';
+import type { ServiceIo } from '@cim/service';
 import type { LocationReadModel } from './read-model.js';
 
 /**
  * Fills the facts a command needs about other locations from the read model,
  * so that `decide` stays pure and sees one aggregate: the parent's ancestry
- * for DefineLocation and SetParentLocation (after waiting for
- * parent_min_version), live children for ArchiveLocation, and the location's
- * own link with its parent's ancestry for VerifyLocationHierarchy (after
- * waiting for observed_version). Facts a client sent are always replaced.
+ * for DefineLocation and SetParentLocation, live children for
+ * ArchiveLocation, and the location's own link with its parent's ancestry
+ * for VerifyLocationHierarchy (after waiting for observed_version). Facts a
+ * client sent are always replaced.
  *
- * The facts are as current as this instance's projection, not as the
- * stream: two re-parentings decided at once can each pass their check and
- * together close a cycle. VerifyLocationHierarchy, sent by the service after
- * every ParentLocationSet, breaks such a cycle afterwards, and the queries
- * report a cycle and never loop while it lasts.
+ * Before reading them, the read model catches up with the stream as it was
+ * when the command arrived (`io.settled`), so a command sees every change
+ * acknowledged before it, whichever instance wrote it; DefineLocation and
+ * SetParentLocation that name parent_min_version wait for that version of
+ * the parent instead. Changes decided at the same time are not seen: two
+ * re-parentings decided at once can each pass their check and together
+ * close a cycle. VerifyLocationHierarchy, sent by the service after every
+ * ParentLocationSet, breaks such a cycle afterwards, and the queries report
+ * a cycle and never loop while it lasts.
  */
 export async function prepareCommand(
   command: LocationCommand,
   model: LocationReadModel,
+  io: Pick<ServiceIo, 'settled'>,
 ): Promise<LocationCommand> {
   const { body } = command;
   switch (body.case) {
@@ -30,11 +36,14 @@ export async function prepareCommand(
         value.parentFacts = undefined;
         return command;
       }
-      await model.waitFor(value.parentId, value.parentMinVersion);
+      if (value.parentMinVersion > 0n)
+        await model.waitFor(value.parentId, value.parentMinVersion);
+      else await io.settled();
       value.parentFacts = model.parentFacts(value.parentId);
       return command;
     }
     case 'archive':
+      await io.settled();
       body.value.children = model.childFacts(body.value.locationId);
       return command;
     case 'verifyHierarchy': {

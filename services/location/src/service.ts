@@ -26,7 +26,7 @@ export const locationService: ServiceDefinition = defineService(() => {
       service: LocationQueryService,
       handlers: (rows) => locationQueries(model.bind(rows)),
     },
-    prepare: (command) => prepareCommand(command, model),
+    prepare: (command, io) => prepareCommand(command, model, io),
     reactions: [verifyHierarchyReaction],
   };
 });

@@ -261,6 +261,11 @@ export function commitMeta(
   };
 }
 
+/** `ServiceIo.settled` of a read model that holds everything stored already. */
+export const settledAtOnce = {
+  settled: (): Promise<void> => Promise.resolve(),
+};
+
 /**
  * A stand-in for the runtime's projection: rows in a map, fed through a
  * read model's wrapping fold one commit (one event here) at a time, with a

@@ -7,7 +7,13 @@ import {
 import type { ForeignEventMeta } from '@cim/service';
 import { prepareCommand } from '../src/prepare.js';
 import { verifyHierarchyReaction } from '../src/reactions.js';
-import { LOCATION_ID, Stream, commitMeta, evt } from './fixtures.js';
+import {
+  LOCATION_ID,
+  Stream,
+  commitMeta,
+  evt,
+  settledAtOnce,
+} from './fixtures.js';
 
 const meta = (version: number): ForeignEventMeta => ({
   ...commitMeta(LOCATION_ID, version),
@@ -61,7 +67,7 @@ describe('prepare', () => {
         },
       },
     });
-    const prepared = await prepareCommand(command, stream.model);
+    const prepared = await prepareCommand(command, stream.model, settledAtOnce);
     if (prepared.body.case !== 'verifyHierarchy')
       throw new Error('unexpected body');
     expect(prepared.body.value.self).toMatchObject({
@@ -87,7 +93,11 @@ describe('prepare', () => {
         value: { locationId: 'x', parentId: 'a.b', parentMinVersion: 99n },
       },
     });
-    const prepared = await prepareCommand(command, new Stream().model);
+    const prepared = await prepareCommand(
+      command,
+      new Stream().model,
+      settledAtOnce,
+    );
     expect(
       prepared.body.case === 'setParent' && prepared.body.value.parentFacts,
     ).toBeUndefined();
@@ -103,7 +113,11 @@ describe('prepare', () => {
         },
       },
     });
-    const prepared = await prepareCommand(command, new Stream().model);
+    const prepared = await prepareCommand(
+      command,
+      new Stream().model,
+      settledAtOnce,
+    );
     expect(
       prepared.body.case === 'define' && prepared.body.value.parentFacts,
     ).toBeUndefined();
