@@ -288,6 +288,8 @@ async function startService<
     replicas: options.replicas ?? 1,
     settled: async () =>
       positionReached(projection, await store.lastSequence(), waitTimeout),
+    reached: (aggregateId, version) =>
+      versionReached(projection, aggregateId, version, waitTimeout),
   };
   const handlers = spec.queries.handlers(projection, io) as Record<
     string,
@@ -616,18 +618,30 @@ function answerQuery(
   if (minVersion > 0n && route.idField !== undefined) {
     const aggregateId = request[route.idField] as string;
     waits.push(
-      projection
-        .waitFor(aggregateId, minVersion, waitTimeoutMs)
-        .catch((cause: unknown) => {
-          throw new UnavailableError(
-            `read model has not reached version ${minVersion} of ${aggregateId}`,
-            { cause },
-          );
-        }),
+      versionReached(projection, aggregateId, minVersion, waitTimeoutMs),
     );
   }
   if (waits.length === 0) return answer();
   return Promise.all(waits).then(answer);
+}
+
+/** Resolves once the read model holds `version` of the aggregate; UNAVAILABLE after `timeoutMs`. */
+function versionReached(
+  projection: {
+    waitFor(id: string, version: bigint, timeoutMs: number): Promise<void>;
+  },
+  aggregateId: string,
+  version: bigint,
+  timeoutMs: number,
+): Promise<void> {
+  return projection
+    .waitFor(aggregateId, version, timeoutMs)
+    .catch((cause: unknown) => {
+      throw new UnavailableError(
+        `read model has not reached version ${version} of ${aggregateId}`,
+        { cause },
+      );
+    });
 }
 
 /** Resolves once the read model has folded the stream up to `position`; UNAVAILABLE after `timeoutMs`. */

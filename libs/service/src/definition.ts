@@ -82,6 +82,11 @@ export interface ServiceIo {
    * reads facts about other aggregates from the read model.
    */
   readonly settled: () => Promise<void>;
+  /**
+   * Resolves once the read model holds `version` of the aggregate (at once
+   * for 0); rejects with UNAVAILABLE when it does not get there in time.
+   */
+  readonly reached: (aggregateId: string, version: bigint) => Promise<void>;
 }
 
 /** Where a foreign event came from, for a reaction. */

@@ -220,7 +220,7 @@ describe('projection runner', () => {
       await runnerFromWhole.stop();
     }
   });
-  it('waits for a stream position: until the message there is folded, whatever its aggregate', async () => {
+  it('waits for a stream position, until the message there is folded whatever its aggregate, and for an aggregate version', async () => {
     const following = runner({ snapshotEveryMs: 60_000 });
     await following.start();
     try {
@@ -241,6 +241,16 @@ describe('projection runner', () => {
       expect(atResolve).toEqual(expected());
       await expect(following.waitForPosition(start + 3, 50)).rejects.toThrow(
         `did not reach stream position ${start + 3}`,
+      );
+      // By aggregate version likewise.
+      const id = aggregates[3]!;
+      const next = heads.get(id)!.version + 1n;
+      const byVersion = following.waitFor(id, next, 5000);
+      await append(id);
+      await byVersion;
+      expect(following.versionOf(id)).toBe(next);
+      await expect(following.waitFor(id, next + 1n, 50)).rejects.toThrow(
+        `did not reach version ${next + 1n}`,
       );
     } finally {
       await following.stop();

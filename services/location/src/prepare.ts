@@ -24,7 +24,7 @@ import type { LocationReadModel } from './read-model.js';
 export async function prepareCommand(
   command: LocationCommand,
   model: LocationReadModel,
-  io: Pick<ServiceIo, 'settled'>,
+  io: Pick<ServiceIo, 'settled' | 'reached'>,
 ): Promise<LocationCommand> {
   const { body } = command;
   switch (body.case) {
@@ -37,7 +37,7 @@ export async function prepareCommand(
         return command;
       }
       if (value.parentMinVersion > 0n)
-        await model.waitFor(value.parentId, value.parentMinVersion);
+        await io.reached(value.parentId, value.parentMinVersion);
       else await io.settled();
       value.parentFacts = model.parentFacts(value.parentId);
       return command;
@@ -48,7 +48,7 @@ export async function prepareCommand(
       return command;
     case 'verifyHierarchy': {
       const { value } = body;
-      await model.waitFor(value.locationId, value.observedVersion);
+      await io.reached(value.locationId, value.observedVersion);
       value.self = model.selfLink(value.locationId);
       value.parentFacts =
         value.self === undefined || value.self.parentId === ''

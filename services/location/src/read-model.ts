@@ -1,5 +1,4 @@
 import { create } from '@bufbuild/protobuf';
-import { UnavailableError } from '@cim/messaging';
 import {
   ChildFactsSchema,
   HierarchyLinkSchema,
@@ -18,11 +17,6 @@ import { SpatialIndex } from './spatial-index.js';
 
 /** Children named in an ArchiveLocation refusal. */
 const SAMPLE_CHILDREN = 10;
-
-interface Waiter {
-  readonly version: bigint;
-  readonly resolve: () => void;
-}
 
 /** A location's ancestors as the read model holds them, and the cycle they run into, if any. */
 export interface Ancestry {
@@ -51,10 +45,6 @@ export class LocationReadModel {
   private readonly liveOfType = new Map<LocationType, SortedIds>();
   private readonly children = new Map<string, SortedIds>();
   private readonly liveChildren = new Map<string, number>();
-  private readonly waiters = new Map<string, Waiter[]>();
-
-  /** @param waitTimeoutMs how long `waitFor` waits before answering UNAVAILABLE. */
-  constructor(private readonly waitTimeoutMs = 5000) {}
 
   /** The fold to give the runtime: the pure projection, plus index upkeep once bound. */
   readonly project = (
@@ -63,10 +53,7 @@ export class LocationReadModel {
     meta: CommitMeta,
   ): LocationRow | undefined => {
     const next = project(row, event, meta);
-    if (this.rows !== undefined) {
-      this.reindex(meta.aggregateId, row, next);
-      this.release(meta.aggregateId, meta.version);
-    }
+    if (this.rows !== undefined) this.reindex(meta.aggregateId, row, next);
     return next;
   };
 
@@ -168,55 +155,10 @@ export class LocationReadModel {
     });
   }
 
-  /**
-   * Resolves once the read model holds `version` of the location (at once
-   * for version 0), or rejects with UnavailableError after the timeout.
-   */
-  waitFor(locationId: string, version: bigint): Promise<void> {
-    if ((this.row(locationId)?.version ?? 0n) >= version)
-      return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const list = this.waiters.get(locationId) ?? [];
-        const at = list.indexOf(waiter);
-        if (at >= 0) list.splice(at, 1);
-        if (list.length === 0) this.waiters.delete(locationId);
-        reject(
-          new UnavailableError(
-            `the read model has not reached version ${version} of location ${locationId}`,
-          ),
-        );
-      }, this.waitTimeoutMs);
-      const waiter: Waiter = {
-        version,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      const list = this.waiters.get(locationId);
-      if (list === undefined) this.waiters.set(locationId, [waiter]);
-      else list.push(waiter);
-    });
-  }
-
   private bound(): Rows<LocationRow> {
     if (this.rows === undefined)
       throw new Error('the location read model is not bound to its rows yet');
     return this.rows;
-  }
-
-  /** Promise callbacks run after the runtime stores the row, so a released waiter reads it. */
-  private release(locationId: string, version: bigint): void {
-    const list = this.waiters.get(locationId);
-    if (list === undefined) return;
-    const still = list.filter((w) => {
-      if (w.version > version) return true;
-      w.resolve();
-      return false;
-    });
-    if (still.length === 0) this.waiters.delete(locationId);
-    else this.waiters.set(locationId, still);
   }
 
   private reindex(

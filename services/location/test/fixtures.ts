@@ -261,9 +261,10 @@ export function commitMeta(
   };
 }
 
-/** `ServiceIo.settled` of a read model that holds everything stored already. */
+/** `ServiceIo.settled` and `reached` of a read model that holds everything stored already. */
 export const settledAtOnce = {
   settled: (): Promise<void> => Promise.resolve(),
+  reached: (): Promise<void> => Promise.resolve(),
 };
 
 /**
@@ -276,7 +277,7 @@ export class Stream {
   readonly model: LocationReadModel;
   private sequence = 0;
 
-  constructor(model = new LocationReadModel(50)) {
+  constructor(model = new LocationReadModel()) {
     this.model = model.bind(this.rows);
   }
 

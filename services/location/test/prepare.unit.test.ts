@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { prepareCommand } from '../src/prepare.js';
-import { LOCATION_ID, Stream, cmd } from './fixtures.js';
+import { LOCATION_ID, Stream, cmd, settledAtOnce } from './fixtures.js';
 
 /**
  * A `settled` that resolves only when the test releases it: the stream held
  * commits the read model had not folded when the command arrived.
  */
 function lagging(): {
-  io: { settled: () => Promise<void> };
+  io: { settled: () => Promise<void>; reached: () => Promise<void> };
   release: () => void;
   calls: () => number;
 } {
@@ -20,6 +20,7 @@ function lagging(): {
         calls++;
         return reached;
       },
+      reached: settledAtOnce.reached,
     },
     release,
     calls: () => calls,

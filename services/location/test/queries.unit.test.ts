@@ -599,21 +599,4 @@ describe('location read model', () => {
       { numRuns: 300 },
     );
   });
-
-  it('waits for a version the read model has not reached, and gives up with UNAVAILABLE', async () => {
-    const stream = new Stream(new LocationReadModel(30));
-    stream.define('a');
-    await expect(stream.model.waitFor('a', 1n)).resolves.toBeUndefined();
-    const waiting = stream.model.waitFor('a', 2n);
-    let seen: bigint | undefined;
-    const observed = waiting.then(
-      () => (seen = stream.model.row('a')?.version),
-    );
-    stream.append('a', evt.metadataAdded({ k: 'v' }));
-    await observed;
-    expect(seen).toBe(2n);
-    await expect(stream.model.waitFor('a', 5n)).rejects.toMatchObject({
-      name: 'UnavailableError',
-    });
-  });
 });
