@@ -19,6 +19,11 @@ import {
   type Benchmark,
   type BenchOptions,
 } from './benchmark.js';
+import {
+  natsServerBinary,
+  natsServerVersion,
+  versionAtLeast,
+} from './nats-harness.js';
 
 // Run order. Each name is a module `./<name>.js` that exports a benchmark with
 // that name; adding a benchmark is its file plus one line here.
@@ -104,6 +109,17 @@ if (selected.length === 0) {
   );
   process.exit(2);
 }
+
+// Every figure depends on the server: say which one, and when it is older than the project needs.
+const serverBinary = natsServerBinary();
+const serverVersion = await natsServerVersion(serverBinary);
+process.stderr.write(
+  `nats-server ${serverVersion} (${serverBinary})${
+    versionAtLeast(serverVersion, '2.12.0')
+      ? ''
+      : ': older than the 2.12 the project needs; run through `npm run bench`, or set CIM_NATS_SERVER'
+  }\n`,
+);
 
 const results: BenchLine[] = [];
 const crashed: string[] = [];
