@@ -38,6 +38,12 @@ export interface LoadedAggregate<State> extends AggregateState<State> {
 
 const NO_SNAPSHOT: SnapshotMark = { version: 0n, bytes: 0 };
 
+/** A stored commit as someone already decoded it from its bytes, with its events. */
+export interface DecodedCommit<Event> {
+  readonly commit: Commit;
+  readonly events: readonly Event[];
+}
+
 /** A commit whose hash chain does not hold: stored history was altered. */
 export class IntegrityError extends Error {
   override readonly name = 'IntegrityError';
@@ -122,14 +128,25 @@ export class AggregateLoader<State, Event extends EventMessage> {
     current: AggregateState<State>,
     stored: Pick<StoredCommit, 'seq' | 'data'>,
     onCommit: (commit: Commit, seq: number) => void,
+    decoded?: DecodedCommit<Event>,
   ): void {
-    const commit = this.verify(aggregateId, stored, current.lastHash);
+    const commit = this.verify(
+      aggregateId,
+      stored,
+      current.lastHash,
+      decoded?.commit,
+    );
     let { state } = current;
-    for (const record of commit.events) {
-      state = this.decider.evolve(
-        state,
-        fromBinary(this.eventSchema, record.payload) as Event,
-      );
+    if (decoded === undefined) {
+      for (const record of commit.events) {
+        state = this.decider.evolve(
+          state,
+          fromBinary(this.eventSchema, record.payload) as Event,
+        );
+      }
+    } else {
+      for (const event of decoded.events)
+        state = this.decider.evolve(state, event);
     }
     current.state = state;
     current.version = commit.version;
@@ -180,6 +197,7 @@ export class AggregateLoader<State, Event extends EventMessage> {
     aggregateId: string,
     stored: Pick<StoredCommit, 'seq' | 'data'>,
     prevHash: Uint8Array,
+    decoded?: Commit,
   ): Commit {
     const sealed = splitSealed(stored.data);
     if (sealed === undefined)
@@ -202,7 +220,7 @@ export class AggregateLoader<State, Event extends EventMessage> {
         `commit ${stored.seq} of ${aggregateId} was not written by this service`,
       );
     }
-    const commit = decodeCommit(stored.data);
+    const commit = decoded ?? decodeCommit(stored.data);
     if (
       !sameHash(commit.prevHash, prevHash) ||
       commit.aggregateId !== aggregateId

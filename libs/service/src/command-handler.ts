@@ -13,6 +13,7 @@ import {
   type Ack,
   type AppendError,
   type EventStore,
+  type StoredCommit,
 } from '@cim/eventstore';
 import {
   DomainError,
@@ -35,6 +36,7 @@ import {
 import type {
   AggregateLoader,
   AggregateState,
+  DecodedCommit,
   SnapshotMark,
 } from './aggregate-loader.js';
 import type { CommandMessage, EventMessage } from './definition.js';
@@ -169,15 +171,20 @@ export class CommandHandler<
    * that does not fit (a gap, a command in flight) marks the aggregate stale:
    * it catches up from the stream before its next decide.
    */
-  follow(aggregateId: string, seq: number, data: Uint8Array): void {
+  follow(
+    aggregateId: string,
+    stored: Pick<StoredCommit, 'seq' | 'data'>,
+    decoded: DecodedCommit<Event>,
+  ): void {
     const entry = this.cache.peek(aggregateId);
-    if (entry === undefined || !entry.loaded || seq <= entry.lastSeq) return;
+    if (entry === undefined || !entry.loaded || stored.seq <= entry.lastSeq)
+      return;
     if (entry.busy || entry.stale) {
       entry.stale = true;
       return;
     }
     try {
-      this.loader.extend(aggregateId, entry, { seq, data }, this.rememberFn);
+      this.loader.extend(aggregateId, entry, stored, this.rememberFn, decoded);
     } catch {
       entry.stale = true;
     }

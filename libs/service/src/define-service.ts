@@ -262,10 +262,10 @@ async function startService<
     spec.schemas.event,
     snapshotVersion,
     log,
-    (commit, seq, data) => {
+    (commit, seq, data, events) => {
       handler.remember(commit, seq);
-      if (commit.aggregateType === aggregateType)
-        handler.follow(commit.aggregateId, seq, data);
+      if (commit.aggregateType === aggregateType && events !== undefined)
+        handler.follow(commit.aggregateId, { seq, data }, { commit, events });
     },
     options,
     spec.revive?.row,

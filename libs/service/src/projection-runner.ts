@@ -104,11 +104,16 @@ export class ProjectionRunner<
     private readonly eventSchema: DescMessage,
     private readonly snapshotVersion: number,
     private readonly log: Logger,
-    /** Every commit folded that this instance did not append itself (other instances', earlier runs'), with its stored bytes. */
+    /**
+     * Every commit folded that this instance did not append itself (other
+     * instances', earlier runs'), with its stored bytes and, where it has
+     * them, the events as decoded for the read model.
+     */
     private readonly onCommit: (
       commit: Commit,
       seq: number,
       data: Uint8Array,
+      events?: readonly Event[],
     ) => void,
     private readonly options: ProjectionOptions = {},
     private readonly revive: (cloned: unknown) => Row = (cloned) =>
@@ -303,7 +308,7 @@ export class ProjectionRunner<
       events,
       hash: commit.hash,
     });
-    this.onCommit(commit, msg.seq, msg.data);
+    this.onCommit(commit, msg.seq, msg.data, events);
   }
 
   /** Folds one commit's events into its aggregate's row, unless the row holds them already, and moves the read model on. */
