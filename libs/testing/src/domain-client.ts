@@ -110,6 +110,16 @@ export async function countCommits(
   );
 }
 
+/** A domain stream's last sequence: as `minPosition`, a query then reads everything stored so far. */
+export async function streamPosition(
+  nc: NatsConnection,
+  domain: string,
+): Promise<bigint> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(streamName(domain));
+  return BigInt(info.state.last_seq);
+}
+
 /**
  * Waits until a durable consumer on a domain's stream (a reaction's) has
  * delivered and acknowledged every commit stored when it is called, and

@@ -25,6 +25,7 @@ export {
   rejection,
   sendCommand,
   sendQuery,
+  streamPosition,
   testLogger,
 } from './domain-client.js';
 export type { CommandHeaders, QueryHeaders } from './domain-client.js';

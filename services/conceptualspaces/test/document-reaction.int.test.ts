@@ -15,8 +15,10 @@ import {
   sendCommand,
   sendQuery,
   startNatsServer,
+  streamPosition,
   testLogger,
   type NatsServerHandle,
+  type QueryHeaders,
 } from '@cim/testing';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -85,8 +87,13 @@ function fleet() {
       documentId,
       contentCid: cid,
     });
-  const concepts = () =>
-    sendQuery(handles.nc, qry.listConcepts, { conceptualspacesId: SPACE });
+  const concepts = (headers: QueryHeaders = {}) =>
+    sendQuery(
+      handles.nc,
+      qry.listConcepts,
+      { conceptualspacesId: SPACE },
+      headers,
+    );
   return { handles, startSpaces, promoted, extract, concepts };
 }
 
@@ -103,19 +110,33 @@ describe('documents with extracted entities become concepts', () => {
   let aHead: string;
 
   /** Waits until every document named has its concept at the expected point. */
-  const placedAt = (expected: Record<string, number[]>) =>
-    eventually(async () => {
-      const { concepts: listed } = await concepts().catch(() => ({
-        concepts: [],
-      }));
-      const at = new Map(listed.map((x) => [x.conceptId, x.coordinates]));
-      return Object.entries(expected).every(
-        ([id, point]) =>
-          at.get(id)?.every((v, i) => Math.abs(v - point[i]!) < 1e-12) === true,
-      )
-        ? listed
-        : undefined;
-    }, 'the documents to be placed');
+  const placedAt = (expected: Record<string, number[]>) => {
+    // What the last poll saw, for the message if it gives up.
+    let seen = 'nothing yet';
+    return eventually(
+      async () => {
+        const { concepts: listed } = await concepts().catch(
+          (error: unknown) => {
+            seen = `an error: ${String(error)}`;
+            return { concepts: [] };
+          },
+        );
+        if (listed.length > 0)
+          seen = JSON.stringify(
+            listed.map((x) => [x.conceptId, x.coordinates]),
+          );
+        const at = new Map(listed.map((x) => [x.conceptId, x.coordinates]));
+        return Object.entries(expected).every(
+          ([id, point]) =>
+            at.get(id)?.every((v, i) => Math.abs(v - point[i]!) < 1e-12) ===
+            true,
+        )
+          ? listed
+          : undefined;
+      },
+      () => `the documents to be placed (last seen: ${seen})`,
+    );
+  };
 
   const mailProfile = [entityScore(3), 0, 0, 0, 0];
 
@@ -187,11 +208,20 @@ describe('documents with extracted entities become concepts', () => {
   it('changes nothing when every document event is delivered again', async () => {
     const { jsm, nc } = handles;
     await consumerSettled(nc, 'document', CONSUMER);
-    const snapshot = async () => ({
-      messages: await countCommits(nc, 'conceptualspaces', SPACE),
-      info: await sendQuery(nc, qry.spaceInfo, { conceptualspacesId: SPACE }),
-      concepts: await concepts(),
-    });
+    // Read once the read model holds every commit stored so far.
+    const snapshot = async () => {
+      const minPosition = await streamPosition(nc, 'conceptualspaces');
+      return {
+        messages: await countCommits(nc, 'conceptualspaces', SPACE),
+        info: await sendQuery(
+          nc,
+          qry.spaceInfo,
+          { conceptualspacesId: SPACE },
+          { minPosition },
+        ),
+        concepts: await concepts({ minPosition }),
+      };
+    };
     const before = await snapshot();
 
     // A fresh durable consumer starts from the first document event again;

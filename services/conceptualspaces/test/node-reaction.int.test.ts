@@ -15,8 +15,10 @@ import {
   sendCommand,
   sendQuery,
   startNatsServer,
+  streamPosition,
   testLogger,
   type NatsServerHandle,
+  type QueryHeaders,
 } from '@cim/testing';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -53,8 +55,8 @@ describe('graph nodes with a conceptual point become concepts', () => {
       metadata,
       conceptualPoint,
     });
-  const concepts = () =>
-    sendQuery(nc, qry.listConcepts, { conceptualspacesId: SPACE });
+  const concepts = (headers: QueryHeaders = {}) =>
+    sendQuery(nc, qry.listConcepts, { conceptualspacesId: SPACE }, headers);
 
   beforeAll(async () => {
     server = await startNatsServer();
@@ -128,11 +130,20 @@ describe('graph nodes with a conceptual point become concepts', () => {
   it('changes nothing when every graph event is delivered again', async () => {
     await consumerSettled(nc, 'graph', CONSUMER);
     // The space's commits only: the graph-concepts reaction places the graph meanwhile.
-    const snapshot = async () => ({
-      messages: await countCommits(nc, 'conceptualspaces', SPACE),
-      info: await sendQuery(nc, qry.spaceInfo, { conceptualspacesId: SPACE }),
-      concepts: await concepts(),
-    });
+    // Read once the read model holds every commit stored so far.
+    const snapshot = async () => {
+      const minPosition = await streamPosition(nc, 'conceptualspaces');
+      return {
+        messages: await countCommits(nc, 'conceptualspaces', SPACE),
+        info: await sendQuery(
+          nc,
+          qry.spaceInfo,
+          { conceptualspacesId: SPACE },
+          { minPosition },
+        ),
+        concepts: await concepts({ minPosition }),
+      };
+    };
     const before = await snapshot();
 
     // A fresh durable consumer starts from the first graph event again; with

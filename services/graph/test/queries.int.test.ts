@@ -75,6 +75,8 @@ describe('graph queries over NATS', () => {
         directed,
       }));
     }
+    // Every test reads the read model: wait until it holds the last edge.
+    await sendQuery(nc, qry.graphInfo, { graphId, minVersion: version });
   });
 
   afterAll(async () => {
@@ -84,8 +86,6 @@ describe('graph queries over NATS', () => {
   });
 
   it('filters graphs by creation and update time', async () => {
-    // ListGraphs cannot wait for one graph's version: wait through GraphInfo.
-    await sendQuery(nc, qry.graphInfo, { graphId, minVersion: version });
     const since = { start: timestampFromMs(createdAfterMs) };
     const listed = await sendQuery(nc, qry.listGraphs, {
       created: since,
