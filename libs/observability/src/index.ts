@@ -4,6 +4,8 @@ export { createMetrics } from './metrics.js';
 export type { Metrics } from './metrics.js';
 export { BufferedCounter, BufferedHistogram } from './buffered-metrics.js';
 export type { CounterChild, HistogramChild } from './buffered-metrics.js';
+export { stateMetrics } from './state-metrics.js';
+export type { StateSources } from './state-metrics.js';
 export { startHttpEndpoint } from './http-server.js';
 export type { HttpEndpoint, Readiness } from './http-server.js';
 export { startTracing } from './tracing.js';

@@ -216,6 +216,11 @@ export class CommandHandler<
     waited = true;
   }
 
+  /** Aggregates held in memory, and their summed snapshot bytes. */
+  cacheStats(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.weight };
+  }
+
   /** Drops every cached aggregate (tests and reconnects use it). */
   clear(): void {
     this.cache.clear();

@@ -18,6 +18,7 @@ import {
   createLogger,
   createMetrics,
   startHttpEndpoint,
+  stateMetrics,
   type HttpEndpoint,
   type Logger,
   type Metrics,
@@ -200,10 +201,24 @@ async function startService<
 
   // (1) Storage: the stream, the snapshot bucket, and the server's features.
   const durability = options.durability ?? 'strict';
+  // Gauges read the parts below when scraped, once the service has started.
+  const state = stateMetrics(metrics.registry, {
+    position: () => projection.position,
+    lastSequence: () => store.lastSequence(),
+    cache: () => handler.cacheStats(),
+    reactions: () =>
+      Promise.all(
+        reactions.map(async (r) => ({
+          name: r.name,
+          pending: await r.pending(),
+        })),
+      ),
+  });
   const store = await EventStore.open(nc, {
     domain,
     replicas: options.replicas ?? 1,
     durability,
+    batch: { onBatch: state.batchSize },
   });
   if (!store.features.current) {
     log.warn(

@@ -67,6 +67,33 @@ export class ReactionRunner<Command extends CommandMessage> {
     this.consumer = `cim-${domain}-${reaction.name}`;
   }
 
+  /** The reaction's name, unique within its domain. */
+  get name(): string {
+    return this.reaction.name;
+  }
+
+  /**
+   * Source events not acknowledged yet: not delivered, or delivered and in
+   * progress. Undefined while the consumer does not exist or cannot be asked.
+   */
+  async pending(): Promise<number | undefined> {
+    try {
+      const jsm = await jetstreamManager(
+        this.nc,
+        this.sourceJetStreamDomain === undefined
+          ? {}
+          : { domain: this.sourceJetStreamDomain },
+      );
+      const info = await jsm.consumers.info(
+        streamName(this.reaction.source.domain),
+        this.consumer,
+      );
+      return info.num_pending + info.num_ack_pending;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Starts consuming as soon as the foreign stream exists. */
   start(): void {
     void this.attach();

@@ -124,6 +124,17 @@ describe('document events become nodes of the documents graph', () => {
     );
   });
 
+  it('reports what the reaction has left as cim_reaction_pending', async () => {
+    await graphWith(3, 2);
+    await consumerSettled(nc, 'document', CONSUMER);
+    const pending = await graphs.metrics.registry
+      .getSingleMetric('cim_reaction_pending')!
+      .get();
+    expect(pending.values).toEqual([
+      { value: 0, labels: { reaction: 'document-nodes' } },
+    ]);
+  });
+
   it('changes nothing when every document event is delivered again', async () => {
     await graphWith(3, 2);
     await consumerSettled(nc, 'document', CONSUMER);

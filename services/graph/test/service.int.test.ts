@@ -29,6 +29,7 @@ import {
   rejection,
   withoutSnapshotMark,
   eventually,
+  streamPosition,
 } from '@cim/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -428,6 +429,34 @@ describe('graph service over NATS', () => {
       } finally {
         await second.stop();
       }
+    });
+  });
+
+  describe('its state, as metrics', () => {
+    const gauge = async (name: string) =>
+      (await running.metrics.registry.getSingleMetric(name)!.get()).values;
+
+    it('reports the read model position and lag, the aggregates in memory, and the batch sizes', async () => {
+      const graphId = await newGraph();
+      await addNodes(graphId, 3);
+      await eventually(async () => {
+        const position = await streamPosition(nc, 'graph');
+        const [at] = await gauge('cim_read_model_position');
+        const [lag] = await gauge('cim_read_model_lag');
+        return at?.value === Number(position) && lag?.value === 0
+          ? true
+          : undefined;
+      }, 'the read model to report the stream position with no lag');
+      const [entries] = await gauge('cim_aggregate_cache_entries');
+      expect(entries?.value).toBeGreaterThanOrEqual(1);
+      // Strict durability: every commit left in a batch, 1 when alone.
+      const batches = await gauge('cim_append_batch_size');
+      const count = batches.find(
+        (v) =>
+          (v as { metricName?: string }).metricName ===
+          'cim_append_batch_size_count',
+      );
+      expect(count?.value).toBeGreaterThanOrEqual(4);
     });
   });
 

@@ -1,0 +1,74 @@
+import { describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
+import { stateMetrics, type StateSources } from '../src/state-metrics.js';
+
+/** The value of one sample line of `name` (with `labels` as written) in the exposition text. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+describe('stateMetrics', () => {
+  function scraped(overrides: Partial<StateSources> = {}) {
+    const registry = new Registry();
+    const state = {
+      position: 90,
+      last: 100 as number | Error,
+      pending: [
+        { name: 'graph-concepts', pending: 7 as number | undefined },
+        { name: 'node-concepts', pending: undefined },
+      ],
+    };
+    const metrics = stateMetrics(registry, {
+      position: () => state.position,
+      lastSequence: () =>
+        state.last instanceof Error
+          ? Promise.reject(state.last)
+          : Promise.resolve(state.last),
+      cache: () => ({ entries: 3, bytes: 4096 }),
+      reactions: () => Promise.resolve(state.pending),
+      ...overrides,
+    });
+    return { registry, state, metrics };
+  }
+
+  it('reads the read model, the cache and the reactions when scraped', async () => {
+    const { registry, state } = scraped();
+    let text = await registry.metrics();
+    expect(sample(text, 'cim_read_model_position')).toBe(90);
+    expect(sample(text, 'cim_read_model_lag')).toBe(10);
+    expect(sample(text, 'cim_aggregate_cache_entries')).toBe(3);
+    expect(sample(text, 'cim_aggregate_cache_bytes')).toBe(4096);
+    expect(
+      sample(text, 'cim_reaction_pending', '{reaction="graph-concepts"}'),
+    ).toBe(7);
+    // A reaction that is not consuming has no sample rather than a made-up one.
+    expect(text).not.toContain('reaction="node-concepts"');
+
+    state.position = 100;
+    text = await registry.metrics();
+    expect(sample(text, 'cim_read_model_lag')).toBe(0);
+  });
+
+  it('keeps the last lag when the stream cannot be asked', async () => {
+    const { registry, state } = scraped();
+    await registry.metrics();
+    state.last = new Error('no responders');
+    state.position = 95;
+    const text = await registry.metrics();
+    expect(sample(text, 'cim_read_model_lag')).toBe(10);
+    expect(sample(text, 'cim_read_model_position')).toBe(95);
+  });
+
+  it('counts the commits of each batch', async () => {
+    const { registry, metrics } = scraped();
+    for (const size of [1, 64, 64, 3]) metrics.batchSize(size);
+    const text = await registry.metrics();
+    expect(sample(text, 'cim_append_batch_size_count')).toBe(4);
+    expect(sample(text, 'cim_append_batch_size_sum')).toBe(132);
+    expect(sample(text, 'cim_append_batch_size_bucket', '{le="1"}')).toBe(1);
+    // Buckets count cumulatively: 1 and 3 lie below 32, all four below 64.
+    expect(sample(text, 'cim_append_batch_size_bucket', '{le="32"}')).toBe(2);
+    expect(sample(text, 'cim_append_batch_size_bucket', '{le="64"}')).toBe(4);
+  });
+});
