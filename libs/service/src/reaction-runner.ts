@@ -18,6 +18,7 @@ import {
   jetstream,
   jetstreamManager,
   type ConsumerMessages,
+  type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -52,6 +53,7 @@ export class ReactionRunner<Command extends CommandMessage> {
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly consumer: string;
+  private jsm: Promise<JetStreamManager> | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -78,20 +80,27 @@ export class ReactionRunner<Command extends CommandMessage> {
    */
   async pending(): Promise<number | undefined> {
     try {
-      const jsm = await jetstreamManager(
-        this.nc,
-        this.sourceJetStreamDomain === undefined
-          ? {}
-          : { domain: this.sourceJetStreamDomain },
-      );
-      const info = await jsm.consumers.info(
-        streamName(this.reaction.source.domain),
-        this.consumer,
-      );
+      const info = await (
+        await this.manager()
+      ).consumers.info(streamName(this.reaction.source.domain), this.consumer);
       return info.num_pending + info.num_ack_pending;
     } catch {
       return undefined;
     }
+  }
+
+  /** The source stream's manager, made once it could be (making one asks the server). */
+  private manager(): Promise<JetStreamManager> {
+    const made = (this.jsm ??= jetstreamManager(
+      this.nc,
+      this.sourceJetStreamDomain === undefined
+        ? {}
+        : { domain: this.sourceJetStreamDomain },
+    ));
+    made.catch(() => {
+      if (this.jsm === made) this.jsm = undefined;
+    });
+    return made;
   }
 
   /** Starts consuming as soon as the foreign stream exists. */
@@ -113,7 +122,7 @@ export class ReactionRunner<Command extends CommandMessage> {
         this.sourceJetStreamDomain === undefined
           ? {}
           : { domain: this.sourceJetStreamDomain };
-      const jsm = await jetstreamManager(this.nc, where);
+      const jsm = await this.manager();
       try {
         await jsm.consumers.info(stream, this.consumer);
       } catch (error) {
