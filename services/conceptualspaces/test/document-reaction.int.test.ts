@@ -9,22 +9,20 @@ import {
 import { DocumentCommandService } from '@cim/proto/cim/document/v1/document_pb';
 import type { RunningService } from '@cim/service';
 import {
-  countCommits,
   eventually,
   consumerSettled,
   sendCommand,
   sendQuery,
   startNatsServer,
-  streamPosition,
   testLogger,
   type NatsServerHandle,
-  type QueryHeaders,
 } from '@cim/testing';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { DOCUMENT_ENTITY_SPACE_ID, entityScore } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
+import { spaceState } from './space-state.js';
 
 const docCmd = DocumentCommandService.method;
 const cmd = ConceptualspacesCommandService.method;
@@ -87,13 +85,8 @@ function fleet() {
       documentId,
       contentCid: cid,
     });
-  const concepts = (headers: QueryHeaders = {}) =>
-    sendQuery(
-      handles.nc,
-      qry.listConcepts,
-      { conceptualspacesId: SPACE },
-      headers,
-    );
+  const concepts = () =>
+    sendQuery(handles.nc, qry.listConcepts, { conceptualspacesId: SPACE });
   return { handles, startSpaces, promoted, extract, concepts };
 }
 
@@ -217,20 +210,7 @@ describe('documents with extracted entities become concepts', () => {
   it('changes nothing when every document event is delivered again', async () => {
     const { jsm, nc } = handles;
     await consumerSettled(nc, 'document', CONSUMER);
-    // Read once the read model holds every commit stored so far.
-    const snapshot = async () => {
-      const minPosition = await streamPosition(nc, 'conceptualspaces');
-      return {
-        messages: await countCommits(nc, 'conceptualspaces', SPACE),
-        info: await sendQuery(
-          nc,
-          qry.spaceInfo,
-          { conceptualspacesId: SPACE },
-          { minPosition },
-        ),
-        concepts: await concepts({ minPosition }),
-      };
-    };
+    const snapshot = () => spaceState(nc, SPACE);
     const before = await snapshot();
 
     // A fresh durable consumer starts from the first document event again;

@@ -9,22 +9,20 @@ import {
 import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { RunningService } from '@cim/service';
 import {
-  countCommits,
   eventually,
   consumerSettled,
   sendCommand,
   sendQuery,
   startNatsServer,
-  streamPosition,
   testLogger,
   type NatsServerHandle,
-  type QueryHeaders,
 } from '@cim/testing';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { NODE_SPACE_KEY, graphNodeConceptId } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
+import { spaceState } from './space-state.js';
 
 const graphCmd = GraphCommandService.method;
 const cmd = ConceptualspacesCommandService.method;
@@ -55,8 +53,8 @@ describe('graph nodes with a conceptual point become concepts', () => {
       metadata,
       conceptualPoint,
     });
-  const concepts = (headers: QueryHeaders = {}) =>
-    sendQuery(nc, qry.listConcepts, { conceptualspacesId: SPACE }, headers);
+  const concepts = () =>
+    sendQuery(nc, qry.listConcepts, { conceptualspacesId: SPACE });
 
   beforeAll(async () => {
     server = await startNatsServer();
@@ -130,20 +128,7 @@ describe('graph nodes with a conceptual point become concepts', () => {
   it('changes nothing when every graph event is delivered again', async () => {
     await consumerSettled(nc, 'graph', CONSUMER);
     // The space's commits only: the graph-concepts reaction places the graph meanwhile.
-    // Read once the read model holds every commit stored so far.
-    const snapshot = async () => {
-      const minPosition = await streamPosition(nc, 'conceptualspaces');
-      return {
-        messages: await countCommits(nc, 'conceptualspaces', SPACE),
-        info: await sendQuery(
-          nc,
-          qry.spaceInfo,
-          { conceptualspacesId: SPACE },
-          { minPosition },
-        ),
-        concepts: await concepts({ minPosition }),
-      };
-    };
+    const snapshot = () => spaceState(nc, SPACE);
     const before = await snapshot();
 
     // A fresh durable consumer starts from the first graph event again; with
