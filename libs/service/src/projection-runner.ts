@@ -92,7 +92,6 @@ export class ProjectionRunner<
   private sinceSnapshot = 0;
   private lastSnapshotAt = Date.now();
   private caughtUpTo = 0;
-  private caughtUpResolve: (() => void) | undefined;
   /** Stream sequence of the last message folded. */
   position = 0;
   /** `cim.<domain>.evt.`: the subjects of commits, followed by the aggregate id. */
@@ -163,10 +162,12 @@ export class ProjectionRunner<
     await this.loadSnapshot();
     await beforeFollow(this.position);
     this.caughtUpTo = await this.store.lastSequence();
-    const caughtUp = new Promise<void>(
-      (resolve) => (this.caughtUpResolve = resolve),
-    );
-    if (this.caughtUp) this.caughtUpResolve?.();
+    // Whatever the last message is (a commit, a checkpoint, one not folded).
+    const caughtUp = this.caughtUp
+      ? Promise.resolve()
+      : new Promise<void>((resolve) =>
+          this.addPositionWaiter(this.caughtUpTo, resolve),
+        );
     this.follower = await this.store.follow(this.position + 1, (msg) =>
       this.apply(msg),
     );
@@ -214,17 +215,18 @@ export class ProjectionRunner<
     return waitUntil(
       timeoutMs,
       `the read model did not reach stream position ${position} within ${timeoutMs} ms`,
-      (resolve) => {
-        const waiter: PositionWaiter = { position, resolve };
-        this.positionWaiters.push(waiter);
-        this.nextWake = Math.min(this.nextWake, position);
-        return () => {
-          this.positionWaiters = this.positionWaiters.filter(
-            (w) => w !== waiter,
-          );
-        };
-      },
+      (resolve) => this.addPositionWaiter(position, resolve),
     );
+  }
+
+  /** Calls `resolve` once `position` is folded; answers how to withdraw it. */
+  private addPositionWaiter(position: number, resolve: () => void): () => void {
+    const waiter: PositionWaiter = { position, resolve };
+    this.positionWaiters.push(waiter);
+    this.nextWake = Math.min(this.nextWake, position);
+    return () => {
+      this.positionWaiters = this.positionWaiters.filter((w) => w !== waiter);
+    };
   }
 
   /** Stops following and writes a final snapshot. */
@@ -261,10 +263,8 @@ export class ProjectionRunner<
       ? this.local.take(subject.slice(this.eventPrefix.length), msg.data)
       : undefined;
     const forged = this.observe(msg.seq, subject, msg.data, local?.hash);
-    if (forged || !subject.startsWith(this.eventPrefix)) {
-      if (this.caughtUp) this.caughtUpResolve?.();
-      return; // checkpoints share the stream; forged commits stay out of the read model
-    }
+    // Checkpoints share the stream; forged commits stay out of the read model.
+    if (forged || !subject.startsWith(this.eventPrefix)) return;
     if (local !== undefined) {
       this.fold(msg.seq, local);
       return;
@@ -311,12 +311,6 @@ export class ProjectionRunner<
     this.onCommit(commit, msg.seq, msg.data, events);
   }
 
-  /** Folds one commit's events into its aggregate's row, unless the row holds them already, and moves the read model on. */
-  private fold(seq: number, commit: Omit<LocalCommit, 'bytes'>): void {
-    if (!this.holds(seq, commit)) this.foldEvents(seq, commit);
-    if (this.caughtUp) this.caughtUpResolve?.();
-  }
-
   /**
    * Whether the aggregate's row already holds the commit: only in the tail
    * after a snapshot, stored before this run, where the snapshot wrote a row
@@ -328,7 +322,9 @@ export class ProjectionRunner<
     return known !== undefined && commit.version <= known;
   }
 
-  private foldEvents(seq: number, commit: Omit<LocalCommit, 'bytes'>): void {
+  /** Folds one commit's events into its aggregate's row, unless the row holds them already. */
+  private fold(seq: number, commit: Omit<LocalCommit, 'bytes'>): void {
+    if (this.holds(seq, commit)) return;
     const { aggregateId } = commit;
     const first = commit.version - BigInt(commit.events.length) + 1n;
     let row = this.rows.get(aggregateId);

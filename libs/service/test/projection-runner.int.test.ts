@@ -220,6 +220,23 @@ describe('projection runner', () => {
       await runnerFromWhole.stop();
     }
   });
+  it('starts when the stream ends in a message it does not fold', async () => {
+    // Unreadable bytes on a commit subject: logged and skipped, and still read.
+    const ack = await store.appendAsync(
+      uuidv7(),
+      0,
+      uuidv7(),
+      Uint8Array.of(0xff, 0xff, 0xff),
+    );
+    const starting = runner({ snapshotEveryMs: 60_000 });
+    await starting.start();
+    try {
+      expect(starting.position).toBe(ack.seq);
+    } finally {
+      await starting.stop();
+    }
+  });
+
   it('waits for a stream position, until the message there is folded whatever its aggregate, and for an aggregate version', async () => {
     const following = runner({ snapshotEveryMs: 60_000 });
     await following.start();
