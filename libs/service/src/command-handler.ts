@@ -584,32 +584,23 @@ export class CommandHandler<
     this.results.set(meta.commandId, result);
     reply.ok(result);
     // Versions stay far below 2^53: a plain number spares BigInt arithmetic per command.
-    if (Number(version) >= entry.snapshotDue)
-      this.snapshot(aggregateId, entry, {
-        state,
-        version,
-        lastSeq: ack.seq,
-        lastHash: hash,
-      });
+    if (Number(version) >= entry.snapshotDue) this.snapshot(aggregateId, entry);
     this.release(aggregateId, entry);
   }
 
-  /** Writes a snapshot of the aggregate and sets when the next one is due. */
-  private snapshot(
-    aggregateId: string,
-    entry: Entry<State>,
-    current: AggregateState<State>,
-  ): void {
+  /** Writes a snapshot of the aggregate as the entry holds it, and sets when the next one is due. */
+  private snapshot(aggregateId: string, entry: Entry<State>): void {
+    const { version } = entry;
     const warn = (err: unknown) =>
       this.log.warn({ err, aggregateId }, 'aggregate snapshot not written');
     try {
-      const { bytes, written } = this.loader.saveSnapshot(aggregateId, current);
+      const { bytes, written } = this.loader.saveSnapshot(aggregateId, entry);
       written.catch(warn);
-      this.snapshotted(aggregateId, entry, { version: current.version, bytes });
+      this.snapshotted(aggregateId, entry, { version, bytes });
     } catch (err) {
       warn(err);
       // Tried again after the ordinary interval.
-      entry.snapshotDue = Number(current.version) + this.snapshotEvery;
+      entry.snapshotDue = Number(version) + this.snapshotEvery;
     }
   }
 
