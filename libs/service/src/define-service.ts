@@ -626,18 +626,23 @@ function answerQuery(
         )
       : respondQuery(route, msg, result, vault);
   };
-  const waits: Promise<void>[] = [];
+  // Most queries wait for nothing, and are answered without a promise.
   const minPosition = queryMinPosition(msg);
-  if (minPosition > 0)
-    waits.push(positionReached(projection, minPosition, waitTimeoutMs));
-  if (minVersion > 0n && route.idField !== undefined) {
-    const aggregateId = request[route.idField] as string;
-    waits.push(
-      versionReached(projection, aggregateId, minVersion, waitTimeoutMs),
-    );
-  }
-  if (waits.length === 0) return answer();
-  return Promise.all(waits).then(answer);
+  const byPosition =
+    minPosition > 0
+      ? positionReached(projection, minPosition, waitTimeoutMs)
+      : undefined;
+  const byVersion =
+    minVersion > 0n && route.idField !== undefined
+      ? versionReached(
+          projection,
+          request[route.idField] as string,
+          minVersion,
+          waitTimeoutMs,
+        )
+      : undefined;
+  if (byPosition === undefined && byVersion === undefined) return answer();
+  return Promise.all([byPosition, byVersion]).then(answer);
 }
 
 /** Resolves once the read model holds `version` of the aggregate; UNAVAILABLE after `timeoutMs`. */
