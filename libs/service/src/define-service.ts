@@ -84,7 +84,7 @@ export interface StartOptions
   readonly replicas?: number;
   /** Where other domains' streams live (reactions read them); default single. */
   readonly topology?: Topology;
-  /** How long a query waits for `min_version` or `Cim-Min-Position`, and `ServiceIo.settled` for the stream, ms; default 5000. */
+  /** How long a query waits for `min_version` or `Cim-Min-Position`, and `ServiceIo.settled` for the stream, ms; default 4000. */
   readonly minVersionTimeoutMs?: number;
   /** Service version reported by `$SRV` INFO; default 0.1.0. */
   readonly version?: string;
@@ -295,7 +295,9 @@ async function startService<
       ? undefined
       : (position) => checkpointer.start(position),
   );
-  const waitTimeout = options.minVersionTimeoutMs ?? 5000;
+  // Below the 5 s after which the gateway and the CLI give up on a request:
+  // a wait that runs out is answered with its reason, not their timeout.
+  const waitTimeout = options.minVersionTimeoutMs ?? 4000;
   const io: ServiceIo = {
     domain,
     nc,

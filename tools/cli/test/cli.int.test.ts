@@ -195,6 +195,12 @@ describe('cim', () => {
       const run = await list(streamSequence);
       expect(run.stderr).toBe('');
       expect(json(run)).toMatchObject({ graphs: [{ name }] });
+      // The service does wait: a position far ahead is never reached (4 s).
+      const ahead = await list(String(BigInt(streamSequence) + 1_000_000n));
+      expect(ahead.code).toBe(1);
+      expect(ahead.stderr).toMatch(
+        /^cim: UNAVAILABLE: .*has not reached stream position/,
+      );
       const bad = await cim(
         ['query', 'graph', 'ListGraphs', '{}', '--min-position', 'soon'],
         env,
