@@ -61,6 +61,8 @@ interface Appender {
 export class EventStore {
   private readonly appender: Appender;
   private readonly single: PipelinedAppender;
+  /** How long the stream remembers a msg id: a repeat within it is not stored again. */
+  readonly duplicateWindowMs: number;
 
   private constructor(
     readonly domain: string,
@@ -72,6 +74,7 @@ export class EventStore {
     nc: NatsConnection,
     options: EventStoreOptions,
   ) {
+    this.duplicateWindowMs = options.duplicateWindowMs ?? 120_000;
     this.single = new PipelinedAppender(nc, options.ackTimeoutMs);
     this.appender =
       (options.durability ?? 'strict') === 'strict' && features.atomicBatch
@@ -194,6 +197,23 @@ export class EventStore {
       this.features.directBatch,
       last,
     );
+  }
+
+  /**
+   * The aggregate's commits stored at or after `sinceMs` (ms since the
+   * epoch, by the server's clock), in order. Where the server serves direct
+   * gets by time (2.11+) only those are read; elsewhere the whole history.
+   */
+  async readSince(
+    aggregateId: string,
+    sinceMs: number,
+  ): Promise<StoredCommit[]> {
+    if (!this.features.directBatch) return this.read(aggregateId);
+    // The first message of the stream stored since then, whatever its subject, bounds the read.
+    const first = await this.jsm.direct.getMessage(this.stream, {
+      start_time: new Date(sinceMs),
+    });
+    return first === null ? [] : this.read(aggregateId, first.seq);
   }
 
   /** The aggregate's last commit, or null when it has none. */

@@ -127,6 +127,24 @@ describe.each(binaries)('event store on %s', (_label, binary) => {
     expect(await store.read(uuidv7())).toEqual([]);
   });
 
+  it('reads what an aggregate stored since a moment (its whole history where the server cannot tell)', async () => {
+    const id = uuidv7();
+    const old = await store.appendAsync(id, 0, uuidv7(), bytes('old'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const since = Date.now();
+    const a = await store.appendAsync(id, old.seq, uuidv7(), bytes('a'));
+    const b = await store.appendAsync(id, a.seq, uuidv7(), bytes('b'));
+    const seqs = async (aggregateId: string, at: number) =>
+      (await store.readSince(aggregateId, at)).map((c) => c.seq);
+    expect(await seqs(uuidv7(), since)).toEqual([]);
+    if (store.features.directBatch) {
+      expect(await seqs(id, since)).toEqual([a.seq, b.seq]);
+      expect(await seqs(id, Date.now() + 60_000)).toEqual([]);
+    } else {
+      expect(await seqs(id, since)).toEqual([old.seq, a.seq, b.seq]);
+    }
+  });
+
   it('follows the whole stream in sequence order from any point', async () => {
     const last = await store.lastSequence();
     const seen: number[] = [];

@@ -42,6 +42,7 @@ import type {
 import type { CommandMessage, EventMessage } from './definition.js';
 import { encodeCommandResult } from './bindings.js';
 import { Lru } from './lru.js';
+import { RecentCount } from './recent-count.js';
 
 /** Where the outcome of one command goes. */
 export interface CommandReply {
@@ -62,7 +63,12 @@ interface Entry<State> extends AggregateState<State> {
   /** Size of the aggregate's last snapshot (0 before its first): what it weighs in the cache. */
   snapshotBytes: number;
   readonly queue: Array<(entry: Entry<State>) => void>;
+  /** When the entry was made: every commit of the aggregate stored since is among the results remembered. */
+  readonly since: number;
 }
+
+/** Added to the stream's duplicate window for the difference between the server's clock and this one. */
+const CLOCK_MARGIN_MS = 1_000;
 
 /** Tuning of command handling. */
 export interface CommandHandlerOptions {
@@ -112,6 +118,11 @@ export class CommandHandler<
   private readonly cache: Lru<string, Entry<State>>;
   /** Encoded results by command id. */
   private readonly results: Lru<string, Uint8Array>;
+  private readonly resultCapacity: number;
+  /** Results set or read within a retry window: while fewer than the capacity, none set within it was forgotten. */
+  private readonly resultUses: RecentCount;
+  /** How far back a retry may find its first attempt stored: the stream's duplicate window, and a margin. */
+  private readonly retryWindowMs: number;
   private readonly maxAttempts: number;
   private readonly snapshotEvery: number;
   private readonly snapshotBytesPerVersion: number;
@@ -143,7 +154,10 @@ export class CommandHandler<
       max: options.cacheBytes ?? 256 * 1024 * 1024,
       weigh: (entry) => entry.snapshotBytes,
     });
-    this.results = new Lru(options.resultCacheSize ?? 100_000);
+    this.resultCapacity = options.resultCacheSize ?? 100_000;
+    this.results = new Lru(this.resultCapacity);
+    this.retryWindowMs = store.duplicateWindowMs + CLOCK_MARGIN_MS;
+    this.resultUses = new RecentCount(this.retryWindowMs);
     this.maxAttempts = options.maxAttempts ?? 8;
     this.snapshotEvery = options.snapshotEvery ?? 500;
     this.snapshotBytesPerVersion = options.snapshotBytesPerVersion ?? 512;
@@ -160,7 +174,19 @@ export class CommandHandler<
   remember(commit: Commit, seq: number): void {
     // This instance's own commits are remembered already, when their ack arrives.
     if (!this.results.has(commit.commandId))
-      this.results.set(commit.commandId, encodedResultOf(commit, seq));
+      this.keepResult(commit.commandId, encodedResultOf(commit, seq));
+  }
+
+  private keepResult(commandId: string, result: Uint8Array): void {
+    this.results.set(commandId, result);
+    this.resultUses.add();
+  }
+
+  /** A remembered result; reading it keeps it longest, as setting it would. */
+  private resultOf(commandId: string): Uint8Array | undefined {
+    const result = this.results.get(commandId);
+    if (result !== undefined) this.resultUses.add();
+    return result;
   }
 
   /**
@@ -200,7 +226,7 @@ export class CommandHandler<
     meta: CommandMeta,
     reply: CommandReply,
   ): void {
-    const known = this.results.get(meta.commandId);
+    const known = this.resultOf(meta.commandId);
     if (known !== undefined) {
       reply.ok(known);
       return;
@@ -248,6 +274,7 @@ export class CommandHandler<
         lastHash: GENESIS_HASH,
         busy: true,
         loaded: fresh,
+        since: Date.now(),
         stale: false,
         snapshotDue: this.snapshotEvery,
         snapshotBytes: 0,
@@ -327,7 +354,7 @@ export class CommandHandler<
     resultChecked = false,
   ): void {
     // A retried command whose first attempt landed is answered with its first result.
-    const known = resultChecked ? undefined : this.results.get(meta.commandId);
+    const known = resultChecked ? undefined : this.resultOf(meta.commandId);
     if (known !== undefined) {
       reply.ok(known);
       this.release(aggregateId, entry);
@@ -341,7 +368,11 @@ export class CommandHandler<
       return;
     }
     if (meta.expectedVersion > 0n && meta.expectedVersion !== entry.version) {
-      reply.fail(
+      this.refuse(
+        aggregateId,
+        meta,
+        reply,
+        entry,
         new DomainError(
           ErrorCode.CONCURRENCY_CONFLICT,
           `expected version ${meta.expectedVersion} of ${aggregateId}, found ${entry.version}`,
@@ -353,28 +384,28 @@ export class CommandHandler<
           },
         ),
       );
-      this.release(aggregateId, entry);
       return;
     }
     let events: readonly Event[];
     try {
       events = this.decider.decide(command, entry.state);
     } catch (error) {
-      reply.fail(error);
-      this.release(aggregateId, entry);
+      this.refuse(aggregateId, meta, reply, entry, error);
       return;
     }
     if (events.length === 0) {
-      reply.ok(
-        encodeCommandResult(
-          meta.commandId,
-          aggregateId,
-          entry.version,
-          NO_EVENTS,
-          0,
+      const { version } = entry;
+      this.unlessStored(aggregateId, meta, reply, entry, () =>
+        reply.ok(
+          encodeCommandResult(
+            meta.commandId,
+            aggregateId,
+            version,
+            NO_EVENTS,
+            0,
+          ),
         ),
       );
-      this.release(aggregateId, entry);
       return;
     }
     const proceed = (stored: readonly Event[]) =>
@@ -527,34 +558,134 @@ export class CommandHandler<
     this.appendOutcomes.duplicate.inc();
     entry.stale = true;
     this.refresh(aggregateId, entry, (current) => {
-      const first = this.results.get(meta.commandId);
+      const first = this.resultOf(meta.commandId);
       if (first !== undefined) {
         reply.ok(first);
         this.release(aggregateId, current);
         return;
       }
       // Folded before its result was forgotten: the ack names the stored commit, read it.
-      void (async () => {
-        let result: Uint8Array;
-        try {
-          const stored = await this.store.get(ack.seq);
-          if (stored === undefined)
-            throw new Error(`commit ${ack.seq} is not readable`);
-          result = encodedResultOf(decodeCommit(stored.data), ack.seq);
-        } catch (cause) {
-          reply.fail(
-            new UnavailableError(
-              `command ${meta.commandId}: first result unreadable`,
-              { cause },
-            ),
+      this.store.get(ack.seq).then(
+        (stored) => {
+          if (stored === undefined) {
+            this.firstResultUnreadable(aggregateId, meta, reply, current);
+            return;
+          }
+          this.answerWith(
+            aggregateId,
+            meta,
+            reply,
+            current,
+            decodeCommit(stored.data),
+            ack.seq,
           );
-          this.release(aggregateId, current);
-          return;
-        }
-        reply.ok(result);
-        this.release(aggregateId, current);
-      })();
+        },
+        (cause: unknown) =>
+          this.firstResultUnreadable(aggregateId, meta, reply, current, cause),
+      );
     });
+  }
+
+  /** Refuses a command with `error`, unless it is the retry of one that was stored. */
+  private refuse(
+    aggregateId: string,
+    meta: CommandMeta,
+    reply: CommandReply,
+    entry: Entry<State>,
+    error: unknown,
+  ): void {
+    // What the command's own fields decide refused its first attempt too: no earlier attempt was stored.
+    if (
+      !(error instanceof DomainError) ||
+      error.code === ErrorCode.VALIDATION_FAILED
+    ) {
+      reply.fail(error);
+      this.release(aggregateId, entry);
+      return;
+    }
+    this.unlessStored(aggregateId, meta, reply, entry, () => reply.fail(error));
+  }
+
+  /**
+   * Answers a command that changes nothing now (refused, or a no-op) with
+   * `answer`, unless it is a retry whose first attempt was stored within the
+   * stream's duplicate window: then with that attempt's result, as the
+   * server's de-duplication answers a retry that decides the same way again.
+   * Without I/O when the results remembered here cover the window for this
+   * aggregate (the entry saw every commit since the window began, and no
+   * result set within it was forgotten); else the aggregate's commits stored
+   * within the window are read.
+   */
+  private unlessStored(
+    aggregateId: string,
+    meta: CommandMeta,
+    reply: CommandReply,
+    entry: Entry<State>,
+    answer: () => void,
+  ): void {
+    const windowStart = Date.now() - this.retryWindowMs;
+    if (
+      entry.version === 0n ||
+      (entry.since <= windowStart &&
+        this.resultUses.total() < this.resultCapacity)
+    ) {
+      answer();
+      this.release(aggregateId, entry);
+      return;
+    }
+    this.store.readSince(aggregateId, windowStart).then(
+      (commits) => {
+        for (const stored of commits) {
+          const commit = decodeCommit(stored.data);
+          if (commit.commandId === meta.commandId) {
+            this.answerWith(
+              aggregateId,
+              meta,
+              reply,
+              entry,
+              commit,
+              stored.seq,
+            );
+            return;
+          }
+        }
+        answer();
+        this.release(aggregateId, entry);
+      },
+      (cause: unknown) =>
+        this.firstResultUnreadable(aggregateId, meta, reply, entry, cause),
+    );
+  }
+
+  /** Answers with the result of `commit`, stored at `seq` by an earlier attempt of the command. */
+  private answerWith(
+    aggregateId: string,
+    meta: CommandMeta,
+    reply: CommandReply,
+    entry: Entry<State>,
+    commit: Commit,
+    seq: number,
+  ): void {
+    const result = encodedResultOf(commit, seq);
+    this.keepResult(meta.commandId, result);
+    reply.ok(result);
+    this.release(aggregateId, entry);
+  }
+
+  private firstResultUnreadable(
+    aggregateId: string,
+    meta: CommandMeta,
+    reply: CommandReply,
+    entry: Entry<State>,
+    cause?: unknown,
+  ): void {
+    reply.fail(
+      new UnavailableError(
+        `command ${meta.commandId}: cannot read what an earlier attempt stored`,
+        { cause },
+      ),
+    );
+    this.release(aggregateId, entry);
   }
 
   private appended(
@@ -581,7 +712,7 @@ export class CommandHandler<
       eventIds,
       ack.seq,
     );
-    this.results.set(meta.commandId, result);
+    this.keepResult(meta.commandId, result);
     reply.ok(result);
     // Versions stay far below 2^53: a plain number spares BigInt arithmetic per command.
     if (Number(version) >= entry.snapshotDue) this.snapshot(aggregateId, entry);

@@ -82,6 +82,12 @@ export interface StartOptions
   readonly durability?: Durability;
   /** Stream and KV replicas: 1 on one server, 3 on a cluster. */
   readonly replicas?: number;
+  /**
+   * How long the stream remembers a command id, ms; default 120,000. A
+   * command retried with the same id within it is stored once and answered
+   * with its first result.
+   */
+  readonly duplicateWindowMs?: number;
   /** Where other domains' streams live (reactions read them); default single. */
   readonly topology?: Topology;
   /** How long a query waits for `min_version` or `Cim-Min-Position`, and `ServiceIo.settled` for the stream, ms; default 4000. */
@@ -217,6 +223,9 @@ async function startService<
   const store = await EventStore.open(nc, {
     domain,
     replicas: options.replicas ?? 1,
+    ...(options.duplicateWindowMs === undefined
+      ? {}
+      : { duplicateWindowMs: options.duplicateWindowMs }),
     durability,
     batch: { onBatch: state.batchSize },
   });

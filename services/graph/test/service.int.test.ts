@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { create, toBinary } from '@bufbuild/protobuf';
+import {
+  create,
+  toBinary,
+  type DescMessage,
+  type DescMethodUnary,
+  type MessageInitShape,
+} from '@bufbuild/protobuf';
 import { EventStore } from '@cim/eventstore';
 import {
   DomainError,
@@ -10,7 +16,10 @@ import {
   decodeCommit,
 } from '@cim/kernel';
 import { Header, UnavailableError, request } from '@cim/messaging';
-import { CommandMetaSchema } from '@cim/proto/cim/common/v1/envelope_pb';
+import {
+  CommandMetaSchema,
+  type CommandResultSchema,
+} from '@cim/proto/cim/common/v1/envelope_pb';
 import {
   GraphCommandService,
   GraphEventSchema,
@@ -53,6 +62,7 @@ describe('graph service over NATS', () => {
       cacheSize?: number;
       cacheBytes?: number;
       resultCacheSize?: number;
+      duplicateWindowMs?: number;
       minVersionTimeoutMs?: number;
       integrity?: boolean;
     } = {},
@@ -207,6 +217,190 @@ describe('graph service over NATS', () => {
       );
       expect(again).toEqual(first);
       expect(await commitsOf(graphId)).toBe(2);
+    });
+
+    describe('after the instance forgot its result', () => {
+      // Deciding each retry again refuses it, or changes nothing: the commits stored within the
+      // stream's duplicate window are read for the first attempt.
+      beforeAll(async () => {
+        await running.stop();
+        running = await start({ resultCacheSize: 1 });
+      });
+      afterAll(async () => {
+        await running.stop();
+        running = await start();
+      });
+
+      /** Sends a command, then another to its graph, which pushes the first one's result out. */
+      async function sentAndForgotten<I extends DescMessage>(
+        method: DescMethodUnary<I, typeof CommandResultSchema>,
+        init: MessageInitShape<I> & { graphId: string },
+        headers: Parameters<typeof sendCommand>[3],
+      ) {
+        const first = await sendCommand(nc, method, init, headers);
+        await sendCommand(nc, cmd.addNode, {
+          graphId: init.graphId,
+          nodeId: uuidv7(),
+          nodeType: 't',
+        });
+        return first;
+      }
+
+      it('answers a retried AddNode with its first result, though the node exists', async () => {
+        const graphId = await newGraph();
+        const commandId = uuidv7();
+        const body = { nodeId: 'x', nodeType: 't' };
+        const first = await sentAndForgotten(
+          cmd.addNode,
+          { graphId, ...body },
+          { commandId },
+        );
+        const reads = jest.spyOn(running.store, 'readSince');
+        try {
+          const again = await sendCommand(
+            nc,
+            cmd.addNode,
+            { graphId, ...body },
+            { commandId },
+          );
+          expect(again).toEqual(first);
+          expect(reads).toHaveBeenCalledTimes(1);
+        } finally {
+          reads.mockRestore();
+        }
+        expect(await commitsOf(graphId)).toBe(3);
+      });
+
+      it('answers a retried RemoveNode with its first result, though the node is gone', async () => {
+        const graphId = await newGraph();
+        await addNodes(graphId, 1);
+        const commandId = uuidv7();
+        const first = await sentAndForgotten(
+          cmd.removeNode,
+          { graphId, nodeId: 'n0' },
+          { commandId },
+        );
+        const again = await sendCommand(
+          nc,
+          cmd.removeNode,
+          { graphId, nodeId: 'n0' },
+          { commandId },
+        );
+        expect(again).toEqual(first);
+        expect(again.eventIds).toHaveLength(1);
+      });
+
+      it('answers a retried change that would now change nothing with its first result', async () => {
+        const graphId = await newGraph();
+        await addNodes(graphId, 1);
+        const commandId = uuidv7();
+        // A mirror's change: once applied, the same source version again is a no-op.
+        const body = {
+          nodeId: 'n0',
+          metadata: { colour: 'red' },
+          sourceVersion: 5n,
+        };
+        const first = await sentAndForgotten(
+          cmd.changeNodeMetadata,
+          { graphId, ...body },
+          { commandId },
+        );
+        const again = await sendCommand(
+          nc,
+          cmd.changeNodeMetadata,
+          { graphId, ...body },
+          { commandId },
+        );
+        expect(again).toEqual(first);
+        expect(again.eventIds).toHaveLength(1);
+      });
+
+      it('answers a retry that expected the version it moved past with its first result', async () => {
+        const graphId = await newGraph();
+        const commandId = uuidv7();
+        const body = { nodeId: 'x', nodeType: 't' };
+        const first = await sentAndForgotten(
+          cmd.addNode,
+          { graphId, ...body },
+          { commandId, expectedVersion: 1n },
+        );
+        const again = await sendCommand(
+          nc,
+          cmd.addNode,
+          { graphId, ...body },
+          { commandId, expectedVersion: 1n },
+        );
+        expect(again).toEqual(first);
+      });
+
+      it('still refuses, and stores nothing for, what no earlier attempt stored', async () => {
+        const graphId = await newGraph();
+        await addNodes(graphId, 1);
+        await sendCommand(nc, cmd.changeNodeMetadata, {
+          graphId,
+          nodeId: 'n0',
+          sourceVersion: 5n,
+        });
+        const before = await totalCommits();
+        await expect(
+          sendCommand(nc, cmd.addNode, {
+            graphId,
+            nodeId: 'n0',
+            nodeType: 't',
+          }),
+        ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+        const changeNothing = await sendCommand(nc, cmd.changeNodeMetadata, {
+          graphId,
+          nodeId: 'n0',
+          sourceVersion: 4n,
+        });
+        expect(changeNothing.eventIds).toEqual([]);
+        await expect(
+          sendCommand(
+            nc,
+            cmd.addNode,
+            { graphId, nodeId: 'n1', nodeType: 't' },
+            { expectedVersion: 1n },
+          ),
+        ).rejects.toMatchObject({ code: ErrorCode.CONCURRENCY_CONFLICT });
+        expect(await totalCommits()).toBe(before);
+      });
+    });
+
+    it('refuses without reading the stream once its results cover the duplicate window', async () => {
+      await running.stop();
+      // A window of 300 ms: with the margin for clocks, retries reach 1.3 s back.
+      running = await start({ duplicateWindowMs: 300 });
+      try {
+        const graphId = await newGraph();
+        await addNodes(graphId, 1);
+        const reads = jest.spyOn(running.store, 'readSince');
+        try {
+          // The aggregate was just loaded: what it stored before is not known here yet.
+          await expect(
+            sendCommand(nc, cmd.addNode, {
+              graphId,
+              nodeId: 'n0',
+              nodeType: 't',
+            }),
+          ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+          expect(reads).toHaveBeenCalledTimes(1);
+          await new Promise((resolve) => setTimeout(resolve, 1_400));
+          await expect(
+            sendCommand(nc, cmd.addNode, {
+              graphId,
+              nodeId: 'n0',
+              nodeType: 't',
+            }),
+          ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+          expect(reads).toHaveBeenCalledTimes(1);
+        } finally {
+          reads.mockRestore();
+        }
+      } finally {
+        await running.stop();
+        running = await start();
+      }
     });
   });
 
