@@ -565,24 +565,12 @@ export class CommandHandler<
         return;
       }
       // Folded before its result was forgotten: the ack names the stored commit, read it.
-      this.store.get(ack.seq).then(
-        (stored) => {
-          if (stored === undefined) {
-            this.firstResultUnreadable(aggregateId, meta, reply, current);
-            return;
-          }
-          this.answerWith(
-            aggregateId,
-            meta,
-            reply,
-            current,
-            decodeCommit(stored.data),
-            ack.seq,
-          );
-        },
-        (cause: unknown) =>
-          this.firstResultUnreadable(aggregateId, meta, reply, current, cause),
-      );
+      this.answerFromStream(aggregateId, meta, reply, current, async () => {
+        const stored = await this.store.get(ack.seq);
+        if (stored === undefined)
+          throw new Error(`commit ${ack.seq} is not readable`);
+        return encodedResultOf(decodeCommit(stored.data), ack.seq);
+      });
     });
   }
 
@@ -633,59 +621,59 @@ export class CommandHandler<
       this.release(aggregateId, entry);
       return;
     }
-    this.store.readSince(aggregateId, windowStart).then(
-      (commits) => {
-        for (const stored of commits) {
+    this.answerFromStream(
+      aggregateId,
+      meta,
+      reply,
+      entry,
+      async () => {
+        for (const stored of await this.store.readSince(
+          aggregateId,
+          windowStart,
+        )) {
           const commit = decodeCommit(stored.data);
-          if (commit.commandId === meta.commandId) {
-            this.answerWith(
-              aggregateId,
-              meta,
-              reply,
-              entry,
-              commit,
-              stored.seq,
-            );
-            return;
-          }
+          if (commit.commandId === meta.commandId)
+            return encodedResultOf(commit, stored.seq);
         }
-        answer();
+        return undefined;
+      },
+      answer,
+    );
+  }
+
+  /**
+   * Answers with the result of an earlier attempt of the command, as `read`
+   * finds it in the stream; with `otherwise` when it finds none; as
+   * unavailable when the stream cannot be read. Releases the entry after.
+   */
+  private answerFromStream(
+    aggregateId: string,
+    meta: CommandMeta,
+    reply: CommandReply,
+    entry: Entry<State>,
+    read: () => Promise<Uint8Array | undefined>,
+    otherwise?: () => void,
+  ): void {
+    read().then(
+      (result) => {
+        if (result !== undefined) {
+          this.keepResult(meta.commandId, result);
+          reply.ok(result);
+        } else {
+          otherwise?.();
+        }
         this.release(aggregateId, entry);
       },
-      (cause: unknown) =>
-        this.firstResultUnreadable(aggregateId, meta, reply, entry, cause),
+      (cause: unknown) => {
+        reply.fail(
+          new UnavailableError(
+            `command ${meta.commandId}: cannot read what an earlier attempt stored`,
+            { cause },
+          ),
+        );
+        this.release(aggregateId, entry);
+      },
     );
-  }
-
-  /** Answers with the result of `commit`, stored at `seq` by an earlier attempt of the command. */
-  private answerWith(
-    aggregateId: string,
-    meta: CommandMeta,
-    reply: CommandReply,
-    entry: Entry<State>,
-    commit: Commit,
-    seq: number,
-  ): void {
-    const result = encodedResultOf(commit, seq);
-    this.keepResult(meta.commandId, result);
-    reply.ok(result);
-    this.release(aggregateId, entry);
-  }
-
-  private firstResultUnreadable(
-    aggregateId: string,
-    meta: CommandMeta,
-    reply: CommandReply,
-    entry: Entry<State>,
-    cause?: unknown,
-  ): void {
-    reply.fail(
-      new UnavailableError(
-        `command ${meta.commandId}: cannot read what an earlier attempt stored`,
-        { cause },
-      ),
-    );
-    this.release(aggregateId, entry);
   }
 
   private appended(

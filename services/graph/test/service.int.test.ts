@@ -333,6 +333,31 @@ describe('graph service over NATS', () => {
         expect(again).toEqual(first);
       });
 
+      it('answers UNAVAILABLE when the stream cannot tell, and goes on taking commands', async () => {
+        const graphId = await newGraph();
+        await addNodes(graphId, 1);
+        const reads = jest
+          .spyOn(running.store, 'readSince')
+          .mockRejectedValueOnce(new Error('stream unreachable'));
+        try {
+          await expect(
+            sendCommand(nc, cmd.addNode, {
+              graphId,
+              nodeId: 'n0',
+              nodeType: 't',
+            }),
+          ).rejects.toBeInstanceOf(UnavailableError);
+        } finally {
+          reads.mockRestore();
+        }
+        const next = await sendCommand(nc, cmd.addNode, {
+          graphId,
+          nodeId: 'n1',
+          nodeType: 't',
+        });
+        expect(next.version).toBe(3n);
+      });
+
       it('still refuses, and stores nothing for, what no earlier attempt stored', async () => {
         const graphId = await newGraph();
         await addNodes(graphId, 1);
