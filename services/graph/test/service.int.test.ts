@@ -72,6 +72,14 @@ describe('graph service over NATS', () => {
   const commitsOf = (graphId: string) => countCommits(nc, 'graph', graphId);
   const totalCommits = () => countCommits(nc, 'graph');
 
+  /** Adds one node of type `t`. */
+  const addNode = (
+    graphId: string,
+    nodeId: string,
+    headers?: Parameters<typeof sendCommand>[3],
+  ) =>
+    sendCommand(nc, cmd.addNode, { graphId, nodeId, nodeType: 't' }, headers);
+
   /** Adds nodes n0, n1, … to the graph, one command at a time. */
   async function addNodes(graphId: string, count: number): Promise<void> {
     for (let i = 0; i < count; i++)
@@ -231,37 +239,29 @@ describe('graph service over NATS', () => {
         running = await start();
       });
 
-      /** Sends a command, then another to its graph, which pushes the first one's result out. */
-      async function sentAndForgotten<I extends DescMessage>(
+      /**
+       * Sends a command, then another to its graph, which pushes the first
+       * one's result out, then the command again: both answers.
+       */
+      async function retriedAfterForgetting<I extends DescMessage>(
         method: DescMethodUnary<I, typeof CommandResultSchema>,
         init: MessageInitShape<I> & { graphId: string },
         headers: Parameters<typeof sendCommand>[3],
       ) {
         const first = await sendCommand(nc, method, init, headers);
-        await sendCommand(nc, cmd.addNode, {
-          graphId: init.graphId,
-          nodeId: uuidv7(),
-          nodeType: 't',
-        });
-        return first;
+        await addNode(init.graphId, uuidv7());
+        const again = await sendCommand(nc, method, init, headers);
+        return { first, again };
       }
 
       it('answers a retried AddNode with its first result, though the node exists', async () => {
         const graphId = await newGraph();
-        const commandId = uuidv7();
-        const body = { nodeId: 'x', nodeType: 't' };
-        const first = await sentAndForgotten(
-          cmd.addNode,
-          { graphId, ...body },
-          { commandId },
-        );
         const reads = jest.spyOn(running.store, 'readSince');
         try {
-          const again = await sendCommand(
-            nc,
+          const { first, again } = await retriedAfterForgetting(
             cmd.addNode,
-            { graphId, ...body },
-            { commandId },
+            { graphId, nodeId: 'x', nodeType: 't' },
+            { commandId: uuidv7() },
           );
           expect(again).toEqual(first);
           expect(reads).toHaveBeenCalledTimes(1);
@@ -274,17 +274,10 @@ describe('graph service over NATS', () => {
       it('answers a retried RemoveNode with its first result, though the node is gone', async () => {
         const graphId = await newGraph();
         await addNodes(graphId, 1);
-        const commandId = uuidv7();
-        const first = await sentAndForgotten(
+        const { first, again } = await retriedAfterForgetting(
           cmd.removeNode,
           { graphId, nodeId: 'n0' },
-          { commandId },
-        );
-        const again = await sendCommand(
-          nc,
-          cmd.removeNode,
-          { graphId, nodeId: 'n0' },
-          { commandId },
+          { commandId: uuidv7() },
         );
         expect(again).toEqual(first);
         expect(again.eventIds).toHaveLength(1);
@@ -293,23 +286,16 @@ describe('graph service over NATS', () => {
       it('answers a retried change that would now change nothing with its first result', async () => {
         const graphId = await newGraph();
         await addNodes(graphId, 1);
-        const commandId = uuidv7();
         // A mirror's change: once applied, the same source version again is a no-op.
-        const body = {
-          nodeId: 'n0',
-          metadata: { colour: 'red' },
-          sourceVersion: 5n,
-        };
-        const first = await sentAndForgotten(
+        const { first, again } = await retriedAfterForgetting(
           cmd.changeNodeMetadata,
-          { graphId, ...body },
-          { commandId },
-        );
-        const again = await sendCommand(
-          nc,
-          cmd.changeNodeMetadata,
-          { graphId, ...body },
-          { commandId },
+          {
+            graphId,
+            nodeId: 'n0',
+            metadata: { colour: 'red' },
+            sourceVersion: 5n,
+          },
+          { commandId: uuidv7() },
         );
         expect(again).toEqual(first);
         expect(again.eventIds).toHaveLength(1);
@@ -317,18 +303,10 @@ describe('graph service over NATS', () => {
 
       it('answers a retry that expected the version it moved past with its first result', async () => {
         const graphId = await newGraph();
-        const commandId = uuidv7();
-        const body = { nodeId: 'x', nodeType: 't' };
-        const first = await sentAndForgotten(
+        const { first, again } = await retriedAfterForgetting(
           cmd.addNode,
-          { graphId, ...body },
-          { commandId, expectedVersion: 1n },
-        );
-        const again = await sendCommand(
-          nc,
-          cmd.addNode,
-          { graphId, ...body },
-          { commandId, expectedVersion: 1n },
+          { graphId, nodeId: 'x', nodeType: 't' },
+          { commandId: uuidv7(), expectedVersion: 1n },
         );
         expect(again).toEqual(first);
       });
@@ -340,21 +318,13 @@ describe('graph service over NATS', () => {
           .spyOn(running.store, 'readSince')
           .mockRejectedValueOnce(new Error('stream unreachable'));
         try {
-          await expect(
-            sendCommand(nc, cmd.addNode, {
-              graphId,
-              nodeId: 'n0',
-              nodeType: 't',
-            }),
-          ).rejects.toBeInstanceOf(UnavailableError);
+          await expect(addNode(graphId, 'n0')).rejects.toBeInstanceOf(
+            UnavailableError,
+          );
         } finally {
           reads.mockRestore();
         }
-        const next = await sendCommand(nc, cmd.addNode, {
-          graphId,
-          nodeId: 'n1',
-          nodeType: 't',
-        });
+        const next = await addNode(graphId, 'n1');
         expect(next.version).toBe(3n);
       });
 
@@ -367,13 +337,9 @@ describe('graph service over NATS', () => {
           sourceVersion: 5n,
         });
         const before = await totalCommits();
-        await expect(
-          sendCommand(nc, cmd.addNode, {
-            graphId,
-            nodeId: 'n0',
-            nodeType: 't',
-          }),
-        ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+        await expect(addNode(graphId, 'n0')).rejects.toMatchObject({
+          code: ErrorCode.ALREADY_EXISTS,
+        });
         const changeNothing = await sendCommand(nc, cmd.changeNodeMetadata, {
           graphId,
           nodeId: 'n0',
@@ -381,12 +347,7 @@ describe('graph service over NATS', () => {
         });
         expect(changeNothing.eventIds).toEqual([]);
         await expect(
-          sendCommand(
-            nc,
-            cmd.addNode,
-            { graphId, nodeId: 'n1', nodeType: 't' },
-            { expectedVersion: 1n },
-          ),
+          addNode(graphId, 'n1', { expectedVersion: 1n }),
         ).rejects.toMatchObject({ code: ErrorCode.CONCURRENCY_CONFLICT });
         expect(await totalCommits()).toBe(before);
       });
@@ -402,22 +363,14 @@ describe('graph service over NATS', () => {
         const reads = jest.spyOn(running.store, 'readSince');
         try {
           // The aggregate was just loaded: what it stored before is not known here yet.
-          await expect(
-            sendCommand(nc, cmd.addNode, {
-              graphId,
-              nodeId: 'n0',
-              nodeType: 't',
-            }),
-          ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+          await expect(addNode(graphId, 'n0')).rejects.toMatchObject({
+            code: ErrorCode.ALREADY_EXISTS,
+          });
           expect(reads).toHaveBeenCalledTimes(1);
           await new Promise((resolve) => setTimeout(resolve, 1_400));
-          await expect(
-            sendCommand(nc, cmd.addNode, {
-              graphId,
-              nodeId: 'n0',
-              nodeType: 't',
-            }),
-          ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+          await expect(addNode(graphId, 'n0')).rejects.toMatchObject({
+            code: ErrorCode.ALREADY_EXISTS,
+          });
           expect(reads).toHaveBeenCalledTimes(1);
         } finally {
           reads.mockRestore();
