@@ -82,6 +82,13 @@ export interface CommandHandlerOptions {
   readonly cacheBytes?: number;
   /** Command results remembered for idempotent replies; default 100,000. */
   readonly resultCacheSize?: number;
+  /**
+   * Reads of an aggregate's recent commits per second, at most, to find the
+   * first attempt of a retried command that is now refused or changes
+   * nothing; default 100. Beyond it such a command is answered as it
+   * decides, as a new one would be: a bound on what refusals cost the stream.
+   */
+  readonly retryReadsPerSecond?: number;
   /** Decide attempts when the aggregate moved on concurrently; default 8. */
   readonly maxAttempts?: number;
   /**
@@ -123,6 +130,8 @@ export class CommandHandler<
   private readonly resultUses: RecentCount;
   /** How far back a retry may find its first attempt stored: the stream's duplicate window, and a margin. */
   private readonly retryWindowMs: number;
+  private readonly retryReadsPerSecond: number;
+  private readonly retryReads = new RecentCount(1000);
   private readonly maxAttempts: number;
   private readonly snapshotEvery: number;
   private readonly snapshotBytesPerVersion: number;
@@ -158,6 +167,7 @@ export class CommandHandler<
     this.results = new Lru(this.resultCapacity);
     this.retryWindowMs = store.duplicateWindowMs + CLOCK_MARGIN_MS;
     this.resultUses = new RecentCount(this.retryWindowMs);
+    this.retryReadsPerSecond = options.retryReadsPerSecond ?? 100;
     this.maxAttempts = options.maxAttempts ?? 8;
     this.snapshotEvery = options.snapshotEvery ?? 500;
     this.snapshotBytesPerVersion = options.snapshotBytesPerVersion ?? 512;
@@ -602,7 +612,7 @@ export class CommandHandler<
    * Without I/O when the results remembered here cover the window for this
    * aggregate (the entry saw every commit since the window began, and no
    * result set within it was forgotten); else the aggregate's commits stored
-   * within the window are read.
+   * within the window are read, up to `retryReadsPerSecond` such reads.
    */
   private unlessStored(
     aggregateId: string,
@@ -615,12 +625,14 @@ export class CommandHandler<
     if (
       entry.version === 0n ||
       (entry.since <= windowStart &&
-        this.resultUses.total() < this.resultCapacity)
+        this.resultUses.total() < this.resultCapacity) ||
+      this.retryReads.total() >= this.retryReadsPerSecond
     ) {
       answer();
       this.release(aggregateId, entry);
       return;
     }
+    this.retryReads.add();
     this.answerFromStream(
       aggregateId,
       meta,

@@ -63,6 +63,7 @@ describe('graph service over NATS', () => {
       cacheBytes?: number;
       resultCacheSize?: number;
       duplicateWindowMs?: number;
+      retryReadsPerSecond?: number;
       minVersionTimeoutMs?: number;
       integrity?: boolean;
     } = {},
@@ -372,6 +373,30 @@ describe('graph service over NATS', () => {
             code: ErrorCode.ALREADY_EXISTS,
           });
           expect(reads).toHaveBeenCalledTimes(1);
+        } finally {
+          reads.mockRestore();
+        }
+      } finally {
+        await running.stop();
+        running = await start();
+      }
+    });
+
+    it('answers as the command decides once its reads of the stream run out', async () => {
+      await running.stop();
+      running = await start({ resultCacheSize: 1, retryReadsPerSecond: 0 });
+      try {
+        const graphId = await newGraph();
+        const commandId = uuidv7();
+        await addNode(graphId, 'x', { commandId });
+        await addNode(graphId, 'y');
+        const reads = jest.spyOn(running.store, 'readSince');
+        try {
+          // A bound on what refusals cost the stream: the retry is refused as a new command would be.
+          await expect(
+            addNode(graphId, 'x', { commandId }),
+          ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+          expect(reads).not.toHaveBeenCalled();
         } finally {
           reads.mockRestore();
         }
