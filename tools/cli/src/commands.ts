@@ -20,21 +20,45 @@ import { Svcm } from '@nats-io/services';
 import { jetStreamDomainOf, type Topology } from '@cim/service';
 import { domains, findMethod, UsageError } from './registry.js';
 
-/** Sends one command and returns its CommandResult as JSON. */
+/** What `cim cmd` may set besides the command: a retry's id, the version it expects. */
+export interface CommandFlags {
+  /** The id of an earlier attempt, to be answered with its result; default a fresh one. */
+  readonly commandId?: string | undefined;
+  readonly expectedVersion?: string | undefined;
+}
+
+/**
+ * Sends one command and returns its CommandResult as JSON. When no answer
+ * comes, the error names the command id, with which it can be sent again
+ * and be stored at most once.
+ */
 export async function sendCommand(
   nc: NatsConnection,
   domain: string,
   name: string,
   json: string,
+  flags: CommandFlags = {},
 ): Promise<JsonValue> {
   const method = findMethod(domain, 'cmd', name);
-  const commandId = uuidv7();
-  const reply = await request(nc, methodSubject(method), encode(method, json), {
-    headers: {
-      [Header.commandId]: commandId,
-      [Header.actor]: `user:${process.env['USER'] ?? 'cli'}`,
-    },
-  });
+  const commandId = flags.commandId ?? uuidv7();
+  const headers: Record<string, string> = {
+    [Header.commandId]: commandId,
+    [Header.actor]: `user:${process.env['USER'] ?? 'cli'}`,
+  };
+  if (flags.expectedVersion !== undefined)
+    headers[Header.expectedVersion] = flags.expectedVersion;
+  let reply: Uint8Array;
+  try {
+    reply = await request(nc, methodSubject(method), encode(method, json), {
+      headers,
+    });
+  } catch (error) {
+    if (!UnavailableError.is(error)) throw error;
+    throw new UnavailableError(
+      `${error.message}; it may have been stored all the same: send it again with --command-id ${commandId} to be answered with its result`,
+      { cause: error },
+    );
+  }
   return toJson(method.output, fromBinary(method.output, reply));
 }
 

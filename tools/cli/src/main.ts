@@ -5,7 +5,11 @@ import { UsageError } from './registry.js';
 import { auditTrail, formatAudit, formatReport, verify } from './audit.js';
 
 const USAGE = `usage:
-  cim cmd <domain> <Command> '<json>'   send a command, print its result
+  cim cmd <domain> <Command> '<json>' [--command-id <uuid>] [--expected-version <n>]
+                                        send a command, print its result; a command
+                                        sent again with the --command-id of one that
+                                        got no answer is stored at most once, and
+                                        answered with its result
   cim query <domain> <Query> '<json>' [--min-position <seq>]
                                         send a query, print its answer; with
                                         --min-position (a command's streamSequence),
@@ -16,6 +20,25 @@ const USAGE = `usage:
   cim audit <domain> <aggregateId>      who did what, when, to one aggregate
 
 Finds the fleet through CIM_NATS_URL, or the URL \`npm start\` recorded in the data directory.`;
+
+/** A flag's value: what it must look like, and what to say when it does not. */
+interface FlagValue {
+  readonly pattern: RegExp;
+  readonly takes: string;
+}
+
+const SEQUENCE: FlagValue = {
+  pattern: /^\d+$/,
+  takes: "a stream sequence (a command's streamSequence)",
+};
+const COMMAND_ID: FlagValue = {
+  pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  takes: 'a lower-case UUID (the commandId of an earlier attempt)',
+};
+const VERSION: FlagValue = {
+  pattern: /^[1-9]\d*$/,
+  takes: "an aggregate version (a command result's version)",
+};
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...args] = argv;
@@ -31,10 +54,15 @@ async function main(argv: string[]): Promise<number> {
   if (!['cmd', 'query', 'status', 'verify', 'audit'].includes(verb)) {
     throw new UsageError(`unknown verb ${JSON.stringify(verb)}\n${USAGE}`);
   }
-  const { positional, minPosition } =
+  const { positional, flags } =
     verb === 'query'
-      ? parseQueryFlags(args)
-      : { positional: args, minPosition: undefined };
+      ? parseFlags(args, { '--min-position': SEQUENCE })
+      : verb === 'cmd'
+        ? parseFlags(args, {
+            '--command-id': COMMAND_ID,
+            '--expected-version': VERSION,
+          })
+        : { positional: args, flags: new Map<string, string>() };
   if (
     (verb === 'cmd' || verb === 'query') &&
     (positional.length < 2 || positional.length > 3)
@@ -67,9 +95,12 @@ async function main(argv: string[]): Promise<number> {
     }
     const out =
       verb === 'cmd'
-        ? await sendCommand(nc, domain, name, json)
+        ? await sendCommand(nc, domain, name, json, {
+            commandId: flags.get('--command-id'),
+            expectedVersion: flags.get('--expected-version'),
+          })
         : verb === 'query'
-          ? await sendQuery(nc, domain, name, json, minPosition)
+          ? await sendQuery(nc, domain, name, json, flags.get('--min-position'))
           : await status(nc, config.natsUrl, config.topology);
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
@@ -90,25 +121,26 @@ main(process.argv.slice(2)).then(
   },
 );
 
-/** `cim query`'s arguments without `--min-position <seq>`, and that sequence. */
-function parseQueryFlags(args: readonly string[]): {
-  positional: string[];
-  minPosition: string | undefined;
-} {
+/** The arguments without the named flags, and the flags' values. */
+function parseFlags(
+  args: readonly string[],
+  known: Readonly<Record<string, FlagValue>>,
+): { positional: string[]; flags: Map<string, string> } {
   const positional: string[] = [];
-  let minPosition: string | undefined;
+  const flags = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
-    if (args[i] !== '--min-position') {
-      positional.push(args[i]!);
+    const arg = args[i]!;
+    const value = Object.hasOwn(known, arg) ? known[arg] : undefined;
+    if (value === undefined) {
+      positional.push(arg);
       continue;
     }
-    minPosition = args[++i];
-    if (minPosition === undefined || !/^\d+$/.test(minPosition))
-      throw new UsageError(
-        `--min-position takes a stream sequence (a command's streamSequence)\n${USAGE}`,
-      );
+    const given = args[++i];
+    if (given === undefined || !value.pattern.test(given))
+      throw new UsageError(`${arg} takes ${value.takes}\n${USAGE}`);
+    flags.set(arg, given);
   }
-  return { positional, minPosition };
+  return { positional, flags };
 }
 
 function parseVerifyFlags(flags: readonly string[]): {

@@ -138,6 +138,71 @@ describe('cim', () => {
       expect(result['eventIds']).toHaveLength(1);
     });
 
+    it('answers a command sent again with --command-id with its first result', async () => {
+      const commandId = uuidv7();
+      const send = () =>
+        cim(
+          [
+            'cmd',
+            'graph',
+            'CreateGraph',
+            '{"name":"once"}',
+            '--command-id',
+            commandId,
+          ],
+          env,
+        );
+      const first = await send();
+      const again = await send();
+      expect(again.code).toBe(0);
+      expect(json(again)).toEqual(json(first));
+      expect(json(first)).toMatchObject({ commandId, aggregateId: commandId });
+    });
+
+    it('refuses a command whose --expected-version the aggregate is not at', async () => {
+      const created = json(
+        await cim(['cmd', 'graph', 'CreateGraph', '{"name":"v"}'], env),
+      );
+      const graphId = String(created['aggregateId']);
+      const run = await cim(
+        [
+          'cmd',
+          'graph',
+          'AddNode',
+          JSON.stringify({ graphId, nodeType: 't' }),
+          '--expected-version',
+          '5',
+        ],
+        env,
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /^cim: CONCURRENCY_CONFLICT: expected version 5 of .+, found 1\n$/,
+      );
+    });
+
+    it('exits 2 for a --command-id that is not a UUID or a version that is not one', async () => {
+      const bad = await cim(
+        ['cmd', 'graph', 'CreateGraph', '{"name":"x"}', '--command-id', 'x'],
+        env,
+      );
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^cim: --command-id takes a lower-case UUID/);
+      const version = await cim(
+        [
+          'cmd',
+          'graph',
+          'CreateGraph',
+          '{"name":"x"}',
+          '--expected-version',
+          '0',
+        ],
+        env,
+      );
+      expect(version.code).toBe(2);
+      expect(version.stderr).toMatch(/^cim: --expected-version takes/);
+    });
+
     it('exits 1 and prints the code of a refused command', async () => {
       const run = await cim(
         ['cmd', 'graph', 'CreateGraph', '{"name":""}'],
@@ -317,6 +382,30 @@ describe('cim', () => {
         expect(run.code).toBe(1);
         expect(run.stderr).toBe(
           'cim: UNAVAILABLE: cim.graph.qry.GraphInfo: no service is answering\n',
+        );
+      } finally {
+        await empty.stop();
+      }
+    });
+
+    it('names the command id to send a command again with', async () => {
+      const empty = await startNatsServer({ jetstream: false });
+      try {
+        const commandId = uuidv7();
+        const run = await cim(
+          [
+            'cmd',
+            'graph',
+            'CreateGraph',
+            '{"name":"x"}',
+            '--command-id',
+            commandId,
+          ],
+          childEnv({ CIM_NATS_URL: empty.url, CIM_DATA_DIR: dataDir }),
+        );
+        expect(run.code).toBe(1);
+        expect(run.stderr).toBe(
+          `cim: UNAVAILABLE: cim.graph.cmd.CreateGraph: no service is answering; it may have been stored all the same: send it again with --command-id ${commandId} to be answered with its result\n`,
         );
       } finally {
         await empty.stop();
