@@ -209,10 +209,16 @@ function forward(
     error: unknown,
     callback: sendUnaryData<Uint8Array>,
     started: number,
+    commandId?: string,
   ): void => {
     const answer = serverStatusFor(error);
     if (answer.code === status.UNAVAILABLE) {
       answer.details = `${domain} service unavailable: ${reasonOf(error, subject)}`;
+      if (commandId !== undefined) {
+        // The command may have been stored: sent again under its id, it is stored at most once.
+        answer.details += `; send it again with metadata ${COMMAND_ID_METADATA_KEY}: ${commandId} to be answered with its result`;
+        answer.metadata.set(COMMAND_ID_METADATA_KEY, commandId);
+      }
       log.warn({ err: error, method: path, subject }, 'service unavailable');
     } else if (answer.code === status.INTERNAL) {
       log.error({ err: error, method: path, subject }, 'forwarded call failed');
@@ -240,7 +246,14 @@ function forward(
     }
     mux.send(subject, call.request, headers, (error, reply) => {
       if (error !== undefined) {
-        fail(error, callback, started);
+        fail(
+          error,
+          callback,
+          started,
+          kind === 'cmd'
+            ? headers?.get(Header.commandId) || undefined
+            : undefined,
+        );
         return;
       }
       callback(null, reply);
@@ -253,6 +266,9 @@ function forward(
   };
 }
 
+/** A command's id in gRPC metadata: set by the client for a retry, or made here and named when no answer came. */
+const COMMAND_ID_METADATA_KEY = 'cim-command-id';
+
 /**
  * Who a command is attributed to. Every gRPC caller is `external:grpc` until
  * the gateway authenticates callers; this is the one place to change then.
@@ -264,11 +280,11 @@ function actorOf(_metadata: Metadata): string {
 /** Cim-* headers of a command, from metadata or fresh; throws VALIDATION_FAILED for a malformed id or version. */
 function commandHeaders(metadata: Metadata): MsgHdrs {
   const headers = natsHeaders();
-  const commandId = textOf(metadata, 'cim-command-id') ?? uuidv7();
+  const commandId = textOf(metadata, COMMAND_ID_METADATA_KEY) ?? uuidv7();
   if (!isUuid(commandId)) {
     throw new DomainError(
       ErrorCode.VALIDATION_FAILED,
-      'cim-command-id must be a lower-case UUID',
+      `${COMMAND_ID_METADATA_KEY} must be a lower-case UUID`,
     );
   }
   headers.set(Header.commandId, commandId);

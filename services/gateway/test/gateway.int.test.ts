@@ -443,6 +443,28 @@ describe('gateway', () => {
         'graph service unavailable: the service did not answer in time',
       );
     });
+
+    it('names the id of a command that got no answer, to send it again with', async () => {
+      const commandId = uuidv7();
+      const given = await failureOf(
+        commands.addNode(
+          { graphId: 'g', nodeType: 't' },
+          { metadata: { 'cim-command-id': commandId } },
+        ),
+      );
+      expect(given.code).toBe(status.UNAVAILABLE);
+      expect(given.details).toBe(
+        `graph service unavailable: the service did not answer in time; send it again with metadata cim-command-id: ${commandId} to be answered with its result`,
+      );
+      expect(given.metadata.get('cim-command-id')).toEqual([commandId]);
+      // A command sent without an id gets one here, and hears which.
+      const made = await failureOf(
+        commands.addNode({ graphId: 'g', nodeType: 't' }),
+      );
+      const [id] = made.metadata.get('cim-command-id');
+      expect(typeof id === 'string' && isUuid(id)).toBe(true);
+      expect(made.details).toContain(`cim-command-id: ${String(id)}`);
+    });
   });
 
   describe('health', () => {
