@@ -1,3 +1,4 @@
+import { isUuid } from '@cim/kernel';
 import { connectNats } from '@cim/messaging';
 import { ConfigError, jetStreamDomainOf, loadConfig } from '@cim/service';
 import { describeError, sendCommand, sendQuery, status } from './commands.js';
@@ -23,20 +24,20 @@ Finds the fleet through CIM_NATS_URL, or the URL \`npm start\` recorded in the d
 
 /** A flag's value: what it must look like, and what to say when it does not. */
 interface FlagValue {
-  readonly pattern: RegExp;
+  readonly accepts: (value: string) => boolean;
   readonly takes: string;
 }
 
 const SEQUENCE: FlagValue = {
-  pattern: /^\d+$/,
+  accepts: (value) => /^\d+$/.test(value),
   takes: "a stream sequence (a command's streamSequence)",
 };
 const COMMAND_ID: FlagValue = {
-  pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  accepts: isUuid,
   takes: 'a lower-case UUID (the commandId of an earlier attempt)',
 };
 const VERSION: FlagValue = {
-  pattern: /^[1-9]\d*$/,
+  accepts: (value) => /^[1-9]\d*$/.test(value),
   takes: "an aggregate version (a command result's version)",
 };
 
@@ -136,7 +137,7 @@ function parseFlags(
       continue;
     }
     const given = args[++i];
-    if (given === undefined || !value.pattern.test(given))
+    if (given === undefined || !value.accepts(given))
       throw new UsageError(`${arg} takes ${value.takes}\n${USAGE}`);
     flags.set(arg, given);
   }
