@@ -19,6 +19,12 @@ export interface Metrics {
   /** Commits appended, by outcome (`ok`, `duplicate`, `conflict`, `error`). */
   readonly appends: BufferedCounter<'outcome'>;
   readonly appendSeconds: BufferedHistogram;
+  /**
+   * Refused or no-op commands checked for an earlier attempt, by outcome:
+   * `covered` (memory rules one out), `found` and `none` (read the stream),
+   * `over-bound` (not read: the per-second bound was reached), `unreadable`.
+   */
+  readonly retryChecks: BufferedCounter<'outcome'>;
 }
 
 /**
@@ -70,6 +76,12 @@ export function createMetrics(service: string): Metrics {
       name: 'cim_append_duration_seconds',
       help: 'Time from publishing a commit to its JetStream ack',
       buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    retryChecks: new BufferedCounter({
+      name: 'cim_retry_checks_total',
+      help: 'Refused or no-op commands checked for an earlier stored attempt, by outcome',
+      labelNames: ['outcome'],
       registers,
     }),
   };

@@ -141,6 +141,10 @@ export class CommandHandler<
     'ok' | 'duplicate' | 'conflict' | 'error',
     { inc(): void }
   >;
+  private readonly retryChecks: Record<
+    'covered' | 'found' | 'none' | 'over-bound' | 'unreadable',
+    { inc(): void }
+  >;
 
   constructor(
     private readonly domain: string,
@@ -177,6 +181,14 @@ export class CommandHandler<
       duplicate: outcome('duplicate'),
       conflict: outcome('conflict'),
       error: outcome('error'),
+    };
+    const check = (name: string) => metrics.retryChecks.labels(name);
+    this.retryChecks = {
+      covered: check('covered'),
+      found: check('found'),
+      none: check('none'),
+      'over-bound': check('over-bound'),
+      unreadable: check('unreadable'),
     };
   }
 
@@ -622,12 +634,12 @@ export class CommandHandler<
     answer: () => void,
   ): void {
     const windowStart = Date.now() - this.retryWindowMs;
-    if (
+    const covered =
       entry.version === 0n ||
       (entry.since <= windowStart &&
-        this.resultUses.total() < this.resultCapacity) ||
-      this.retryReads.total() >= this.retryReadsPerSecond
-    ) {
+        this.resultUses.total() < this.resultCapacity);
+    if (covered || this.retryReads.total() >= this.retryReadsPerSecond) {
+      this.retryChecks[covered ? 'covered' : 'over-bound'].inc();
       answer();
       this.release(aggregateId, entry);
       return;
@@ -639,14 +651,22 @@ export class CommandHandler<
       reply,
       entry,
       async () => {
-        for (const stored of await this.store.readSince(
-          aggregateId,
-          windowStart,
-        )) {
-          const commit = decodeCommit(stored.data);
-          if (commit.commandId === meta.commandId)
-            return encodedResultOf(commit, stored.seq);
+        try {
+          for (const stored of await this.store.readSince(
+            aggregateId,
+            windowStart,
+          )) {
+            const commit = decodeCommit(stored.data);
+            if (commit.commandId === meta.commandId) {
+              this.retryChecks.found.inc();
+              return encodedResultOf(commit, stored.seq);
+            }
+          }
+        } catch (error) {
+          this.retryChecks.unreadable.inc();
+          throw error;
         }
+        this.retryChecks.none.inc();
         return undefined;
       },
       answer,

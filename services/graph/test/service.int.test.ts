@@ -81,6 +81,14 @@ describe('graph service over NATS', () => {
   ) =>
     sendCommand(nc, cmd.addNode, { graphId, nodeId, nodeType: 't' }, headers);
 
+  /** How many refused or no-op commands were checked for an earlier attempt, with this outcome. */
+  const retryChecks = async (outcome: string) =>
+    (
+      await running.metrics.registry
+        .getSingleMetric('cim_retry_checks_total')!
+        .get()
+    ).values.find((v) => v.labels['outcome'] === outcome)?.value ?? 0;
+
   /** Adds nodes n0, n1, … to the graph, one command at a time. */
   async function addNodes(graphId: string, count: number): Promise<void> {
     for (let i = 0; i < count; i++)
@@ -270,6 +278,7 @@ describe('graph service over NATS', () => {
           reads.mockRestore();
         }
         expect(await commitsOf(graphId)).toBe(3);
+        expect(await retryChecks('found')).toBeGreaterThanOrEqual(1);
       });
 
       it('answers a retried RemoveNode with its first result, though the node is gone', async () => {
@@ -373,6 +382,8 @@ describe('graph service over NATS', () => {
             code: ErrorCode.ALREADY_EXISTS,
           });
           expect(reads).toHaveBeenCalledTimes(1);
+          expect(await retryChecks('none')).toBe(1);
+          expect(await retryChecks('covered')).toBeGreaterThanOrEqual(1);
         } finally {
           reads.mockRestore();
         }
@@ -397,6 +408,7 @@ describe('graph service over NATS', () => {
             addNode(graphId, 'x', { commandId }),
           ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
           expect(reads).not.toHaveBeenCalled();
+          expect(await retryChecks('over-bound')).toBe(1);
         } finally {
           reads.mockRestore();
         }
