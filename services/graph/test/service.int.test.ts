@@ -81,6 +81,21 @@ describe('graph service over NATS', () => {
   ) =>
     sendCommand(nc, cmd.addNode, { graphId, nodeId, nodeType: 't' }, headers);
 
+  /** Runs `body` against an instance started with `options`, then goes back to a default one. */
+  async function onInstance(
+    options: Parameters<typeof start>[0],
+    body: () => Promise<void>,
+  ): Promise<void> {
+    await running.stop();
+    running = await start(options);
+    try {
+      await body();
+    } finally {
+      await running.stop();
+      running = await start();
+    }
+  }
+
   /** How many refused or no-op commands were checked for an earlier attempt, with this outcome. */
   const retryChecks = async (outcome: string) =>
     (
@@ -364,10 +379,8 @@ describe('graph service over NATS', () => {
     });
 
     it('refuses without reading the stream once its results cover the duplicate window', async () => {
-      await running.stop();
       // A window of 300 ms: with the margin for clocks, retries reach 1.3 s back.
-      running = await start({ duplicateWindowMs: 300 });
-      try {
+      await onInstance({ duplicateWindowMs: 300 }, async () => {
         const graphId = await newGraph();
         await addNodes(graphId, 1);
         const reads = jest.spyOn(running.store, 'readSince');
@@ -387,44 +400,37 @@ describe('graph service over NATS', () => {
         } finally {
           reads.mockRestore();
         }
-      } finally {
-        await running.stop();
-        running = await start();
-      }
+      });
     });
 
     it('answers as the command decides once its reads of the stream run out', async () => {
-      await running.stop();
-      running = await start({ resultCacheSize: 1, retryReadsPerSecond: 0 });
-      try {
-        const graphId = await newGraph();
-        const commandId = uuidv7();
-        await addNode(graphId, 'x', { commandId });
-        await addNode(graphId, 'y');
-        const reads = jest.spyOn(running.store, 'readSince');
-        try {
-          // A bound on what refusals cost the stream: the retry is refused as a new command would be.
-          await expect(
-            addNode(graphId, 'x', { commandId }),
-          ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
-          expect(reads).not.toHaveBeenCalled();
-          expect(await retryChecks('over-bound')).toBe(1);
-        } finally {
-          reads.mockRestore();
-        }
-      } finally {
-        await running.stop();
-        running = await start();
-      }
+      await onInstance(
+        { resultCacheSize: 1, retryReadsPerSecond: 0 },
+        async () => {
+          const graphId = await newGraph();
+          const commandId = uuidv7();
+          await addNode(graphId, 'x', { commandId });
+          await addNode(graphId, 'y');
+          const reads = jest.spyOn(running.store, 'readSince');
+          try {
+            // A bound on what refusals cost the stream: the retry is refused as a new command would be.
+            await expect(
+              addNode(graphId, 'x', { commandId }),
+            ).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+            expect(reads).not.toHaveBeenCalled();
+            expect(await retryChecks('over-bound')).toBe(1);
+          } finally {
+            reads.mockRestore();
+          }
+        },
+      );
     });
   });
 
   describe('when a create that named no id is retried', () => {
     it('answers with the first result though the instance forgot it, and stores one graph', async () => {
       // An instance that holds one aggregate and one result only: the retry finds neither.
-      await running.stop();
-      running = await start({ cacheSize: 1, resultCacheSize: 1 });
-      try {
+      await onInstance({ cacheSize: 1, resultCacheSize: 1 }, async () => {
         const commandId = uuidv7();
         const first = await sendCommand(
           nc,
@@ -442,10 +448,7 @@ describe('graph service over NATS', () => {
         );
         expect(again).toEqual(first);
         expect(await commitsOf(commandId)).toBe(1);
-      } finally {
-        await running.stop();
-        running = await start();
-      }
+      });
     });
   });
 
@@ -681,9 +684,7 @@ describe('graph service over NATS', () => {
 
     it('answers only once its read model holds the stream position it names', async () => {
       // Without checkpoints the next message in the stream is the next commit.
-      await running.stop();
-      running = await start({ integrity: false });
-      try {
+      await onInstance({ integrity: false }, async () => {
         const tag = `across-${uuidv7()}`;
         const next = (await streamPosition(nc, 'graph')) + 1n;
         // Sent first, so the service takes it before the command below.
@@ -699,16 +700,11 @@ describe('graph service over NATS', () => {
         expect(listed.graphs.map((g) => g.graphId)).toEqual([
           created!.aggregateId,
         ]);
-      } finally {
-        await running.stop();
-        running = await start();
-      }
+      });
     });
 
     it('answers UNAVAILABLE for a position not reached in time, and VALIDATION_FAILED for one that is not a sequence', async () => {
-      await running.stop();
-      running = await start({ minVersionTimeoutMs: 100 });
-      try {
+      await onInstance({ minVersionTimeoutMs: 100 }, async () => {
         const [created] = await createTagged(`ahead-${uuidv7()}`, 1);
         const ahead = created!.streamSequence + 1000n;
         const late = await sendQuery(
@@ -727,10 +723,7 @@ describe('graph service over NATS', () => {
               sendQuery(nc, qry.listGraphs, {}, { minPosition: malformed }),
             ),
           ).toBe(ErrorCode.VALIDATION_FAILED);
-      } finally {
-        await running.stop();
-        running = await start();
-      }
+      });
     });
   });
 
