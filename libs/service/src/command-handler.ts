@@ -605,10 +605,7 @@ export class CommandHandler<
     error: unknown,
   ): void {
     // What the command's own fields decide refused its first attempt too: no earlier attempt was stored.
-    if (
-      !(error instanceof DomainError) ||
-      error.code === ErrorCode.VALIDATION_FAILED
-    ) {
+    if (!DomainError.is(error) || error.code === ErrorCode.VALIDATION_FAILED) {
       reply.fail(error);
       this.release(aggregateId, entry);
       return;
