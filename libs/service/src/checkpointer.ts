@@ -110,8 +110,7 @@ export class Checkpointer {
         forged,
       });
     }
-    if (this.unsealed.length >= this.everyCommits) this.seal();
-    else this.timer ??= setTimeout(() => this.seal(), this.everyMs);
+    this.schedule();
     return forged;
   }
 
@@ -133,6 +132,16 @@ export class Checkpointer {
     this.lastMsgSeq = seq;
     this.unsealed = this.unsealed.filter((u) => u.seq > last);
     this.sealing = false;
+    // Commits seen while this checkpoint was on its way are sealed next,
+    // whether or not anything is written after them.
+    if (this.unsealed.length > 0) this.schedule();
+  }
+
+  /** Seals at once when enough commits wait, else within `everyMs`. */
+  private schedule(): void {
+    if (this.unsealed.length >= this.everyCommits) this.seal();
+    else if (!this.stopped)
+      this.timer ??= setTimeout(() => this.seal(), this.everyMs);
   }
 
   private seal(): void {
