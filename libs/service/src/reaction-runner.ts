@@ -43,6 +43,9 @@ export type Dispatch<Command extends CommandMessage> = (
 /** Retry delay when a reaction's command could not be decided (service or store unavailable), ms. */
 const RETRY_MS = 1000;
 
+/** While a reaction waits for its source stream, how often it says so again, ms. */
+const WAITING_LOG_EVERY_MS = 60_000;
+
 /**
  * Runs one reaction: a durable consumer with explicit acks on the foreign
  * domain's stream. Waits (retrying) for that stream to exist, so services can
@@ -54,6 +57,8 @@ export class ReactionRunner<Command extends CommandMessage> {
   private retry: NodeJS.Timeout | undefined;
   private readonly consumer: string;
   private jsm: Promise<JetStreamManager> | undefined;
+  /** Since when, and until when it stays quiet, the reaction has waited to attach; undefined while attached. */
+  private waiting: { since: number; quietUntil: number } | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -157,16 +162,41 @@ export class ReactionRunner<Command extends CommandMessage> {
         this.retry = setTimeout(() => void this.attach(), RETRY_MS);
       });
       this.log.info(
-        { reaction: this.reaction.name, stream },
+        {
+          reaction: this.reaction.name,
+          stream,
+          ...(this.waiting && { waitedMs: Date.now() - this.waiting.since }),
+        },
         'reaction consuming',
       );
+      this.waiting = undefined;
     } catch (err) {
-      this.log.info(
-        { err, reaction: this.reaction.name, stream },
-        'reaction waiting for its source stream',
-      );
+      this.waited(err, stream);
       this.retry = setTimeout(() => void this.attach(), RETRY_MS);
     }
+  }
+
+  /**
+   * Logs a failed attach: the first of a spell, then once a minute while it
+   * lasts, so a source domain that is not running (yet) costs one line, not
+   * one a second. A missing stream is expected and told by its message alone.
+   */
+  private waited(err: unknown, stream: string): void {
+    const now = Date.now();
+    if (this.waiting !== undefined && now < this.waiting.quietUntil) return;
+    const since = this.waiting?.since ?? now;
+    this.waiting = { since, quietUntil: now + WAITING_LOG_EVERY_MS };
+    this.log.info(
+      {
+        ...(err instanceof JetStreamApiError
+          ? { reason: err.message }
+          : { err }),
+        reaction: this.reaction.name,
+        stream,
+        ...(now > since && { waitedMs: now - since }),
+      },
+      'reaction waiting for its source stream',
+    );
   }
 
   private receive(msg: JsMsg): void {

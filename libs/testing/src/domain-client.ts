@@ -90,6 +90,22 @@ export function testLogger(): Logger {
   });
 }
 
+/** A logger that keeps every line it is given, parsed, at `level` and above (default info). */
+export function recordingLogger(level: LogLevel = 'info'): {
+  readonly log: Logger;
+  readonly lines: ReadonlyArray<Readonly<Record<string, unknown>>>;
+} {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = createLogger({
+    service: 'test',
+    level,
+    destination: {
+      write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>),
+    },
+  });
+  return { log, lines };
+}
+
 /** Commits stored in a domain's stream (checkpoints not counted), optionally of one aggregate only. */
 export async function countCommits(
   nc: NatsConnection,

@@ -22,6 +22,7 @@ export type { DeciderThen } from './decider-spec.js';
 export {
   consumerSettled,
   countCommits,
+  recordingLogger,
   rejection,
   sendCommand,
   sendQuery,
