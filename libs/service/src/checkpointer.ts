@@ -11,6 +11,7 @@ import {
   splitSealed,
 } from '@cim/kernel';
 import type { Logger } from '@cim/observability';
+import { FailureSpell } from './failure-spell.js';
 import type { Keyring } from './keyring.js';
 
 /** When checkpoints are written. */
@@ -47,6 +48,8 @@ export class Checkpointer {
   /** True while a checkpoint is being appended, and while catching up at start (the range is not known yet). */
   private sealing = true;
   private stopped = false;
+  /** Failed attempts to write a checkpoint since the last one written. */
+  private readonly failing = new FailureSpell(60_000);
   private readonly everyCommits: number;
   private readonly everyMs: number;
 
@@ -173,13 +176,27 @@ export class Checkpointer {
       msgId,
       bytes,
       (error) => {
-        if (error === undefined) return; // the projection delivers it, and sawCheckpoint moves on
+        if (error === undefined) {
+          const ended = this.failing.succeeded();
+          if (ended !== undefined)
+            this.log.info(
+              { failedMs: ended.lastedMs, attempts: ended.failures },
+              'checkpoint written again',
+            );
+          return; // the projection delivers it, and sawCheckpoint moves on
+        }
         this.sealing = false;
         if (!(
           AppendError.is(error) &&
           error.failure === AppendFailure.wrongLastSequence
         )) {
-          this.log.warn({ err: error }, 'checkpoint not written; will retry');
+          // Retried every few hundred ms while the stream is out of reach: the first failure and a reminder a minute.
+          const { log, lastedMs, failures } = this.failing.failed();
+          if (log)
+            this.log.warn(
+              { err: error, failingMs: lastedMs, attempts: failures },
+              'checkpoint not written; will retry',
+            );
         }
         // Refused: another instance sealed first; its checkpoint arrives through the projection.
         if (!this.stopped)

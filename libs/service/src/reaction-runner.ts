@@ -23,6 +23,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { CommandRoute } from './bindings.js';
+import { FailureSpell } from './failure-spell.js';
 import { DATA_SUBJECT } from './forgetter.js';
 import type { CommandReply } from './command-handler.js';
 import { ownCommand, type OwnCommand } from './own-command.js';
@@ -57,8 +58,8 @@ export class ReactionRunner<Command extends CommandMessage> {
   private retry: NodeJS.Timeout | undefined;
   private readonly consumer: string;
   private jsm: Promise<JetStreamManager> | undefined;
-  /** Since when, and until when it stays quiet, the reaction has waited to attach; undefined while attached. */
-  private waiting: { since: number; quietUntil: number } | undefined;
+  /** Failed attempts to attach since the last success. */
+  private readonly waiting = new FailureSpell(WAITING_LOG_EVERY_MS);
 
   constructor(
     private readonly nc: NatsConnection,
@@ -161,15 +162,15 @@ export class ReactionRunner<Command extends CommandMessage> {
         );
         this.retry = setTimeout(() => void this.attach(), RETRY_MS);
       });
+      const waited = this.waiting.succeeded();
       this.log.info(
         {
           reaction: this.reaction.name,
           stream,
-          ...(this.waiting && { waitedMs: Date.now() - this.waiting.since }),
+          ...(waited && { waitedMs: waited.lastedMs }),
         },
         'reaction consuming',
       );
-      this.waiting = undefined;
     } catch (err) {
       this.waited(err, stream);
       this.retry = setTimeout(() => void this.attach(), RETRY_MS);
@@ -182,10 +183,8 @@ export class ReactionRunner<Command extends CommandMessage> {
    * one a second. A missing stream is expected and told by its message alone.
    */
   private waited(err: unknown, stream: string): void {
-    const now = Date.now();
-    if (this.waiting !== undefined && now < this.waiting.quietUntil) return;
-    const since = this.waiting?.since ?? now;
-    this.waiting = { since, quietUntil: now + WAITING_LOG_EVERY_MS };
+    const { log, lastedMs } = this.waiting.failed();
+    if (!log) return;
     this.log.info(
       {
         ...(err instanceof JetStreamApiError
@@ -193,7 +192,7 @@ export class ReactionRunner<Command extends CommandMessage> {
           : { err }),
         reaction: this.reaction.name,
         stream,
-        ...(now > since && { waitedMs: now - since }),
+        ...(lastedMs > 0 && { waitedMs: lastedMs }),
       },
       'reaction waiting for its source stream',
     );

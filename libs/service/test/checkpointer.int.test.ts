@@ -9,6 +9,7 @@ import {
 } from '@cim/kernel';
 import {
   eventually,
+  recordingLogger,
   startNatsServer,
   testLogger,
   type NatsServerHandle,
@@ -80,6 +81,77 @@ describe('checkpointer', () => {
       });
     } finally {
       checkpointer.stop();
+    }
+  });
+
+  it('retries a checkpoint through an outage, warning once, and says when it is written again', async () => {
+    const own = await startNatsServer();
+    const ownNc = await connect({
+      servers: own.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 50,
+    });
+    const ownStore = await EventStore.open(ownNc, {
+      domain: DOMAIN,
+      ackTimeoutMs: 100,
+    });
+    const { log, lines } = recordingLogger();
+    const checkpointer = new Checkpointer(ownStore, ephemeralKeyring(), log, {
+      checkpointEveryCommits: 1000,
+      checkpointEveryMs: 20,
+    });
+    try {
+      await checkpointer.start(0);
+      const aggregateId = uuidv7();
+      const data = randomBytes(64);
+      const { seq } = await ownStore.appendAsync(
+        aggregateId,
+        0,
+        uuidv7(),
+        data,
+      );
+      await own.kill();
+      checkpointer.observe(
+        seq,
+        eventSubject(DOMAIN, aggregateId),
+        data,
+        randomBytes(32),
+      );
+      // A dozen or so attempts fail while the server is down.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await own.restart();
+      await eventually(
+        () =>
+          ownNc.flush().then(
+            () => true,
+            () => undefined,
+          ),
+        'the client reconnected',
+      );
+      // Asked until JetStream answers again.
+      const written = await eventually(
+        () => ownStore.lastOn(checkpointSubject(DOMAIN)).catch(() => undefined),
+        'the checkpoint, once the server is back',
+      );
+      expect(openCheckpoint(written.data)?.checkpoint.lastSeq).toBe(
+        BigInt(seq),
+      );
+      const said = (msg: string) => lines.filter((l) => l['msg'] === msg);
+      expect(said('checkpoint not written; will retry')).toHaveLength(1);
+      const [again] = await eventually(
+        () =>
+          said('checkpoint written again').length > 0
+            ? said('checkpoint written again')
+            : undefined,
+        'the line saying the checkpoint was written again',
+      );
+      expect(again!['attempts']).toBeGreaterThan(1);
+      expect(again!['failedMs']).toBeGreaterThan(1000);
+    } finally {
+      checkpointer.stop();
+      ownStore.close();
+      await ownNc.close();
+      await own.stop();
     }
   });
 });

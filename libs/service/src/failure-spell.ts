@@ -1,0 +1,53 @@
+/** What to do about one failure of a spell. */
+export interface SpellFailure {
+  /** True for the first failure of the spell and then at most once per `remindEveryMs`. */
+  readonly log: boolean;
+  /** How long the spell has lasted, ms (0 for its first failure). */
+  readonly lastedMs: number;
+  /** Failures in the spell so far, this one included. */
+  readonly failures: number;
+}
+
+/**
+ * Tells a spell of repeated failures (a retry loop while a stream is missing
+ * or has no leader) from one failure: the loop logs the first and then a
+ * reminder every `remindEveryMs`, instead of one line per attempt, and says
+ * how long it lasted when it ends.
+ */
+export class FailureSpell {
+  private since: number | undefined;
+  private quietUntil = 0;
+  private failures = 0;
+
+  constructor(
+    private readonly remindEveryMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** True while failures have not been followed by a success. */
+  get ongoing(): boolean {
+    return this.since !== undefined;
+  }
+
+  failed(): SpellFailure {
+    const now = this.now();
+    this.since ??= now;
+    this.failures++;
+    const log = now >= this.quietUntil;
+    if (log) this.quietUntil = now + this.remindEveryMs;
+    return { log, lastedMs: now - this.since, failures: this.failures };
+  }
+
+  /** Ends the spell: undefined when there was none, else how long it lasted and its failures. */
+  succeeded(): { lastedMs: number; failures: number } | undefined {
+    if (this.since === undefined) return undefined;
+    const ended = {
+      lastedMs: this.now() - this.since,
+      failures: this.failures,
+    };
+    this.since = undefined;
+    this.quietUntil = 0;
+    this.failures = 0;
+    return ended;
+  }
+}
