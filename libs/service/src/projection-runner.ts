@@ -11,6 +11,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { EventMessage } from './definition.js';
 import type { CommitMeta, Projection, Rows } from './types.js';
 import { LocalCommits, type LocalCommit } from './local-commits.js';
+import { StringInterner } from './string-interner.js';
 import { DATA_SUBJECT } from './forgetter.js';
 
 const SNAPSHOT_KEY = 'projection';
@@ -383,17 +384,25 @@ export class ProjectionRunner<
       const head = deserializer.readValue() as
         SnapshotHead | WholeSnapshot<Row>;
       if (head.snapshotVersion !== this.snapshotVersion) return;
+      // One instance per distinct string across all rows, as before the snapshot was written.
+      const strings = new StringInterner();
+      const load = (id: string, version: bigint, row: Row | undefined) => {
+        const key = strings.intern(id);
+        if (row !== undefined)
+          this.rows.set(key, this.revive(strings.internAll(row)));
+        this.versions.set(key, version);
+      };
       if ('format' in head) {
-        for (let i = 0; i < head.entries; i++) {
-          const [id, version, row] =
-            deserializer.readValue() as SnapshotEntry<Row>;
-          if (row !== undefined) this.rows.set(id, this.revive(row));
-          this.versions.set(id, version);
-        }
+        for (let i = 0; i < head.entries; i++)
+          load(...(deserializer.readValue() as SnapshotEntry<Row>));
       } else {
-        for (const [id, row] of head.rows) this.rows.set(id, this.revive(row));
+        for (const [id, row] of head.rows)
+          this.rows.set(
+            strings.intern(id),
+            this.revive(strings.internAll(row)),
+          );
         for (const [id, version] of head.versions)
-          this.versions.set(id, version);
+          this.versions.set(strings.intern(id), version);
       }
       this.position = head.position;
       this.log.info(
