@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection, QueuedIterator } from '@nats-io/nats-core';
@@ -7,6 +7,17 @@ import { RandomPool } from './random-pool.js';
 
 /** The KV bucket that holds every data subject's key, wrapped under the master key. */
 export const VAULT_BUCKET = 'cim_vault';
+
+/**
+ * The vault's record of which master key wraps its keys (a fingerprint, not
+ * the key). Subject keys are subject tokens, which never hold a `.`.
+ */
+export const MASTER_CHECK_KEY = 'vault.master-check';
+
+/** A master key other than the one the vault's keys are wrapped under. */
+export class MasterKeyMismatchError extends Error {
+  override readonly name = 'MasterKeyMismatchError';
+}
 
 /** JetStream's codes for a failed `Nats-Expected-Last-Subject-Sequence`. */
 const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
@@ -61,6 +72,12 @@ export class Vault {
     const kv = await kvm.create(VAULT_BUCKET, { history: 1, replicas });
     const watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
     const vault = new Vault(kv, master, watch, cacheSize);
+    try {
+      await vault.checkMaster();
+    } catch (error) {
+      watch.stop();
+      throw error;
+    }
     void (async () => {
       for await (const entry of watch) {
         // A PUT is a key's creation, which never replaces one: what is cached stays right.
@@ -127,6 +144,48 @@ export class Vault {
     this.watch.stop();
   }
 
+  /**
+   * Refuses a master key other than the one the vault's keys are wrapped
+   * under: with the wrong one every personal field would fail to open and
+   * every new key would be wrapped under a key the others cannot use. The
+   * vault records its master key's fingerprint with its first use; one made
+   * before that record existed is checked by opening one of its keys.
+   */
+  private async checkMaster(): Promise<void> {
+    const mine = fingerprint(this.master);
+    const entry = await this.kv.get(MASTER_CHECK_KEY);
+    if (entry !== null && entry.operation === 'PUT') {
+      const recorded = entry.string();
+      if (recorded !== mine) throw mismatch(recorded, mine);
+      return;
+    }
+    await this.openOneKey(mine);
+    try {
+      await this.kv.create(MASTER_CHECK_KEY, mine);
+    } catch (error) {
+      if (!isWrongLastSequence(error)) throw error;
+      await this.checkMaster(); // another instance recorded it first
+    }
+  }
+
+  /** Opens the first subject key stored, if there is one, under this master key. */
+  private async openOneKey(mine: string): Promise<void> {
+    const keys = await this.kv.keys();
+    for await (const key of keys) {
+      if (key === MASTER_CHECK_KEY) continue;
+      const entry = await this.kv.get(key);
+      if (entry === null || entry.operation !== 'PUT') continue;
+      try {
+        this.unwrap(entry.value);
+      } catch {
+        throw mismatch(undefined, mine);
+      } finally {
+        keys.stop();
+      }
+      return;
+    }
+  }
+
   /** Reads the subject's key; when it has none and `create` is set, creates one. */
   private async lookUp(
     subject: string,
@@ -180,6 +239,28 @@ export class Vault {
       decipher.final(),
     ]);
   }
+}
+
+/** Names a master key without revealing it: HMAC-SHA256 under it of a fixed text, 128 bits in base64url. */
+function fingerprint(master: Buffer): string {
+  return createHmac('sha256', master)
+    .update('cim vault master key check')
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
+}
+
+function mismatch(
+  recorded: string | undefined,
+  mine: string,
+): MasterKeyMismatchError {
+  return new MasterKeyMismatchError(
+    `the vault's keys are wrapped under another master key (${
+      recorded === undefined
+        ? 'one of them did not open'
+        : `fingerprint ${recorded}`
+    }; this one's is ${mine}): start with the master key the vault was made with (CIM_MASTER_KEY, or <data dir>/keys/master.key)`,
+  );
 }
 
 function isWrongLastSequence(error: unknown): boolean {

@@ -4,7 +4,8 @@ import { uuidv7 } from '@cim/kernel';
 import { startNatsServer, type NatsServerHandle } from '@cim/testing';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { Vault } from '../src/vault.js';
+import { Kvm } from '@nats-io/kv';
+import { MASTER_CHECK_KEY, VAULT_BUCKET, Vault } from '../src/vault.js';
 
 const subject = () => `subject-${uuidv7()}`;
 
@@ -106,6 +107,32 @@ describe('Vault', () => {
       expect(key === null || Buffer.isBuffer(key)).toBe(true);
       await eventually(() => b.cached(id) === null);
       expect(await (await open()).keyFor(id, true, true)).toBeNull();
+    });
+  });
+
+  describe('when started with another master key', () => {
+    const other = randomBytes(32);
+
+    it('refuses to open, and changes nothing', async () => {
+      const id = subject();
+      const key = await (await open()).keyFor(id, true);
+      await expect(Vault.open(nc, other)).rejects.toThrow(
+        /wrapped under another master key \(fingerprint [\w-]{22}; this one's is [\w-]{22}\)/,
+      );
+      expect(await (await open()).keyFor(id, false)).toEqual(key);
+    });
+
+    it('checks a vault made before it recorded its master key by opening one of its keys', async () => {
+      await (await open()).keyFor(subject(), true);
+      const kv = await new Kvm(nc).open(VAULT_BUCKET);
+      await kv.purge(MASTER_CHECK_KEY);
+      await expect(Vault.open(nc, other)).rejects.toThrow(
+        /another master key \(one of them did not open/,
+      );
+      expect((await kv.get(MASTER_CHECK_KEY))?.operation).toBe('PURGE');
+      await open();
+      expect((await kv.get(MASTER_CHECK_KEY))?.operation).toBe('PUT');
+      await expect(Vault.open(nc, other)).rejects.toThrow(/fingerprint/);
     });
   });
 });
