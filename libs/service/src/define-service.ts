@@ -95,9 +95,9 @@ export interface StartOptions
   /** Service version reported by `$SRV` INFO; default 0.1.0. */
   readonly version?: string;
   /**
-   * The service's signing keys. Default: one key generated for this
-   * definition on its first start in this process (tests); `runMain` loads
-   * them from the data directory.
+   * The service's signing keys. Default: one key generated for the domain
+   * on its first start in this process, shared by every instance and restart
+   * in it (tests); `runMain` loads them from the data directory.
    */
   readonly keyring?: Keyring;
   /** Commit macs, signed checkpoints and mac checks; default true (off only to measure their cost). */
@@ -161,16 +161,27 @@ export function defineService<
   const commands = commandRoutes(spec.domain, spec.schemas.command);
   const queries = queryRoutes(spec.domain, spec.queries.service);
   const aggregateType = spec.schemas.command.name.replace(/Command$/, '');
-  let developmentKeyring: Keyring | undefined;
   return {
     domain: spec.domain,
     snapshotVersion: snapshotVersionOf(spec),
     start: (options) =>
       startService(make(), commands, queries, aggregateType, {
         ...options,
-        keyring: options.keyring ?? (developmentKeyring ??= ephemeralKeyring()),
+        keyring: options.keyring ?? developmentKeyring(spec.domain),
       }),
   };
+}
+
+/** Each domain's keyring for starts that bring none: instances of one domain share their keys, as the deployed ones do. */
+const developmentKeyrings = new Map<string, Keyring>();
+
+function developmentKeyring(domain: string): Keyring {
+  let keyring = developmentKeyrings.get(domain);
+  if (keyring === undefined) {
+    keyring = ephemeralKeyring();
+    developmentKeyrings.set(domain, keyring);
+  }
+  return keyring;
 }
 
 /** The version of a domain's snapshot formats: 1 unless its spec says otherwise. */

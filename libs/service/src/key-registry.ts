@@ -21,10 +21,18 @@ async function bucket(nc: NatsConnection, replicas: number): Promise<KV> {
   return new Kvm(nc).create(KEYS_BUCKET, { history: 1, replicas });
 }
 
+/** A keyring that lacks keys the domain has published: the commits they sealed could not be verified. */
+export class KeyringMismatchError extends Error {
+  override readonly name = 'KeyringMismatchError';
+}
+
 /**
  * Publishes a keyring's public keys under `<domain>.<keyId>`: the active key
  * as current, the others as retired. Keys published earlier stay, so
- * checkpoints signed before a rotation remain verifiable.
+ * checkpoints signed before a rotation remain verifiable. A keyring must
+ * hold every key the domain has published (a rotation adds a key beside the
+ * old ones): one that lacks some is refused before anything is written,
+ * since the service could open none of the commits those keys sealed.
  */
 export async function publishKeys(
   nc: NatsConnection,
@@ -36,6 +44,13 @@ export async function publishKeys(
   const existing = new Map(
     (await listKeys(nc, domain)).map((k) => [k.keyId, k]),
   );
+  const held = new Set(keyring.keys.map((key) => key.keyId));
+  const missing = [...existing.keys()].filter((keyId) => !held.has(keyId));
+  if (missing.length > 0) {
+    throw new KeyringMismatchError(
+      `the ${domain} keyring lacks ${missing.length === 1 ? 'key' : 'keys'} ${missing.join(', ')}, published by earlier runs: the commits ${missing.length === 1 ? 'it' : 'they'} sealed could not be verified. Start the service with the keyring that holds ${missing.length === 1 ? 'it' : 'them'} (CIM_KEYS_DIR, or <data dir>/keys/cim-${domain}); a rotation adds a key beside the old ones`,
+    );
+  }
   for (const key of keyring.keys) {
     const retired = key !== keyring.active;
     const known = existing.get(key.keyId);
@@ -48,14 +63,6 @@ export async function publishKeys(
       retired,
     });
     await kv.put(`${domain}.${key.keyId}`, toBinary(PublicKeySchema, record));
-  }
-  for (const known of existing.values()) {
-    if (!known.retired && known.keyId !== keyring.active.keyId) {
-      await kv.put(
-        `${domain}.${known.keyId}`,
-        toBinary(PublicKeySchema, { ...known, retired: true }),
-      );
-    }
   }
 }
 

@@ -4,7 +4,12 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { ephemeralKeyring } from '../src/keyring.js';
-import { KEYS_BUCKET, listKeys, publishKeys } from '../src/key-registry.js';
+import {
+  KEYS_BUCKET,
+  KeyringMismatchError,
+  listKeys,
+  publishKeys,
+} from '../src/key-registry.js';
 
 describe('the public-key registry', () => {
   let server: NatsServerHandle;
@@ -38,5 +43,36 @@ describe('the public-key registry', () => {
     expect(listed.map((k) => k.keyId)).toEqual([keyring.active.keyId]);
     expect(listed[0]).toMatchObject({ domain: 'graph', retired: false });
     expect(await listKeys(nc, 'location')).toEqual([]);
+  });
+
+  it('retires the old key when a rotated keyring holds it beside the new one', async () => {
+    const old = ephemeralKeyring();
+    await publishKeys(nc, 'workflow', old);
+    const next = ephemeralKeyring().active;
+    await publishKeys(nc, 'workflow', {
+      active: next,
+      keys: [next, old.active],
+    });
+    const listed = await listKeys(nc, 'workflow');
+    expect(listed.map((k) => [k.keyId, k.retired]).sort()).toEqual(
+      [
+        [old.active.keyId, true],
+        [next.keyId, false],
+      ].sort(),
+    );
+  });
+
+  it('refuses a keyring that lacks a key the domain published, and writes nothing', async () => {
+    const first = ephemeralKeyring();
+    await publishKeys(nc, 'document', first);
+    const before = await listKeys(nc, 'document');
+    const stranger = ephemeralKeyring();
+    await expect(publishKeys(nc, 'document', stranger)).rejects.toThrow(
+      new RegExp(`document keyring lacks key ${first.active.keyId}`),
+    );
+    await expect(publishKeys(nc, 'document', stranger)).rejects.toBeInstanceOf(
+      KeyringMismatchError,
+    );
+    expect(await listKeys(nc, 'document')).toEqual(before);
   });
 });
