@@ -13,7 +13,13 @@ import {
   Health,
   HealthCheckResponse_ServingStatus,
 } from '@cim/proto/grpc/health/v1/health_pb';
-import { eventually as poll, freePort, natsServerBinary } from '@cim/testing';
+import {
+  eventually as poll,
+  freePort,
+  natsServerBinary,
+  startNatsServer,
+  type NatsServerHandle,
+} from '@cim/testing';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 
@@ -595,6 +601,49 @@ describe('npm start', () => {
         expect(all.filter(alive)).toEqual([]);
       },
       STEP_TIMEOUT_MS + 10_000,
+    );
+  });
+
+  describe('on an external nats-server', () => {
+    let server: NatsServerHandle;
+    let dataDir: string;
+
+    beforeAll(async () => {
+      server = await startNatsServer();
+      dataDir = await mkdtemp(join(tmpdir(), 'cim-npm-start-external-'));
+    });
+
+    afterAll(async () => {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+
+    it(
+      'says what strict durability needs of a server it did not start, and serves on it',
+      async () => {
+        const launcher = new Launcher(
+          ['--data-dir', dataDir],
+          childEnv({
+            CIM_NATS_URL: server.url,
+            CIM_GRPC_PORT: String(await freePort()),
+            LOG_LEVEL: 'warn',
+          }),
+        );
+        try {
+          await launcher.waitFor('stdout', /^stop: Ctrl-C$/m, START_TIMEOUT_MS);
+          expect(launcher.stdout).toMatch(/^nats\s+.*external server/m);
+          expect(launcher.stderr).toContain(
+            `using the nats-server at ${server.url} (CIM_NATS_URL), not started here: strict durability holds only if it runs with jetstream { sync_interval: always }`,
+          );
+          expect(readFileSync(join(dataDir, 'nats.url'), 'utf8')).toBe(
+            `${server.url}\n`,
+          );
+        } finally {
+          launcher.kill('SIGTERM');
+          await launcher.exited;
+        }
+      },
+      START_TIMEOUT_MS + STEP_TIMEOUT_MS,
     );
   });
 

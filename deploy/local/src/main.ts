@@ -98,6 +98,11 @@ async function main(): Promise<void> {
       server.start();
     }
     await Promise.all(servers.map((server) => server.waitReady(60_000)));
+  } else if (options.durability === 'strict') {
+    // A client cannot read a server's sync setting: say what strict needs of it.
+    say(
+      `using the nats-server at ${options.natsUrl} (CIM_NATS_URL), not started here: strict durability holds only if it runs with jetstream { sync_interval: always } (nats-server 2.12+), which cannot be checked from here`,
+    );
   }
   const natsUrl = plan?.clientUrl ?? options.natsUrl!;
   writeFileSync(join(options.dataDir, 'nats.url'), `${natsUrl}\n`);
