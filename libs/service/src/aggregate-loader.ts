@@ -11,6 +11,7 @@ import {
   splitSealed,
   type Decider,
 } from '@cim/kernel';
+import type { Logger } from '@cim/observability';
 import type { Commit } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { EventMessage } from './definition.js';
 
@@ -74,6 +75,8 @@ export class AggregateLoader<State, Event extends EventMessage> {
       cloned as State,
     /** Mac keys of the service's keyring: a commit whose mac verifies under none was not written by it. */
     private readonly macKeys?: readonly KeyObject[],
+    /** Told of a snapshot that could not be read (the aggregate is then replayed from its commits). */
+    private readonly log?: Logger,
   ) {}
 
   /**
@@ -182,15 +185,24 @@ export class AggregateLoader<State, Event extends EventMessage> {
   ): Promise<LoadedAggregate<State> | undefined> {
     const bytes = await this.store.snapshots.load(snapshotKey(aggregateId));
     if (bytes === undefined) return undefined;
-    const record = deserialize(bytes) as SnapshotRecord<State>;
-    if (record.snapshotVersion !== this.snapshotVersion) return undefined;
-    return {
-      state: this.revive(record.state),
-      version: record.version,
-      lastSeq: record.lastSeq,
-      lastHash: record.lastHash,
-      snapshot: { version: record.version, bytes: bytes.length },
-    };
+    try {
+      const record = deserialize(bytes) as SnapshotRecord<State>;
+      if (record.snapshotVersion !== this.snapshotVersion) return undefined;
+      return {
+        state: this.revive(record.state),
+        version: record.version,
+        lastSeq: record.lastSeq,
+        lastHash: record.lastHash,
+        snapshot: { version: record.version, bytes: bytes.length },
+      };
+    } catch (err) {
+      // A snapshot only saves time: without it the aggregate is replayed, and the next one written replaces it.
+      this.log?.warn(
+        { err, aggregateId },
+        'aggregate snapshot unreadable; replaying its commits',
+      );
+      return undefined;
+    }
   }
 
   private verify(

@@ -258,6 +258,7 @@ async function startService<
     snapshotVersion,
     spec.revive?.state,
     integrity ? keyring.keys.map((k) => k.macKey) : undefined,
+    log,
   );
   const localCommits = new LocalCommits();
   // Personal fields: encrypted per data subject, so that forgetting one destroys a key, not history.

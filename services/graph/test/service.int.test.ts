@@ -846,6 +846,36 @@ describe('graph service over NATS', () => {
   });
 
   describe('loading an aggregate', () => {
+    it('replays every commit when its snapshot cannot be read, and the next command succeeds', async () => {
+      const graphId = await newGraph();
+      await addNodes(graphId, 3);
+      const store = await EventStore.open(nc, { domain: 'graph' });
+      try {
+        const replayed = await graphLoader(store, 'full replay').load(
+          graphId,
+          () => undefined,
+        );
+        // Bytes that are no snapshot at all, under the aggregate's key.
+        await store.snapshots.save(`agg/${graphId}`, Uint8Array.of(1, 2, 3, 4));
+        const loaded = await graphLoader(store).load(graphId, () => undefined);
+        expect(withoutSnapshotMark(loaded)).toEqual(
+          withoutSnapshotMark(replayed),
+        );
+        expect(loaded.snapshot).toEqual({ version: 0n, bytes: 0 });
+        // The service, which holds the graph in memory no more after a restart, loads it the same way.
+        await running.stop();
+        running = await start();
+        const next = await sendCommand(nc, cmd.addNode, {
+          graphId,
+          nodeId: 'after-bad-snapshot',
+          nodeType: 't',
+        });
+        expect(next.version).toBe(5n);
+      } finally {
+        store.close();
+      }
+    });
+
     it('reads only its last commit when it has none, and looks for no snapshot', async () => {
       const store = await EventStore.open(nc, { domain: 'graph' });
       try {
