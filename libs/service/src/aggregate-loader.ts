@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import type { EventStore, StoredCommit } from '@cim/eventstore';
@@ -73,7 +73,11 @@ export class AggregateLoader<State, Event extends EventMessage> {
     private readonly snapshotVersion: number,
     private readonly revive: (cloned: unknown) => State = (cloned) =>
       cloned as State,
-    /** Mac keys of the service's keyring: a commit whose mac verifies under none was not written by it. */
+    /**
+     * Mac keys of the service's keyring, the active one first: a commit whose
+     * mac verifies under none was not written by it; snapshots are sealed
+     * with the first.
+     */
     private readonly macKeys?: readonly KeyObject[],
     /** Told of a snapshot that could not be read (the aggregate is then replayed from its commits). */
     private readonly log?: Logger,
@@ -173,18 +177,59 @@ export class AggregateLoader<State, Event extends EventMessage> {
       lastSeq: current.lastSeq,
       lastHash: current.lastHash,
     };
-    const bytes = serialize(record);
+    const bytes = this.seal(serialize(record));
     return {
       bytes: bytes.length,
       written: this.store.snapshots.save(snapshotKey(aggregateId), bytes),
     };
   }
 
+  /**
+   * Seals serialised snapshot bytes with the active mac key, so a snapshot
+   * changed in the KV bucket is refused instead of deciding commands: it sits
+   * outside the hash chain. Without mac keys (integrity off) they stay bare.
+   */
+  private seal(bytes: Uint8Array): Uint8Array {
+    const key = this.macKeys?.[0];
+    if (key === undefined) return bytes;
+    return Buffer.concat([SEALED, snapshotMac(key, bytes), bytes]);
+  }
+
+  /**
+   * The serialised record inside stored snapshot bytes; undefined when mac
+   * keys are held and none of them made its seal (or it has none). Without
+   * mac keys a seal is skipped unchecked.
+   */
+  private open(stored: Uint8Array): Uint8Array | undefined {
+    const sealed =
+      stored.length >= SEAL_BYTES &&
+      SEALED.equals(stored.subarray(0, SEALED.length));
+    if (this.macKeys === undefined)
+      return sealed ? stored.subarray(SEAL_BYTES) : stored;
+    if (!sealed) return undefined;
+    const mac = stored.subarray(SEALED.length, SEAL_BYTES);
+    const bytes = stored.subarray(SEAL_BYTES);
+    return this.macKeys.some((key) =>
+      timingSafeEqual(snapshotMac(key, bytes), mac),
+    )
+      ? bytes
+      : undefined;
+  }
+
   private async loadSnapshot(
     aggregateId: string,
   ): Promise<LoadedAggregate<State> | undefined> {
-    const bytes = await this.store.snapshots.load(snapshotKey(aggregateId));
-    if (bytes === undefined) return undefined;
+    const stored = await this.store.snapshots.load(snapshotKey(aggregateId));
+    if (stored === undefined) return undefined;
+    const bytes = this.open(stored);
+    if (bytes === undefined) {
+      // Written by no key of this service: the state it holds may decide nothing.
+      this.log?.error(
+        { aggregateId },
+        'aggregate snapshot not sealed by this service; replaying its commits',
+      );
+      return undefined;
+    }
     try {
       const record = deserialize(bytes) as SnapshotRecord<State>;
       if (record.snapshotVersion !== this.snapshotVersion) return undefined;
@@ -193,7 +238,7 @@ export class AggregateLoader<State, Event extends EventMessage> {
         version: record.version,
         lastSeq: record.lastSeq,
         lastHash: record.lastHash,
-        snapshot: { version: record.version, bytes: bytes.length },
+        snapshot: { version: record.version, bytes: stored.length },
       };
     } catch (err) {
       // A snapshot only saves time: without it the aggregate is replayed, and the next one written replaces it.
@@ -243,6 +288,14 @@ export class AggregateLoader<State, Event extends EventMessage> {
     }
     return commit;
   }
+}
+
+/** Marks a sealed snapshot: these bytes, then HMAC-SHA256 of the rest under a mac key, then the serialised record. */
+const SEALED = Buffer.from('cim-snapshot-hmac-sha256:');
+const SEAL_BYTES = SEALED.length + 32;
+
+function snapshotMac(key: KeyObject, bytes: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(bytes).digest();
 }
 
 function snapshotKey(aggregateId: string): string {

@@ -257,7 +257,12 @@ async function startService<
     spec.schemas.event,
     snapshotVersion,
     spec.revive?.state,
-    integrity ? keyring.keys.map((k) => k.macKey) : undefined,
+    integrity
+      ? [
+          keyring.active,
+          ...keyring.keys.filter((k) => k !== keyring.active),
+        ].map((k) => k.macKey)
+      : undefined,
     log,
   );
   const localCommits = new LocalCommits();

@@ -876,6 +876,51 @@ describe('graph service over NATS', () => {
       }
     });
 
+    it('refuses a snapshot changed in the bucket: the state it holds decides nothing', async () => {
+      await onInstance({ snapshotEvery: 5 }, async () => {
+        const graphId = await newGraph();
+        await sendCommand(nc, cmd.addNode, {
+          graphId,
+          nodeId: 'tamper-target',
+          nodeType: 't',
+        });
+        await addNodes(graphId, 6);
+        const store = await EventStore.open(nc, { domain: 'graph' });
+        try {
+          const key = `agg/${graphId}`;
+          const snapshot = await eventually(
+            () => store.snapshots.load(key),
+            'a snapshot of the graph',
+          );
+          // The node renamed inside the stored state, the seal left as it was.
+          const changed = Buffer.from(snapshot);
+          let renamed = 0;
+          for (
+            let at = changed.indexOf('tamper-target');
+            at >= 0;
+            at = changed.indexOf('tamper-target', at + 1), renamed++
+          )
+            changed.write('tamper-taxget', at);
+          expect(renamed).toBeGreaterThan(0);
+          await store.snapshots.save(key, changed);
+          // A new instance loads the graph: from its commits, not from that state.
+          await running.stop();
+          running = await start({ snapshotEvery: 5 });
+          expect(
+            await rejection(
+              sendCommand(nc, cmd.addNode, {
+                graphId,
+                nodeId: 'tamper-target',
+                nodeType: 't',
+              }),
+            ),
+          ).toBe(ErrorCode.ALREADY_EXISTS);
+        } finally {
+          store.close();
+        }
+      });
+    });
+
     it('reads only its last commit when it has none, and looks for no snapshot', async () => {
       const store = await EventStore.open(nc, { domain: 'graph' });
       try {
