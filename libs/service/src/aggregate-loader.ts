@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import type { EventStore, StoredCommit } from '@cim/eventstore';
@@ -14,6 +14,7 @@ import {
 import type { Logger } from '@cim/observability';
 import type { Commit } from '@cim/proto/cim/common/v1/envelope_pb';
 import type { EventMessage } from './definition.js';
+import { openSnapshot, sealSnapshot } from './snapshot-seal.js';
 
 /** An aggregate's state as of its last stored commit. */
 export interface AggregateState<State> {
@@ -177,43 +178,11 @@ export class AggregateLoader<State, Event extends EventMessage> {
       lastSeq: current.lastSeq,
       lastHash: current.lastHash,
     };
-    const bytes = this.seal(serialize(record));
+    const bytes = sealSnapshot(serialize(record), this.macKeys?.[0]);
     return {
       bytes: bytes.length,
       written: this.store.snapshots.save(snapshotKey(aggregateId), bytes),
     };
-  }
-
-  /**
-   * Seals serialised snapshot bytes with the active mac key, so a snapshot
-   * changed in the KV bucket is refused instead of deciding commands: it sits
-   * outside the hash chain. Without mac keys (integrity off) they stay bare.
-   */
-  private seal(bytes: Uint8Array): Uint8Array {
-    const key = this.macKeys?.[0];
-    if (key === undefined) return bytes;
-    return Buffer.concat([SEALED, snapshotMac(key, bytes), bytes]);
-  }
-
-  /**
-   * The serialised record inside stored snapshot bytes; undefined when mac
-   * keys are held and none of them made its seal (or it has none). Without
-   * mac keys a seal is skipped unchecked.
-   */
-  private open(stored: Uint8Array): Uint8Array | undefined {
-    const sealed =
-      stored.length >= SEAL_BYTES &&
-      SEALED.equals(stored.subarray(0, SEALED.length));
-    if (this.macKeys === undefined)
-      return sealed ? stored.subarray(SEAL_BYTES) : stored;
-    if (!sealed) return undefined;
-    const mac = stored.subarray(SEALED.length, SEAL_BYTES);
-    const bytes = stored.subarray(SEAL_BYTES);
-    return this.macKeys.some((key) =>
-      timingSafeEqual(snapshotMac(key, bytes), mac),
-    )
-      ? bytes
-      : undefined;
   }
 
   private async loadSnapshot(
@@ -221,7 +190,7 @@ export class AggregateLoader<State, Event extends EventMessage> {
   ): Promise<LoadedAggregate<State> | undefined> {
     const stored = await this.store.snapshots.load(snapshotKey(aggregateId));
     if (stored === undefined) return undefined;
-    const bytes = this.open(stored);
+    const bytes = openSnapshot(stored, this.macKeys);
     if (bytes === undefined) {
       // Written by no key of this service: the state it holds may decide nothing.
       this.log?.error(
@@ -288,14 +257,6 @@ export class AggregateLoader<State, Event extends EventMessage> {
     }
     return commit;
   }
-}
-
-/** Marks a sealed snapshot: these bytes, then HMAC-SHA256 of the rest under a mac key, then the serialised record. */
-const SEALED = Buffer.from('cim-snapshot-hmac-sha256:');
-const SEAL_BYTES = SEALED.length + 32;
-
-function snapshotMac(key: KeyObject, bytes: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(bytes).digest();
 }
 
 function snapshotKey(aggregateId: string): string {

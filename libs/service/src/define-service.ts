@@ -251,18 +251,19 @@ async function startService<
   const integrity = options.integrity ?? true;
   const keyring = options.keyring ?? ephemeralKeyring();
   if (integrity) await publishKeys(nc, domain, keyring, options.replicas ?? 1);
+  // The active key first: it seals snapshots; every key checks commit macs and seals.
+  const macKeys = integrity
+    ? [keyring.active, ...keyring.keys.filter((k) => k !== keyring.active)].map(
+        (k) => k.macKey,
+      )
+    : undefined;
   const loader = new AggregateLoader<State, Event>(
     store,
     decider,
     spec.schemas.event,
     snapshotVersion,
     spec.revive?.state,
-    integrity
-      ? [
-          keyring.active,
-          ...keyring.keys.filter((k) => k !== keyring.active),
-        ].map((k) => k.macKey)
-      : undefined,
+    macKeys,
     log,
   );
   const localCommits = new LocalCommits();
@@ -315,6 +316,7 @@ async function startService<
       : (seq, subject, data, trustedHash) =>
           checkpointer.observe(seq, subject, data, trustedHash),
     localCommits,
+    macKeys,
   );
   await projection.start(
     checkpointer === undefined

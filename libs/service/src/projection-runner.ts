@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
@@ -11,6 +12,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { EventMessage } from './definition.js';
 import type { CommitMeta, Projection, Rows } from './types.js';
 import { LocalCommits, type LocalCommit } from './local-commits.js';
+import { openSnapshot, sealSnapshot } from './snapshot-seal.js';
 import { StringInterner } from './string-interner.js';
 import { DATA_SUBJECT } from './forgetter.js';
 
@@ -126,6 +128,8 @@ export class ProjectionRunner<
       trustedHash: Uint8Array | undefined,
     ) => boolean = () => false,
     private readonly local: LocalCommits = new LocalCommits(),
+    /** The service's mac keys, the active one first: snapshots are sealed with it and refused unless one of them sealed them. */
+    private readonly macKeys?: readonly KeyObject[],
   ) {
     this.eventPrefix = eventSubject(store.domain, '');
   }
@@ -377,8 +381,16 @@ export class ProjectionRunner<
 
   private async loadSnapshot(): Promise<void> {
     try {
-      const bytes = await this.store.snapshots.load(SNAPSHOT_KEY);
-      if (bytes === undefined) return;
+      const stored = await this.store.snapshots.load(SNAPSHOT_KEY);
+      if (stored === undefined) return;
+      const bytes = openSnapshot(stored, this.macKeys);
+      if (bytes === undefined) {
+        // Written by no key of this service: its rows may answer nothing.
+        this.log.error(
+          'projection snapshot not sealed by this service; replaying the stream',
+        );
+        return;
+      }
       const deserializer = new DefaultDeserializer(bytes);
       deserializer.readHeader();
       const head = deserializer.readValue() as
@@ -462,7 +474,10 @@ export class ProjectionRunner<
           sliceEnd = performance.now() + sliceMs;
         }
       }
-      await this.store.snapshots.save(SNAPSHOT_KEY, serializer.releaseBuffer());
+      await this.store.snapshots.save(
+        SNAPSHOT_KEY,
+        sealSnapshot(serializer.releaseBuffer(), this.macKeys?.[0]),
+      );
     } catch (err) {
       this.log.warn({ err }, 'projection snapshot not written');
     }

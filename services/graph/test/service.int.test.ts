@@ -921,6 +921,25 @@ describe('graph service over NATS', () => {
       });
     });
 
+    it('answers from the stream, not from a read-model snapshot changed in the bucket', async () => {
+      const graphId = await newGraph('projection-truth');
+      await running.stop(); // writes the read model's snapshot
+      const store = await EventStore.open(nc, { domain: 'graph' });
+      try {
+        const snapshot = await store.snapshots.load('projection');
+        const changed = Buffer.from(snapshot!);
+        const at = changed.indexOf('projection-truth');
+        expect(at).toBeGreaterThan(0);
+        changed.write('projection-lies!', at);
+        await store.snapshots.save('projection', changed);
+      } finally {
+        store.close();
+        running = await start();
+      }
+      const info = await sendQuery(nc, qry.graphInfo, { graphId });
+      expect(info.graph?.name).toBe('projection-truth');
+    });
+
     it('reads only its last commit when it has none, and looks for no snapshot', async () => {
       const store = await EventStore.open(nc, { domain: 'graph' });
       try {
