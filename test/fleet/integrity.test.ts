@@ -5,6 +5,7 @@ import { graphService } from '@cim/graph';
 import {
   FindingKind,
   GENESIS_HASH,
+  checkpointHash,
   generateSigningKey,
   openCheckpoint,
   sealCommit,
@@ -265,7 +266,7 @@ describe('tamper-evident history', () => {
     expect(kinds(report)).toContain(FindingKind.checkpointChain);
   });
 
-  it('detects a checkpoint re-signed with another key', async () => {
+  it('detects a checkpoint signed with another key, which seals nothing', async () => {
     const { nc } = await fleet();
     await someHistory(nc);
     await verifySealed(nc);
@@ -289,11 +290,22 @@ describe('tamper-evident history', () => {
       mallory,
     );
     await jetstream(nc).publish('cim.graph.chk', resigned);
-    const report = await verifyDomain(nc, 'graph');
+    // The service goes on sealing past it, chained to its own last checkpoint.
+    await someHistory(nc, 'after');
+    const report = await verifySealed(nc);
     expect(kinds(report)).toContain(FindingKind.unknownKey);
     expect(
       report.findings.find((f) => f.kind === FindingKind.unknownKey)?.message,
     ).toContain(mallory.keyId);
+    expect(report.commits).toBe(12);
+    expect(report.unsealed.commits).toBe(0);
+    const next = await jsm.streams.getMessage('CIM_GRAPH', {
+      last_by_subj: 'cim.graph.chk',
+    });
+    const sealedAfter = openCheckpoint(next!.data)!.checkpoint;
+    expect(sealedAfter.keyId).not.toBe(mallory.keyId);
+    expect(sealedAfter.prevCheckpointHash).toEqual(checkpointHash(chk!.data));
+    expect(sealedAfter.firstSeq).toBe(checkpoint.lastSeq + 1n);
   });
 
   it('keeps history verifiable across a key rotation', async () => {

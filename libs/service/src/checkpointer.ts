@@ -9,6 +9,7 @@ import {
   sameHash,
   signCheckpoint,
   splitSealed,
+  verifyBytes,
 } from '@cim/kernel';
 import type { Logger } from '@cim/observability';
 import { FailureSpell } from './failure-spell.js';
@@ -124,15 +125,30 @@ export class Checkpointer {
   }
 
   private sawCheckpoint(seq: number, data: Uint8Array): void {
+    // The next checkpoint's append expects the subject's last message, whatever it is.
+    this.lastMsgSeq = seq;
     const opened = openCheckpoint(data);
     if (opened === undefined) {
       this.log.error({ seq }, 'unreadable checkpoint in the stream');
       return;
     }
+    const key = this.keyring.keys.find(
+      (k) => k.keyId === opened.checkpoint.keyId,
+    );
+    if (
+      key === undefined ||
+      !verifyBytes(key.publicKey, opened.signed, opened.signature)
+    ) {
+      // Not this service's: it seals nothing, and the next one chains past it.
+      this.log.error(
+        { seq, keyId: opened.checkpoint.keyId },
+        'checkpoint not signed by this service: ignored',
+      );
+      return;
+    }
     const last = Number(opened.checkpoint.lastSeq);
     this.coveredTo = Math.max(this.coveredTo, last);
     this.lastHash = checkpointHash(data);
-    this.lastMsgSeq = seq;
     this.unsealed = this.unsealed.filter((u) => u.seq > last);
     this.sealing = false;
     // Commits seen while this checkpoint was on its way are sealed next,
