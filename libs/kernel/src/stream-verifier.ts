@@ -227,18 +227,23 @@ export class StreamVerifier {
     }
     const { checkpoint, signed, signature } = opened;
     const key = this.keys.get(checkpoint.keyId);
+    // A checkpoint the service did not sign seals nothing: it is reported,
+    // and chain and coverage go on from the last genuine one.
     if (key === undefined) {
       this.report(
         FindingKind.unknownKey,
         seq,
         `checkpoint signed by unknown key ${checkpoint.keyId}`,
       );
-    } else if (!verifyBytes(key, signed, signature)) {
+      return;
+    }
+    if (!verifyBytes(key, signed, signature)) {
       this.report(
         FindingKind.badSignature,
         seq,
         `checkpoint signature does not verify under key ${checkpoint.keyId}`,
       );
+      return;
     }
     const first = Number(checkpoint.firstSeq);
     const last = Number(checkpoint.lastSeq);

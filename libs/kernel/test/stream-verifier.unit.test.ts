@@ -399,6 +399,30 @@ describe('StreamVerifier', () => {
       ]);
     });
 
+    it('counts a checkpoint another key signed for neither chain nor coverage', () => {
+      const good = checkpoint({
+        firstSeq: 1,
+        lastSeq: 6,
+        commitCount: 6,
+        merkleRoot: referenceMerkleRoot(hashes),
+      });
+      const stranger = generateSigningKey();
+      // Claims far more than is stored, and chains to nothing.
+      const forged = checkpoint({ firstSeq: 1, lastSeq: 1000 }, stranger);
+      const report = verify([
+        ...withCheckpoint(good),
+        { seq: 8, subject: CHK, data: forged },
+      ]);
+      expect(report.findings).toEqual([
+        {
+          kind: FindingKind.unknownKey,
+          seq: 8,
+          message: `checkpoint signed by unknown key ${stranger.keyId}`,
+        },
+      ]);
+      expect(report.unsealed.commits).toBe(0);
+    });
+
     it('reports commits a checkpoint leaves out, and one whose range is inverted', () => {
       const skipping = checkpoint({
         firstSeq: 3,
