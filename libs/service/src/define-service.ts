@@ -165,10 +165,7 @@ export function defineService<
     domain: spec.domain,
     snapshotVersion: snapshotVersionOf(spec),
     start: (options) =>
-      startService(make(), commands, queries, aggregateType, {
-        ...options,
-        keyring: options.keyring ?? developmentKeyring(spec.domain),
-      }),
+      startService(make(), commands, queries, aggregateType, options),
   };
 }
 
@@ -249,14 +246,10 @@ async function startService<
   log.info({ durability, batching: store.batching }, 'event store open');
   const { decider } = spec;
   const integrity = options.integrity ?? true;
-  const keyring = options.keyring ?? ephemeralKeyring();
+  const keyring = options.keyring ?? developmentKeyring(domain);
   if (integrity) await publishKeys(nc, domain, keyring, options.replicas ?? 1);
-  // The active key first: it seals snapshots; every key checks commit macs and seals.
-  const macKeys = integrity
-    ? [keyring.active, ...keyring.keys.filter((k) => k !== keyring.active)].map(
-        (k) => k.macKey,
-      )
-    : undefined;
+  // Newest first, as a keyring holds them: the first (the active key) seals snapshots.
+  const macKeys = integrity ? keyring.keys.map((k) => k.macKey) : undefined;
   const loader = new AggregateLoader<State, Event>(
     store,
     decider,

@@ -48,7 +48,7 @@ export async function publishKeys(
   const missing = [...existing.keys()].filter((keyId) => !held.has(keyId));
   if (missing.length > 0) {
     throw new KeyringMismatchError(
-      `the ${domain} keyring lacks ${missing.length === 1 ? 'key' : 'keys'} ${missing.join(', ')}, published by earlier runs: the commits ${missing.length === 1 ? 'it' : 'they'} sealed could not be verified. Start the service with the keyring that holds ${missing.length === 1 ? 'it' : 'them'} (CIM_KEYS_DIR, or <data dir>/keys/cim-${domain}); a rotation adds a key beside the old ones`,
+      `the ${domain} keyring lacks published key(s) ${missing.join(', ')}: the commits they sealed could not be verified. Start the service with the keyring that holds them (CIM_KEYS_DIR, or <data dir>/keys/cim-${domain}); a rotation adds a key beside the old ones`,
     );
   }
   for (const key of keyring.keys) {

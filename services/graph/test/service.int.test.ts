@@ -126,6 +126,15 @@ describe('graph service over NATS', () => {
         )
       : new AggregateLoader(store, graphDecider, GraphEventSchema, -1);
 
+  /** Stored snapshot bytes with every `from` (there must be one) overwritten by `to`, of the same length. */
+  function renamedIn(bytes: Uint8Array, from: string, to: string): Buffer {
+    const changed = Buffer.from(bytes);
+    let at = changed.indexOf(from);
+    expect(at).toBeGreaterThanOrEqual(0);
+    for (; at >= 0; at = changed.indexOf(from, at + 1)) changed.write(to, at);
+    return changed;
+  }
+
   async function newGraph(name = 'g'): Promise<string> {
     const graphId = uuidv7();
     await sendCommand(nc, cmd.createGraph, { graphId, name });
@@ -893,16 +902,10 @@ describe('graph service over NATS', () => {
             'a snapshot of the graph',
           );
           // The node renamed inside the stored state, the seal left as it was.
-          const changed = Buffer.from(snapshot);
-          let renamed = 0;
-          for (
-            let at = changed.indexOf('tamper-target');
-            at >= 0;
-            at = changed.indexOf('tamper-target', at + 1), renamed++
-          )
-            changed.write('tamper-taxget', at);
-          expect(renamed).toBeGreaterThan(0);
-          await store.snapshots.save(key, changed);
+          await store.snapshots.save(
+            key,
+            renamedIn(snapshot, 'tamper-target', 'tamper-taxget'),
+          );
           // A new instance loads the graph: from its commits, not from that state.
           await running.stop();
           running = await start({ snapshotEvery: 5 });
@@ -927,11 +930,10 @@ describe('graph service over NATS', () => {
       const store = await EventStore.open(nc, { domain: 'graph' });
       try {
         const snapshot = await store.snapshots.load('projection');
-        const changed = Buffer.from(snapshot!);
-        const at = changed.indexOf('projection-truth');
-        expect(at).toBeGreaterThan(0);
-        changed.write('projection-lies!', at);
-        await store.snapshots.save('projection', changed);
+        await store.snapshots.save(
+          'projection',
+          renamedIn(snapshot!, 'projection-truth', 'projection-lies!'),
+        );
       } finally {
         store.close();
         running = await start();
