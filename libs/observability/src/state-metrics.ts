@@ -2,6 +2,11 @@ import { Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Where the gauges read their values from, at scrape time. */
 export interface StateSources {
+  /** Client requests taken and not yet answered, and their summed payload bytes. */
+  readonly requests: () => {
+    readonly requests: number;
+    readonly bytes: number;
+  };
   /** The stream sequence the read model has folded up to. */
   readonly position: () => number;
   /** The domain stream's last sequence (a request to the server). */
@@ -32,6 +37,22 @@ export function stateMetrics(
   sources: StateSources,
 ): { readonly batchSize: (size: number) => void } {
   const registers = [registry];
+  new Gauge({
+    name: 'cim_requests_in_flight',
+    help: 'Client requests taken and not yet answered (past CIM_MAX_IN_FLIGHT more are refused)',
+    registers,
+    collect() {
+      this.set(sources.requests().requests);
+    },
+  });
+  new Gauge({
+    name: 'cim_request_bytes_in_flight',
+    help: 'Summed payload bytes of the client requests in flight',
+    registers,
+    collect() {
+      this.set(sources.requests().bytes);
+    },
+  });
   new Gauge({
     name: 'cim_read_model_position',
     help: 'Stream sequence the read model has folded up to',

@@ -26,15 +26,18 @@ describe('stateMetrics', () => {
           ? Promise.reject(state.last)
           : Promise.resolve(state.last),
       cache: () => ({ entries: 3, bytes: 4096 }),
+      requests: () => ({ requests: 12, bytes: 3000 }),
       reactions: () => Promise.resolve(state.pending),
       ...overrides,
     });
     return { registry, state, metrics };
   }
 
-  it('reads the read model, the cache and the reactions when scraped', async () => {
+  it('reads the requests in flight, the read model, the cache and the reactions when scraped', async () => {
     const { registry, state } = scraped();
     let text = await registry.metrics();
+    expect(sample(text, 'cim_requests_in_flight')).toBe(12);
+    expect(sample(text, 'cim_request_bytes_in_flight')).toBe(3000);
     expect(sample(text, 'cim_read_model_position')).toBe(90);
     expect(sample(text, 'cim_read_model_lag')).toBe(10);
     expect(sample(text, 'cim_aggregate_cache_entries')).toBe(3);

@@ -6,6 +6,7 @@ import {
   type LogLevel,
   type TraceExporter,
 } from '@cim/observability';
+import { DEFAULT_ADMISSION, type AdmissionLimits } from './admission.js';
 
 /** How durable an acknowledged commit is; see README "Durability". */
 export type Durability = 'strict' | 'fast';
@@ -35,6 +36,8 @@ export interface ServiceConfig {
   readonly topology: Topology;
   /** CIM_INTEGRITY: on (default); off drops commit macs and signed checkpoints, only to measure their cost. */
   readonly integrity: boolean;
+  /** CIM_MAX_IN_FLIGHT and CIM_MAX_IN_FLIGHT_BYTES: client requests a service instance holds before it refuses more with UNAVAILABLE. */
+  readonly admission: AdmissionLimits;
 }
 
 /** A configuration value that cannot be used; start-up stops with this message. */
@@ -68,6 +71,22 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     ),
     integrity:
       oneOf(env, 'CIM_INTEGRITY', ['on', 'off'] as const, 'on') === 'on',
+    admission: {
+      maxRequests: integer(
+        env,
+        'CIM_MAX_IN_FLIGHT',
+        DEFAULT_ADMISSION.maxRequests,
+        1,
+        1_000_000,
+      ),
+      maxBytes: integer(
+        env,
+        'CIM_MAX_IN_FLIGHT_BYTES',
+        DEFAULT_ADMISSION.maxBytes,
+        1024,
+        Number.MAX_SAFE_INTEGER,
+      ),
+    },
     topology: oneOf(
       { CIM_TOPOLOGY: env['CIM_TOPOLOGY'] || recorded(topologyFile(dataDir)) },
       'CIM_TOPOLOGY',

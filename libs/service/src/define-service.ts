@@ -8,12 +8,13 @@ import { EventStore } from '@cim/eventstore';
 import { randomBytes } from 'node:crypto';
 import {
   DomainError,
+  ErrorCode,
   HUB_JETSTREAM_DOMAIN,
   assertDomainName,
   methodSubject,
   queueGroup,
 } from '@cim/kernel';
-import { UnavailableError, connectNats } from '@cim/messaging';
+import { UnavailableError, connectNats, errorReply } from '@cim/messaging';
 import {
   createLogger,
   createMetrics,
@@ -61,6 +62,11 @@ import { ScheduleRunner } from './schedule-runner.js';
 import { LocalCommits } from './local-commits.js';
 import { hasPersonalFields, reveal } from './personal-data.js';
 import { Vault } from './vault.js';
+import {
+  Admission,
+  DEFAULT_ADMISSION,
+  type AdmissionLimits,
+} from './admission.js';
 import { Forgetter } from './forgetter.js';
 import { FORGET_SUBJECT } from './bindings.js';
 import { history, publicKeys, type BuiltinQuery } from './audit-queries.js';
@@ -107,6 +113,8 @@ export interface StartOptions
    * process (tests); `runMain` loads CIM_MASTER_KEY or `<data dir>/keys/master.key`.
    */
   readonly masterKey?: Buffer;
+  /** Client requests held at once before more are refused with UNAVAILABLE; default {@link DEFAULT_ADMISSION}. */
+  readonly admission?: AdmissionLimits;
 }
 
 /** The master key of a process that was given none: fine for tests, never for data that must outlive it. */
@@ -216,7 +224,10 @@ async function startService<
   // (1) Storage: the stream, the snapshot bucket, and the server's features.
   const durability = options.durability ?? 'strict';
   // Gauges read the parts below when scraped, once the service has started.
+  const limits = options.admission ?? DEFAULT_ADMISSION;
+  const admission = new Admission(limits, log);
   const state = stateMetrics(metrics.registry, {
+    requests: () => admission.inFlight,
     position: () => projection.position,
     lastSequence: () => store.lastSequence(),
     cache: () => handler.cacheStats(),
@@ -344,10 +355,31 @@ async function startService<
   });
   const actor = `external:nats`;
   const { prepare } = spec;
+  const overloaded = errorReply(
+    ErrorCode.UNAVAILABLE,
+    `the ${domain} service is overloaded (${limits.maxRequests} requests or ${limits.maxBytes} bytes in flight); retry later`,
+  );
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const done = () => {
     if (--inFlight === 0) drained?.();
+  };
+  /**
+   * Takes a client request into flight, or refuses it with UNAVAILABLE when
+   * the instance holds as much as it may; `finished` gives it back.
+   */
+  const admitted = (msg: ServiceMsg, refused: { inc(): void }): boolean => {
+    if (!admission.admit(msg.data.length)) {
+      msg.respond(overloaded.body, { headers: overloaded.headers });
+      refused.inc();
+      return false;
+    }
+    inFlight++;
+    return true;
+  };
+  const finished = (msg: ServiceMsg) => {
+    admission.release(msg.data.length);
+    done();
   };
   /**
    * Every command, from a client, a reaction or a schedule: the domain's
@@ -378,20 +410,21 @@ async function startService<
 
   for (const route of commands) {
     const accepted = metrics.commands.labels(route.name, 'accepted');
+    const refused = metrics.commands.labels(route.name, 'overloaded');
     const timer = metrics.commandSeconds.labels(route.name);
     const toCommand = commandBuilder(spec.schemas.command, route.caseName);
     service.addEndpoint(route.name, {
       subject: route.subject,
       handler: (error, msg) => {
         if (error !== null) return; // the endpoint is closing
-        inFlight++;
+        if (!admitted(msg, refused)) return;
         const started = performance.now();
         const reply: CommandReply = {
           ok: (result) => {
             msg.respond(result);
             accepted.inc();
             timer.observe((performance.now() - started) / 1000);
-            done();
+            finished(msg);
           },
           fail: (failure) => {
             answerError(msg, failure, log, { command: route.name });
@@ -400,7 +433,7 @@ async function startService<
               outcome: outcomeOf(failure),
             });
             timer.observe((performance.now() - started) / 1000);
-            done();
+            finished(msg);
           },
         };
         try {
@@ -430,11 +463,12 @@ async function startService<
       domain,
       integrity ? keyring.active.macKey : undefined,
     );
+    const refused = metrics.commands.labels(forget.name, 'overloaded');
     service.addEndpoint(forget.name, {
       subject: methodSubject(forget),
       handler: (error, msg) => {
         if (error !== null) return;
-        inFlight++;
+        if (!admitted(msg, refused)) return;
         Promise.resolve()
           .then(() =>
             forgetter.forget(
@@ -447,7 +481,7 @@ async function startService<
             (failure: unknown) =>
               answerError(msg, failure, log, { command: forget.name }),
           )
-          .finally(done);
+          .finally(() => finished(msg));
       },
     });
   }
@@ -476,16 +510,17 @@ async function startService<
       throw new Error(`no handler for query ${route.name}`);
     const timer = metrics.querySeconds.labels(route.name);
     const answered = metrics.queries.labels(route.name, 'ok');
+    const refused = metrics.queries.labels(route.name, 'overloaded');
     service.addEndpoint(route.name, {
       subject: route.subject,
       handler: (error, msg) => {
         if (error !== null) return;
-        inFlight++;
+        if (!admitted(msg, refused)) return;
         const started = performance.now();
         const ok = () => {
           answered.inc();
           timer.observe((performance.now() - started) / 1000);
-          done();
+          finished(msg);
         };
         const fail = (failure: unknown) => {
           answerError(msg, failure, log, { query: route.name });
@@ -494,7 +529,7 @@ async function startService<
             outcome: outcomeOf(failure),
           });
           timer.observe((performance.now() - started) / 1000);
-          done();
+          finished(msg);
         };
         // Answered in the same turn unless it has to wait (min_version, Cim-Min-Position, an async handler, personal fields).
         let waiting: Promise<void> | undefined;

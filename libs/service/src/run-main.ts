@@ -62,6 +62,7 @@ export async function runMain(definition: ServiceDefinition): Promise<void> {
       durability: config.durability,
       replicas: config.replicas,
       topology: config.topology,
+      admission: config.admission,
     });
     const shutdown = (signal: string) => {
       log.info({ signal }, 'stopping');

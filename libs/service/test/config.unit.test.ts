@@ -57,6 +57,7 @@ describe('loadConfig', () => {
         traceExporter: 'none',
         integrity: true,
         topology: 'single',
+        admission: { maxRequests: 4096, maxBytes: 256 * 1024 * 1024 },
       });
     });
 
@@ -120,6 +121,8 @@ describe('loadConfig', () => {
           CIM_OTEL_EXPORTER: 'otlp',
           CIM_INTEGRITY: 'off',
           CIM_TOPOLOGY: 'sharded',
+          CIM_MAX_IN_FLIGHT: '100',
+          CIM_MAX_IN_FLIGHT_BYTES: '1048576',
         }),
       ).toEqual({
         natsUrl: 'nats://a:4222, tls://b.example:4443',
@@ -132,6 +135,7 @@ describe('loadConfig', () => {
         traceExporter: 'otlp',
         integrity: false,
         topology: 'sharded',
+        admission: { maxRequests: 100, maxBytes: 1048576 },
       });
     });
 
@@ -174,6 +178,10 @@ describe('loadConfig', () => {
       ['CIM_REPLICAS', '6'],
       ['CIM_REPLICAS', 'three'],
       ['CIM_OTEL_EXPORTER', 'jaeger'],
+      ['CIM_MAX_IN_FLIGHT', '0'],
+      ['CIM_MAX_IN_FLIGHT', 'many'],
+      ['CIM_MAX_IN_FLIGHT_BYTES', '512'],
+      ['CIM_MAX_IN_FLIGHT_BYTES', '1e400'],
     ])('throws a ConfigError naming %s for %j', (name, value) => {
       const error = configError({
         CIM_NATS_URL: URL,

@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { uuidv7 } from '@cim/kernel';
+import { UnavailableError } from '@cim/messaging';
+import {
+  GraphCommandService,
+  GraphQueryService,
+} from '@cim/proto/cim/graph/v1/graph_pb';
+import type { RunningService } from '@cim/service';
+import {
+  countCommits,
+  recordingLogger,
+  sendCommand,
+  sendQuery,
+  startNatsServer,
+  type NatsServerHandle,
+} from '@cim/testing';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { graphService } from '../src/service.js';
+
+const cmd = GraphCommandService.method;
+const qry = GraphQueryService.method;
+const OVERLOADED = 'the graph service is overloaded';
+
+describe('a graph service past its in-flight limit', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let running: RunningService | undefined;
+  const { log, lines } = recordingLogger();
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+    await nc.close();
+    await server.stop();
+  });
+
+  /** Starts the instance under test on its own connection, with `maxRequests` and a 1 MiB byte bound. */
+  async function start(maxRequests: number): Promise<RunningService> {
+    await running?.stop();
+    running = await graphService.start({
+      natsUrl: server.url,
+      log,
+      minVersionTimeoutMs: 1500,
+      admission: { maxRequests, maxBytes: 1024 * 1024 },
+    });
+    return running;
+  }
+
+  /** A command or query's error, or undefined when it was answered. */
+  const failure = (answer: Promise<unknown>) =>
+    answer.then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+
+  /** Counted outcomes of one metric, by its `outcome` label. */
+  async function outcomes(
+    service: RunningService,
+    metric: string,
+  ): Promise<Record<string, number>> {
+    const { values } = await service.metrics.registry
+      .getSingleMetric(metric)!
+      .get();
+    const counted: Record<string, number> = {};
+    for (const v of values)
+      counted[String(v.labels['outcome'])] =
+        (counted[String(v.labels['outcome'])] ?? 0) + v.value;
+    return counted;
+  }
+
+  const inFlight = async (service: RunningService) =>
+    (
+      await service.metrics.registry
+        .getSingleMetric('cim_requests_in_flight')!
+        .get()
+    ).values[0]?.value;
+
+  it('refuses commands and queries with UNAVAILABLE while its slots are held, applies nothing of them, and takes requests again after', async () => {
+    const service = await start(4);
+    const graphId = `held-${uuidv7()}`;
+    await sendCommand(nc, cmd.createGraph, { graphId, name: 'held' });
+
+    // Four reads of a version the graph will not reach hold all four slots until they time out.
+    const held = [0, 1, 2, 3].map(() =>
+      failure(sendQuery(nc, qry.graphInfo, { graphId, minVersion: 1000n })),
+    );
+    await nc.flush();
+    const refusedCommand = await failure(
+      sendCommand(nc, cmd.addNode, { graphId, nodeId: 'n1', nodeType: 't' }),
+    );
+    const refusedQuery = await failure(
+      sendQuery(nc, qry.graphInfo, { graphId }),
+    );
+    for (const refused of [refusedCommand, refusedQuery]) {
+      expect(UnavailableError.is(refused)).toBe(true);
+      expect(refused!.message).toContain(OVERLOADED);
+    }
+    expect(await inFlight(service)).toBe(4);
+
+    // The held reads end as they would without the limit: not reached in time.
+    for (const answer of await Promise.all(held)) {
+      expect(UnavailableError.is(answer)).toBe(true);
+      expect(answer!.message).not.toContain(OVERLOADED);
+    }
+    expect(await countCommits(nc, 'graph', graphId)).toBe(1);
+    // The refused command, retried with its id, is applied now.
+    const added = await sendCommand(nc, cmd.addNode, {
+      graphId,
+      nodeId: 'n1',
+      nodeType: 't',
+    });
+    expect(
+      (
+        await sendQuery(nc, qry.graphInfo, {
+          graphId,
+          minVersion: added.version,
+        })
+      ).graph?.nodeCount,
+    ).toBe(1n);
+    expect(await countCommits(nc, 'graph', graphId)).toBe(2);
+    expect(await inFlight(service)).toBe(0);
+    expect(await outcomes(service, 'cim_commands_total')).toMatchObject({
+      overloaded: 1,
+    });
+    expect(await outcomes(service, 'cim_queries_total')).toMatchObject({
+      overloaded: 1,
+    });
+    const told = lines.filter((l) => String(l['msg']).includes('overload'));
+    expect(told.map((l) => l['msg'])).toEqual([
+      'overloaded: refusing requests with UNAVAILABLE',
+      'taking requests again after overload',
+    ]);
+    expect(told[1]).toMatchObject({ refused: 2 });
+  });
+
+  it('answers every command of a burst on one graph at once, and stores exactly the accepted ones', async () => {
+    await start(16);
+    const graphId = `burst-${uuidv7()}`;
+    await sendCommand(nc, cmd.createGraph, { graphId, name: 'burst' });
+    const commands = Array.from({ length: 400 }, (_, i) => ({
+      nodeId: `n${i}`,
+      commandId: uuidv7(),
+    }));
+    const send = ({ nodeId, commandId }: (typeof commands)[number]) =>
+      failure(
+        sendCommand(
+          nc,
+          cmd.addNode,
+          { graphId, nodeId, nodeType: 't' },
+          { commandId },
+        ),
+      );
+    const answers = await Promise.all(commands.map(send));
+    const refused = commands.filter((_, i) => answers[i] !== undefined);
+    for (const error of answers.filter((a) => a !== undefined))
+      expect(error.message).toContain(OVERLOADED);
+    // Commands to one graph run one at a time: a burst of 400 cannot fit in 16 slots.
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThan(commands.length);
+    expect(await countCommits(nc, 'graph', graphId)).toBe(
+      1 + commands.length - refused.length,
+    );
+
+    // Retried one at a time, with their ids, the refused ones are applied once each.
+    for (const command of refused) expect(await send(command)).toBeUndefined();
+    expect(await countCommits(nc, 'graph', graphId)).toBe(1 + commands.length);
+    const last = BigInt(1 + commands.length);
+    expect(
+      (await sendQuery(nc, qry.graphInfo, { graphId, minVersion: last })).graph
+        ?.nodeCount,
+    ).toBe(BigInt(commands.length));
+  });
+});
