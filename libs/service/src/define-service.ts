@@ -291,7 +291,11 @@ async function startService<
     loader,
     log,
     metrics,
-    options,
+    {
+      // One hot aggregate may hold a quarter of what the instance admits.
+      maxQueuedPerAggregate: Math.max(1, Math.floor(limits.maxRequests / 4)),
+      ...options,
+    },
     integrity ? keyring.active.macKey : undefined,
     localCommits,
     vault,

@@ -40,13 +40,17 @@ describe('a graph service past its in-flight limit', () => {
   });
 
   /** Starts the instance under test on its own connection, with `maxRequests` and a 1 MiB byte bound. */
-  async function start(maxRequests: number): Promise<RunningService> {
+  async function start(
+    maxRequests: number,
+    maxQueuedPerAggregate?: number,
+  ): Promise<RunningService> {
     await running?.stop();
     running = await graphService.start({
       natsUrl: server.url,
       log,
       minVersionTimeoutMs: 1500,
       admission: { maxRequests, maxBytes: 1024 * 1024 },
+      ...(maxQueuedPerAggregate === undefined ? {} : { maxQueuedPerAggregate }),
     });
     return running;
   }
@@ -139,7 +143,8 @@ describe('a graph service past its in-flight limit', () => {
   });
 
   it('answers every command of a burst on one graph at once, and stores exactly the accepted ones', async () => {
-    await start(16);
+    // The per-aggregate bound is lifted here: this is about what the instance admits.
+    await start(16, 1000);
     const graphId = `burst-${uuidv7()}`;
     await sendCommand(nc, cmd.createGraph, { graphId, name: 'burst' });
     const commands = Array.from({ length: 400 }, (_, i) => ({
@@ -174,5 +179,44 @@ describe('a graph service past its in-flight limit', () => {
       (await sendQuery(nc, qry.graphInfo, { graphId, minVersion: last })).graph
         ?.nodeCount,
     ).toBe(BigInt(commands.length));
+  });
+
+  it('refuses commands to one aggregate past its queue bound while other aggregates go on', async () => {
+    const service = await start(10_000, 8);
+    const hot = `hot-${uuidv7()}`;
+    const calm = `calm-${uuidv7()}`;
+    for (const graphId of [hot, calm])
+      await sendCommand(nc, cmd.createGraph, { graphId, name: graphId });
+    const addTo = (graphId: string, nodeId: string) =>
+      failure(sendCommand(nc, cmd.addNode, { graphId, nodeId, nodeType: 't' }));
+    // One burst: 200 commands to the hot graph, then 6 to the calm one.
+    const hotAnswers = Array.from({ length: 200 }, (_, i) =>
+      addTo(hot, `n${i}`),
+    );
+    const calmAnswers = Array.from({ length: 6 }, (_, i) =>
+      addTo(calm, `n${i}`),
+    );
+    const refused = (await Promise.all(hotAnswers)).filter(
+      (a) => a !== undefined,
+    );
+    expect(await Promise.all(calmAnswers)).toEqual(Array(6).fill(undefined));
+    expect(refused.length).toBeGreaterThan(0);
+    for (const error of refused) {
+      expect(UnavailableError.is(error)).toBe(true);
+      expect(error.message).toMatch(
+        new RegExp(`^${hot} has 8 commands waiting; retry later$`),
+      );
+    }
+    expect(await countCommits(nc, 'graph', hot)).toBe(1 + 200 - refused.length);
+    expect(await countCommits(nc, 'graph', calm)).toBe(7);
+    expect(await outcomes(service, 'cim_commands_total')).toMatchObject({
+      unavailable: refused.length,
+    });
+    const told = lines.filter((l) =>
+      String(l['msg']).includes('too many waiting'),
+    );
+    expect(told.every((l) => l['aggregateId'] === hot)).toBe(true);
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({ aggregateId: hot, queued: 8, refused: 1 });
   });
 });
