@@ -14,6 +14,13 @@ export const Header = {
    * span aggregates, where `min_version` names none.
    */
   minPosition: 'Cim-Min-Position',
+  /**
+   * Milliseconds the caller waits for the answer, counted from when the
+   * request is received (relative, so that clocks need not agree): a command
+   * whose turn comes after that is answered UNAVAILABLE and not applied,
+   * instead of being applied for a caller that has given up.
+   */
+  timeout: 'Cim-Timeout-Ms',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
   /** NATS micro-service convention: present on every error reply. */

@@ -4,6 +4,7 @@ import {
   type NatsConnection,
 } from '@nats-io/nats-core';
 import { errorFromReply, isErrorReply, UnavailableError } from './errors.js';
+import { Header } from './headers.js';
 
 /** Options of one request. */
 export interface RequestOptions {
@@ -16,6 +17,7 @@ export interface RequestOptions {
  * Sends a request and resolves with the reply's bytes. An error reply is
  * thrown as the error it carries (DomainError, UnavailableError, RemoteError);
  * no responder, a time-out or a closed connection is thrown as UnavailableError.
+ * Unless given as MsgHdrs, its headers say how long it waits (Cim-Timeout-Ms).
  */
 export async function request(
   nc: NatsConnection,
@@ -23,14 +25,10 @@ export async function request(
   payload: Uint8Array,
   options: RequestOptions = {},
 ): Promise<Uint8Array> {
-  const headers = toHeaders(options.headers);
   const timeout = options.timeoutMs ?? 5000;
+  const headers = toHeaders(options.headers, timeout);
   const reply = await nc
-    .request(
-      subject,
-      payload,
-      headers === undefined ? { timeout } : { timeout, headers },
-    )
+    .request(subject, payload, { timeout, headers })
     .catch((cause: unknown) => {
       throw unavailable(subject, cause);
     });
@@ -38,10 +36,15 @@ export async function request(
   return reply.data;
 }
 
-function toHeaders(value: RequestOptions['headers']): MsgHdrs | undefined {
-  if (value === undefined || isMsgHdrs(value)) return value;
+/** Headers given as MsgHdrs go as they are; otherwise the request's own, with Cim-Timeout-Ms unless given. */
+function toHeaders(
+  value: RequestOptions['headers'],
+  timeoutMs: number,
+): MsgHdrs {
+  if (value !== undefined && isMsgHdrs(value)) return value;
   const h = natsHeaders();
-  for (const [k, v] of Object.entries(value)) h.set(k, v);
+  for (const [k, v] of Object.entries(value ?? {})) h.set(k, v);
+  if (!h.has(Header.timeout)) h.set(Header.timeout, String(timeoutMs));
   return h;
 }
 

@@ -110,6 +110,28 @@ describe('request', () => {
       }
     });
 
+    it('says how long it waits in Cim-Timeout-Ms, unless its headers say or are NATS headers', async () => {
+      const subject = `${prefix}.timeout`;
+      const stop = respond(subject, (msg) =>
+        msg.respond(utf8(msg.headers?.get(Header.timeout) ?? 'none')),
+      );
+      await nc.flush();
+      const told = async (options: Parameters<typeof request>[3]) =>
+        text(await request(nc, subject, new Uint8Array(), options));
+      try {
+        expect(await told({})).toBe('5000');
+        expect(await told({ timeoutMs: 1234 })).toBe('1234');
+        expect(
+          await told({ headers: { [Header.actor]: 'user:t' }, timeoutMs: 900 }),
+        ).toBe('900');
+        expect(await told({ headers: { [Header.timeout]: '50' } })).toBe('50');
+        // NATS headers are the caller's own object, sent as given.
+        expect(await told({ headers: natsHeaders() })).toBe('none');
+      } finally {
+        stop();
+      }
+    });
+
     it('delivers headers given as NATS headers', async () => {
       const subject = `${prefix}.msghdrs`;
       const stop = respond(subject, (msg) =>

@@ -153,11 +153,26 @@ export function commandMeta(
   msg: ReceivedMessage,
   defaultActor: string,
 ): CommandMeta {
+  return commandRequest(msg, defaultActor).meta;
+}
+
+/** A command request's metadata, and how long its caller waits (Cim-Timeout-Ms), when it says. */
+export interface CommandRequest {
+  readonly meta: CommandMeta;
+  readonly timeoutMs: number | undefined;
+}
+
+/** {@link commandMeta}, and the caller's Cim-Timeout-Ms, read in the same pass over the headers. */
+export function commandRequest(
+  msg: ReceivedMessage,
+  defaultActor: string,
+): CommandRequest {
   let commandId = '';
   let correlationId = '';
   let causationId = '';
   let actor = '';
   let expected = '';
+  let timeout = '';
   forEachHeader(msg, (key, value) => {
     switch (key) {
       case Header.commandId:
@@ -174,6 +189,9 @@ export function commandMeta(
         break;
       case Header.expectedVersion:
         expected ||= value;
+        break;
+      case Header.timeout:
+        timeout ||= value;
         break;
       default:
         break;
@@ -192,14 +210,23 @@ export function commandMeta(
       `${Header.expectedVersion} must be a version number`,
     );
   }
-  // Every field set: the literal is exactly what create(CommandMetaSchema, ...) builds, without its reflection.
+  if (timeout !== '' && !/^[1-9]\d{0,8}$/.test(timeout)) {
+    throw new DomainError(
+      ErrorCode.VALIDATION_FAILED,
+      `${Header.timeout} must be a positive number of milliseconds, got ${JSON.stringify(timeout)}`,
+    );
+  }
   return {
-    $typeName: CommandMetaSchema.typeName,
-    commandId: id,
-    correlationId: correlationId || id,
-    causationId: causationId || id,
-    actor: actor || defaultActor,
-    expectedVersion: expected === '' ? 0n : BigInt(expected),
+    // Every field set: the literal is exactly what create(CommandMetaSchema, ...) builds, without its reflection.
+    meta: {
+      $typeName: CommandMetaSchema.typeName,
+      commandId: id,
+      correlationId: correlationId || id,
+      causationId: causationId || id,
+      actor: actor || defaultActor,
+      expectedVersion: expected === '' ? 0n : BigInt(expected),
+    },
+    timeoutMs: timeout === '' ? undefined : Number(timeout),
   };
 }
 

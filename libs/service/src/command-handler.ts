@@ -49,6 +49,8 @@ export interface CommandReply {
   /** The command was accepted; `result` is its CommandResult, encoded. */
   ok(result: Uint8Array): void;
   fail(error: unknown): void;
+  /** When the caller stops waiting (`performance.now()` time): a command not begun by then is not applied. */
+  readonly deadline?: number | undefined;
 }
 
 interface Entry<State> extends AggregateState<State> {
@@ -427,6 +429,19 @@ export class CommandHandler<
       reply.fail(
         new UnavailableError(`cannot load ${this.domain} ${aggregateId}`),
       );
+      return;
+    }
+    if (
+      attempt === 1 &&
+      reply.deadline !== undefined &&
+      performance.now() > reply.deadline
+    ) {
+      reply.fail(
+        new UnavailableError(
+          `the caller's time ran out before the command's turn on ${aggregateId}; nothing was applied`,
+        ),
+      );
+      this.release(aggregateId, entry);
       return;
     }
     if (meta.expectedVersion > 0n && meta.expectedVersion !== entry.version) {

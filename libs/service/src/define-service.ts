@@ -31,6 +31,7 @@ import {
   aggregateIdOf,
   commandBuilder,
   commandMeta,
+  commandRequest,
   commandRoutes,
   decodeRequest,
   encodeResult,
@@ -423,7 +424,7 @@ async function startService<
         if (error !== null) return; // the endpoint is closing
         if (!admitted(msg, refused)) return;
         const started = performance.now();
-        const reply: CommandReply = {
+        const reply: CommandReply & { deadline: number | undefined } = {
           ok: (result) => {
             msg.respond(result);
             accepted.inc();
@@ -439,9 +440,11 @@ async function startService<
             timer.observe((performance.now() - started) / 1000);
             finished(msg);
           },
+          deadline: undefined,
         };
         try {
-          const meta = commandMeta(msg, actor);
+          const { meta, timeoutMs } = commandRequest(msg, actor);
+          if (timeoutMs !== undefined) reply.deadline = started + timeoutMs;
           const body = decodeRequest<Record<string, unknown> & Message>(
             route.input,
             msg.data,

@@ -199,7 +199,7 @@ function forward(
       `${methodPath(method)} is ${method.methodKind}; the gateway forwards unary RPCs only`,
     );
   }
-  const { mux, log, onCall } = context;
+  const { mux, log, onCall, requestTimeoutMs } = context;
   const { domain, kind } = serviceRoute(method.parent);
   const subject = methodSubject(method);
   const path = methodPath(method);
@@ -244,26 +244,47 @@ function forward(
       fail(error, callback, started);
       return;
     }
-    mux.send(subject, call.request, headers, (error, reply) => {
-      if (error !== undefined) {
-        fail(
-          error,
-          callback,
-          started,
-          kind === 'cmd'
-            ? headers?.get(Header.commandId) || undefined
-            : undefined,
-        );
-        return;
-      }
-      callback(null, reply);
-      onCall?.({
-        method: path,
-        code: status.OK,
-        seconds: (performance.now() - started) / 1000,
-      });
-    });
+    // A command says how long its caller waits, so that the service does not
+    // apply it for a caller that has gone; the gateway waits as long.
+    const timeoutMs =
+      kind === 'cmd' ? budgetOf(call, requestTimeoutMs) : requestTimeoutMs;
+    if (kind === 'cmd') headers?.set(Header.timeout, String(timeoutMs));
+    mux.send(
+      subject,
+      call.request,
+      headers,
+      (error, reply) => {
+        if (error !== undefined) {
+          fail(
+            error,
+            callback,
+            started,
+            kind === 'cmd'
+              ? headers?.get(Header.commandId) || undefined
+              : undefined,
+          );
+          return;
+        }
+        callback(null, reply);
+        onCall?.({
+          method: path,
+          code: status.OK,
+          seconds: (performance.now() - started) / 1000,
+        });
+      },
+      timeoutMs,
+    );
   };
+}
+
+/** The gateway's own time-out, or what is left of the call's deadline when that is sooner (at least 1 ms). */
+function budgetOf(
+  call: ServerUnaryCall<Uint8Array, Uint8Array>,
+  timeoutMs: number,
+): number {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Math.max(1, Math.min(timeoutMs, Math.floor(at - Date.now())));
 }
 
 /** A command's id in gRPC metadata: set by the client for a retry, or made here and named when no answer came. */

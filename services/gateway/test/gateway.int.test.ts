@@ -424,6 +424,40 @@ describe('gateway', () => {
     });
   });
 
+  describe("a command's time", () => {
+    it("tells the service how long the caller waits: the call's deadline, else the gateway's time-out", async () => {
+      const told: string[] = [];
+      const standIn = serviceNc.subscribe('cim.graph.cmd.RemoveNode', {
+        callback: (_, msg) => {
+          told.push(msg.headers?.get(Header.timeout) ?? '');
+          msg.respond(
+            toBinary(CommandResultSchema, create(CommandResultSchema, {})),
+          );
+        },
+      });
+      try {
+        await serviceNc.flush();
+        await commands.removeNode(
+          { graphId: 'g', nodeId: 'n' },
+          { deadlineMs: 300 },
+        );
+        await commands.removeNode({ graphId: 'g', nodeId: 'n' });
+        await commands.removeNode(
+          { graphId: 'g', nodeId: 'n' },
+          { deadlineMs: 60_000 },
+        );
+      } finally {
+        standIn.unsubscribe();
+      }
+      const [withDeadline, without, longer] = told.map(Number);
+      expect(withDeadline).toBeGreaterThan(0);
+      expect(withDeadline).toBeLessThanOrEqual(300);
+      // requestTimeoutMs of this gateway.
+      expect(without).toBe(500);
+      expect(longer).toBe(500);
+    });
+  });
+
   describe('when no service answers', () => {
     it('answers UNAVAILABLE naming the domain when nobody subscribes', async () => {
       const failure = await failureOf(queries.listGraphs({}));

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { uuidv7 } from '@cim/kernel';
-import { UnavailableError } from '@cim/messaging';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { ErrorCode, methodSubject, uuidv7 } from '@cim/kernel';
+import { Header, UnavailableError, request } from '@cim/messaging';
 import {
+  AddNodeSchema,
   GraphCommandService,
   GraphQueryService,
 } from '@cim/proto/cim/graph/v1/graph_pb';
@@ -9,6 +11,7 @@ import type { RunningService } from '@cim/service';
 import {
   countCommits,
   recordingLogger,
+  rejection,
   sendCommand,
   sendQuery,
   startNatsServer,
@@ -218,5 +221,63 @@ describe('a graph service past its in-flight limit', () => {
     expect(told.every((l) => l['aggregateId'] === hot)).toBe(true);
     expect(told).toHaveLength(1);
     expect(told[0]).toMatchObject({ aggregateId: hot, queued: 8, refused: 1 });
+  });
+
+  describe("a caller's time", () => {
+    /** AddNode on `graphId` over NATS, saying the caller waits `timeout` ms (Cim-Timeout-Ms), itself waiting 10 s. */
+    const addNode = (graphId: string, nodeId: string, timeout?: string) =>
+      request(
+        nc,
+        methodSubject(cmd.addNode),
+        toBinary(
+          AddNodeSchema,
+          create(AddNodeSchema, { graphId, nodeId, nodeType: 't' }),
+        ),
+        {
+          headers: {
+            [Header.commandId]: uuidv7(),
+            ...(timeout === undefined ? {} : { [Header.timeout]: timeout }),
+          },
+          timeoutMs: 10_000,
+        },
+      );
+
+    it('does not apply a command whose caller stopped waiting before its turn came', async () => {
+      await start(10_000);
+      const graphId = `late-${uuidv7()}`;
+      await sendCommand(nc, cmd.createGraph, { graphId, name: graphId });
+      // Ten callers that wait, then 390 that wait 2 ms for a turn behind them on one graph.
+      const answers = await Promise.all(
+        Array.from({ length: 400 }, (_, i) =>
+          failure(addNode(graphId, `n${i}`, i < 10 ? undefined : '2')),
+        ),
+      );
+      expect(answers.slice(0, 10)).toEqual(Array(10).fill(undefined));
+      const late = answers.filter((a) => a !== undefined);
+      // Each command waits for the one before it to be stored: 390 cannot all start within 2 ms.
+      expect(late.length).toBeGreaterThan(0);
+      for (const error of late) {
+        expect(UnavailableError.is(error)).toBe(true);
+        expect(error.message).toBe(
+          `the caller's time ran out before the command's turn on ${graphId}; nothing was applied`,
+        );
+      }
+      expect(await countCommits(nc, 'graph', graphId)).toBe(
+        1 + answers.length - late.length,
+      );
+    });
+
+    it.each(['0', '-5', 'soon', '1.5', '1000000000'])(
+      'answers Cim-Timeout-Ms %j with VALIDATION_FAILED and applies nothing',
+      async (timeout) => {
+        await start(10_000);
+        const graphId = `bad-${uuidv7()}`;
+        await sendCommand(nc, cmd.createGraph, { graphId, name: graphId });
+        expect(await rejection(addNode(graphId, 'n', timeout))).toBe(
+          ErrorCode.VALIDATION_FAILED,
+        );
+        expect(await countCommits(nc, 'graph', graphId)).toBe(1);
+      },
+    );
   });
 });
