@@ -224,9 +224,9 @@ async function startService<
 
   // (1) Storage: the stream, the snapshot bucket, and the server's features.
   const durability = options.durability ?? 'strict';
-  // Gauges read the parts below when scraped, once the service has started.
   const limits = options.admission ?? DEFAULT_ADMISSION;
   const admission = new Admission(limits, log);
+  // Gauges read the parts below when scraped, once the service has started.
   const state = stateMetrics(metrics.registry, {
     requests: () => admission.inFlight,
     position: () => projection.position,
