@@ -42,6 +42,7 @@ import type {
 import type { CommandMessage, EventMessage } from './definition.js';
 import { encodeCommandResult } from './bindings.js';
 import { Lru } from './lru.js';
+import { OccasionalLog } from './failure-spell.js';
 import { RecentCount } from './recent-count.js';
 
 /** Where the outcome of one command goes. */
@@ -143,10 +144,8 @@ export class CommandHandler<
   private readonly retryReads = new RecentCount(1000);
   private readonly maxAttempts: number;
   private readonly maxQueued: number;
-  /** Commands refused because their aggregate had `maxQueued` waiting, since the last log line about them. */
-  private hotRefused = 0;
-  /** When a log line last told of them: at most one a minute. */
-  private hotLoggedAt = -Infinity;
+  /** Commands refused because their aggregate had `maxQueued` waiting: logged once a minute. */
+  private readonly hot = new OccasionalLog(60_000);
   private readonly snapshotEvery: number;
   private readonly snapshotBytesPerVersion: number;
   private readonly eventTypes = new Map<string, string>();
@@ -285,16 +284,12 @@ export class CommandHandler<
     queued: number,
     reply: CommandReply,
   ): void {
-    this.hotRefused++;
-    const now = Date.now();
-    if (now - this.hotLoggedAt >= 60_000) {
+    const refused = this.hot.happened();
+    if (refused !== undefined)
       this.log.warn(
-        { aggregateId, queued, refused: this.hotRefused },
+        { aggregateId, queued, refused },
         'commands to one aggregate refused with UNAVAILABLE: too many waiting',
       );
-      this.hotLoggedAt = now;
-      this.hotRefused = 0;
-    }
     reply.fail(
       new UnavailableError(
         `${aggregateId} has ${queued} commands waiting; retry later`,

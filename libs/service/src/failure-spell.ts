@@ -51,3 +51,29 @@ export class FailureSpell {
     return ended;
   }
 }
+
+/**
+ * Counts something that can happen thousands of times a second (a refused
+ * command) and says when to log it: the first time, then at most once per
+ * `everyMs`, with how many happened since the last line.
+ */
+export class OccasionalLog {
+  private count = 0;
+  private loggedAt = -Infinity;
+
+  constructor(
+    private readonly everyMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Counts one; answers how many since the last line when this one is to be logged, else undefined. */
+  happened(): number | undefined {
+    this.count++;
+    const now = this.now();
+    if (now - this.loggedAt < this.everyMs) return undefined;
+    this.loggedAt = now;
+    const count = this.count;
+    this.count = 0;
+    return count;
+  }
+}

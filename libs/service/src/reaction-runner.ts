@@ -23,7 +23,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { CommandRoute } from './bindings.js';
-import { FailureSpell } from './failure-spell.js';
+import { FailureSpell, OccasionalLog } from './failure-spell.js';
 import { DATA_SUBJECT } from './forgetter.js';
 import type { CommandReply } from './command-handler.js';
 import { ownCommand, type OwnCommand } from './own-command.js';
@@ -47,6 +47,9 @@ const RETRY_MS = 1000;
 /** While a reaction waits for its source stream, how often it says so again, ms. */
 const WAITING_LOG_EVERY_MS = 60_000;
 
+/** While a reaction's commands fail and are retried, how often it says so, ms. */
+const FAILED_LOG_EVERY_MS = 60_000;
+
 /**
  * Runs one reaction: a durable consumer with explicit acks on the foreign
  * domain's stream. Waits (retrying) for that stream to exist, so services can
@@ -60,6 +63,8 @@ export class ReactionRunner<Command extends CommandMessage> {
   private jsm: Promise<JetStreamManager> | undefined;
   /** Failed attempts to attach since the last success. */
   private readonly waiting = new FailureSpell(WAITING_LOG_EVERY_MS);
+  /** Commands that failed and will be retried: one line a minute, however many events fail. */
+  private readonly failing = new OccasionalLog(FAILED_LOG_EVERY_MS);
 
   constructor(
     private readonly nc: NatsConnection,
@@ -247,10 +252,17 @@ export class ReactionRunner<Command extends CommandMessage> {
             settled(false);
           } else {
             // Unavailable, or still conflicting after the handler's retries: the event comes again.
-            this.log.warn(
-              { err: error, reaction: this.reaction.name, eventSeq: msg.seq },
-              'reaction command failed; will retry',
-            );
+            const failed = this.failing.happened();
+            if (failed !== undefined)
+              this.log.warn(
+                {
+                  err: error,
+                  reaction: this.reaction.name,
+                  eventSeq: msg.seq,
+                  failed,
+                },
+                'reaction command failed; will retry',
+              );
             settled(true);
           }
         },

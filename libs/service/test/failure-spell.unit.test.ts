@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { FailureSpell } from '../src/failure-spell.js';
+import { FailureSpell, OccasionalLog } from '../src/failure-spell.js';
 
 describe('FailureSpell', () => {
   it('logs the first failure of a spell, then a reminder per interval, and ends with its length', () => {
@@ -29,5 +29,20 @@ describe('FailureSpell', () => {
     // A new spell starts afresh, and is logged at once.
     now += 10;
     expect(spell.failed()).toEqual({ log: true, lastedMs: 0, failures: 1 });
+  });
+});
+
+describe('OccasionalLog', () => {
+  it('logs the first occurrence, then once per interval with the count since the last line', () => {
+    let now = 0;
+    const log = new OccasionalLog(60_000, () => now);
+    expect(log.happened()).toBe(1);
+    for (let i = 0; i < 500; i++) expect(log.happened()).toBeUndefined();
+    now += 59_999;
+    expect(log.happened()).toBeUndefined();
+    now += 1;
+    expect(log.happened()).toBe(502);
+    now += 120_000;
+    expect(log.happened()).toBe(1);
   });
 });
