@@ -96,9 +96,10 @@ export interface CommandHandlerOptions {
   readonly maxAttempts?: number;
   /**
    * Commands that may wait for one aggregate while another of its commands
-   * runs; default 1024 (a service: a quarter of its CIM_MAX_IN_FLIGHT). Beyond it a command is answered UNAVAILABLE at
-   * once, so that one hot aggregate cannot hold every request the instance
-   * admits (see admission.ts) while commands to other aggregates are refused.
+   * runs; default 1024 (in a service: a quarter of its CIM_MAX_IN_FLIGHT).
+   * Beyond it a command is answered UNAVAILABLE at once, so that one hot
+   * aggregate cannot hold every request the instance admits (admission.ts)
+   * while commands to other aggregates are refused.
    */
   readonly maxQueuedPerAggregate?: number;
   /**
