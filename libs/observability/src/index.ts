@@ -10,3 +10,5 @@ export { startHttpEndpoint } from './http-server.js';
 export type { HttpEndpoint, Readiness } from './http-server.js';
 export { startTracing } from './tracing.js';
 export type { TraceExporter, Tracing } from './tracing.js';
+export { FailureSpell, OccasionalLog } from './failure-spell.js';
+export type { SpellFailure } from './failure-spell.js';

@@ -1,5 +1,4 @@
-import type { Logger } from '@cim/observability';
-import { FailureSpell } from './failure-spell.js';
+import { FailureSpell, type Logger } from '@cim/observability';
 
 /** How much client work one service instance holds at once. */
 export interface AdmissionLimits {

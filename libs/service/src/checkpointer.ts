@@ -11,8 +11,7 @@ import {
   splitSealed,
   verifyBytes,
 } from '@cim/kernel';
-import type { Logger } from '@cim/observability';
-import { FailureSpell } from './failure-spell.js';
+import { FailureSpell, type Logger } from '@cim/observability';
 import type { Keyring } from './keyring.js';
 
 /** When checkpoints are written. */

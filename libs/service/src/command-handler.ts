@@ -26,7 +26,7 @@ import {
   type Decider,
 } from '@cim/kernel';
 import { UnavailableError } from '@cim/messaging';
-import type { Logger, Metrics } from '@cim/observability';
+import { OccasionalLog, type Logger, type Metrics } from '@cim/observability';
 import {
   CommandResultSchema,
   type CommandMeta,
@@ -42,7 +42,6 @@ import type {
 import type { CommandMessage, EventMessage } from './definition.js';
 import { encodeCommandResult } from './bindings.js';
 import { Lru } from './lru.js';
-import { OccasionalLog } from './failure-spell.js';
 import { RecentCount } from './recent-count.js';
 
 /** Where the outcome of one command goes. */

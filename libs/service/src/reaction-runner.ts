@@ -9,7 +9,7 @@ import {
   eventWildcard,
   streamName,
 } from '@cim/kernel';
-import type { Logger } from '@cim/observability';
+import { FailureSpell, OccasionalLog, type Logger } from '@cim/observability';
 import type { CommandMeta, Commit } from '@cim/proto/cim/common/v1/envelope_pb';
 import {
   AckPolicy,
@@ -23,7 +23,6 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { CommandRoute } from './bindings.js';
-import { FailureSpell, OccasionalLog } from './failure-spell.js';
 import { DATA_SUBJECT } from './forgetter.js';
 import type { CommandReply } from './command-handler.js';
 import { ownCommand, type OwnCommand } from './own-command.js';

@@ -16,6 +16,7 @@ import {
   methodSubject,
   serviceRoute,
 } from '@cim/messaging';
+import { OccasionalLog } from '@cim/observability';
 import {
   Health,
   file_grpc_health_v1_health,
@@ -204,6 +205,8 @@ function forward(
   const subject = methodSubject(method);
   const path = methodPath(method);
   const headersFor = kind === 'cmd' ? commandHeaders : queryHeaders;
+  // An overloaded or stopped service fails every call: one line a minute says how many.
+  const unavailable = new OccasionalLog(UNAVAILABLE_LOG_EVERY_MS);
 
   const fail = (
     error: unknown,
@@ -219,7 +222,12 @@ function forward(
         answer.details += `; send it again with metadata ${COMMAND_ID_METADATA_KEY}: ${commandId} to be answered with its result`;
         answer.metadata.set(COMMAND_ID_METADATA_KEY, commandId);
       }
-      log.warn({ err: error, method: path, subject }, 'service unavailable');
+      const calls = unavailable.happened();
+      if (calls !== undefined)
+        log.warn(
+          { err: error, method: path, subject, calls },
+          'service unavailable',
+        );
     } else if (answer.code === status.INTERNAL) {
       log.error({ err: error, method: path, subject }, 'forwarded call failed');
     }
@@ -286,6 +294,9 @@ function budgetOf(
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   return Math.max(1, Math.min(timeoutMs, Math.floor(at - Date.now())));
 }
+
+/** How often the gateway says again that calls of one method find their service unavailable, ms. */
+const UNAVAILABLE_LOG_EVERY_MS = 60_000;
 
 /** A command's id in gRPC metadata: set by the client for a retry, or made here and named when no answer came. */
 const COMMAND_ID_METADATA_KEY = 'cim-command-id';

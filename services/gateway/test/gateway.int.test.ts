@@ -470,6 +470,21 @@ describe('gateway', () => {
       ]);
     });
 
+    it('says once a minute, not once a call, that a method finds its service unavailable', async () => {
+      for (let i = 0; i < 5; i++)
+        expect((await failureOf(queries.listGraphs({}))).code).toBe(
+          status.UNAVAILABLE,
+        );
+      const told = logged.filter(
+        (l) =>
+          l.msg === 'service unavailable' &&
+          (l.obj as { method?: string }).method ===
+            '/cim.graph.v1.GraphQueryService/ListGraphs',
+      );
+      expect(told).toHaveLength(1);
+      expect(told[0]?.obj).toMatchObject({ calls: 1 });
+    });
+
     it('answers UNAVAILABLE when the service does not answer in time', async () => {
       const failure = await failureOf(queries.metrics({}));
       expect(failure.code).toBe(status.UNAVAILABLE);
