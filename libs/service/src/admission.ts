@@ -14,6 +14,11 @@ export const DEFAULT_ADMISSION: AdmissionLimits = {
   maxBytes: 256 * 1024 * 1024,
 };
 
+/** Commands that may wait for one aggregate: a quarter of what the instance admits, so one hot aggregate leaves room for the rest. */
+export function queuedPerAggregate(limits: AdmissionLimits): number {
+  return Math.max(1, Math.floor(limits.maxRequests / 4));
+}
+
 /** A shed request is logged when shedding starts, then at most this often while it lasts. */
 const REMIND_EVERY_MS = 60_000;
 

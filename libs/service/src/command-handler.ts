@@ -42,6 +42,7 @@ import type {
 import type { CommandMessage, EventMessage } from './definition.js';
 import { encodeCommandResult } from './bindings.js';
 import { Lru } from './lru.js';
+import { DEFAULT_ADMISSION, queuedPerAggregate } from './admission.js';
 import { RecentCount } from './recent-count.js';
 
 /** Where the outcome of one command goes. */
@@ -95,7 +96,7 @@ export interface CommandHandlerOptions {
   readonly maxAttempts?: number;
   /**
    * Commands that may wait for one aggregate while another of its commands
-   * runs; default 1024 (in a service: a quarter of its CIM_MAX_IN_FLIGHT).
+   * runs; default a quarter of CIM_MAX_IN_FLIGHT (1024 by default).
    * Beyond it a command is answered UNAVAILABLE at once, so that one hot
    * aggregate cannot hold every request the instance admits (admission.ts)
    * while commands to other aggregates are refused.
@@ -186,7 +187,8 @@ export class CommandHandler<
     this.resultUses = new RecentCount(this.retryWindowMs);
     this.retryReadsPerSecond = options.retryReadsPerSecond ?? 100;
     this.maxAttempts = options.maxAttempts ?? 8;
-    this.maxQueued = options.maxQueuedPerAggregate ?? 1024;
+    this.maxQueued =
+      options.maxQueuedPerAggregate ?? queuedPerAggregate(DEFAULT_ADMISSION);
     this.snapshotEvery = options.snapshotEvery ?? 500;
     this.snapshotBytesPerVersion = options.snapshotBytesPerVersion ?? 512;
     const outcome = (name: string) => metrics.appends.labels(name);

@@ -66,6 +66,7 @@ import { Vault } from './vault.js';
 import {
   Admission,
   DEFAULT_ADMISSION,
+  queuedPerAggregate,
   type AdmissionLimits,
 } from './admission.js';
 import { Forgetter } from './forgetter.js';
@@ -292,11 +293,7 @@ async function startService<
     loader,
     log,
     metrics,
-    {
-      // One hot aggregate may hold a quarter of what the instance admits.
-      maxQueuedPerAggregate: Math.max(1, Math.floor(limits.maxRequests / 4)),
-      ...options,
-    },
+    { maxQueuedPerAggregate: queuedPerAggregate(limits), ...options },
     integrity ? keyring.active.macKey : undefined,
     localCommits,
     vault,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { recordingLogger } from '@cim/testing';
-import { Admission } from '../src/admission.js';
+import { Admission, queuedPerAggregate } from '../src/admission.js';
 
 describe('Admission', () => {
   it('admits up to the request limit and again once a request is answered', () => {
@@ -70,5 +70,11 @@ describe('Admission', () => {
       lastedMs: 65_000,
     });
     expect(lines).toHaveLength(3);
+  });
+
+  it('lets a quarter of what it admits, and at least one, wait for one aggregate', () => {
+    expect(queuedPerAggregate({ maxRequests: 4096, maxBytes: 1 })).toBe(1024);
+    expect(queuedPerAggregate({ maxRequests: 10, maxBytes: 1 })).toBe(2);
+    expect(queuedPerAggregate({ maxRequests: 3, maxBytes: 1 })).toBe(1);
   });
 });

@@ -1,22 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { graphService } from '@cim/graph';
-import { DomainError, ErrorCode, uuidv7 } from '@cim/kernel';
-import { ConceptualspacesQueryService } from '@cim/proto/cim/conceptualspaces/v1/conceptualspaces_pb';
+import { uuidv7 } from '@cim/kernel';
 import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
 import type { RunningService } from '@cim/service';
 import {
-  eventually,
   recordingLogger,
   sendCommand,
-  sendQuery,
   startNatsServer,
   testLogger,
   type NatsServerHandle,
 } from '@cim/testing';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { GRAPH_SPACE_ID } from '../src/reactions.js';
 import { conceptualspacesService } from '../src/service.js';
+import { graphPlacedAt } from './graph-placed.js';
 
 const GRAPHS = 20;
 
@@ -35,22 +32,6 @@ describe('a reaction whose commands find their aggregate busy', () => {
     await nc.close();
     await server.stop();
   });
-
-  /** Resolves once the graph space holds `graphId` at version 1. */
-  const placed = (graphId: string) =>
-    eventually(async () => {
-      const features = await sendQuery(
-        nc,
-        ConceptualspacesQueryService.method.graphFeatures,
-        { conceptualspacesId: GRAPH_SPACE_ID, graphId },
-      ).catch((e: unknown) => {
-        // NOT_FOUND until the space and the graph's concept exist.
-        if (DomainError.is(e) && e.code === ErrorCode.NOT_FOUND)
-          return undefined;
-        throw e;
-      });
-      return features?.appliedGraphVersion === 1n ? features : undefined;
-    }, `graph ${graphId} placed`);
 
   it('gets the refused events again until every graph is placed, and logs the failures once', async () => {
     running.push(await graphService.start({ nc, log: testLogger() }));
@@ -73,7 +54,7 @@ describe('a reaction whose commands find their aggregate busy', () => {
         maxQueuedPerAggregate: 8,
       }),
     );
-    for (const graphId of ids) await placed(graphId);
+    for (const graphId of ids) await graphPlacedAt(nc, graphId, 1n);
 
     const said = (msg: string) => lines.filter((l) => l['msg'] === msg);
     expect(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { graphService } from '@cim/graph';
-import { DomainError, ErrorCode, decodeCommit, uuidv7 } from '@cim/kernel';
+import { decodeCommit, uuidv7 } from '@cim/kernel';
 import {
   ConceptualspacesQueryService,
   type GraphFeaturesResponse,
@@ -12,7 +12,6 @@ import {
 import type { RunningService } from '@cim/service';
 import {
   countCommits,
-  eventually,
   consumerSettled,
   sendCommand,
   sendQuery,
@@ -24,6 +23,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { GRAPH_SPACE_ID } from '../src/reactions.js';
+import { graphPlacedAt } from './graph-placed.js';
 import { conceptualspacesService } from '../src/service.js';
 
 const graphCmd = GraphCommandService.method;
@@ -43,21 +43,7 @@ describe('graph events become graph concepts', () => {
   async function placed(graphId: string): Promise<GraphFeaturesResponse> {
     // The graph's last stored commit: its read model may not hold it yet.
     const last = await graphs.store.lastOf(graphId);
-    const { version } = decodeCommit(last!.data);
-    return eventually(async () => {
-      const features = await sendQuery(nc, qry.graphFeatures, {
-        conceptualspacesId: GRAPH_SPACE_ID,
-        graphId,
-      }).catch((e: unknown) => {
-        // NOT_FOUND until the space and the graph's first change exist.
-        if (DomainError.is(e) && e.code === ErrorCode.NOT_FOUND)
-          return undefined;
-        throw e;
-      });
-      return features !== undefined && features.appliedGraphVersion === version
-        ? features
-        : undefined;
-    }, `graph ${graphId} at version ${version}`);
+    return graphPlacedAt(nc, graphId, decodeCommit(last!.data).version);
   }
 
   /** A chain of `length` task nodes, as in a workflow. */
