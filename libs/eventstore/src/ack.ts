@@ -1,9 +1,5 @@
 import type { Msg } from '@nats-io/nats-core';
-import {
-  AppendError,
-  AppendFailure,
-  JS_WRONG_LAST_SEQUENCE,
-} from './errors.js';
+import { AppendError, AppendFailure, failureOf } from './errors.js';
 
 /** What JetStream acknowledged for one stored message. */
 export interface Ack {
@@ -60,11 +56,10 @@ export function parseAck(msg: Msg): Ack | AppendError {
   }
   if (body.error !== undefined) {
     const apiCode = body.error.err_code ?? 0;
+    const description = body.error.description ?? 'append rejected';
     return new AppendError(
-      apiCode === JS_WRONG_LAST_SEQUENCE
-        ? AppendFailure.wrongLastSequence
-        : AppendFailure.rejected,
-      body.error.description ?? 'append rejected',
+      failureOf(apiCode, description),
+      description,
       apiCode,
     );
   }

@@ -6,9 +6,10 @@ import {
 import { parseAck } from './ack.js';
 import type { AppendHeaders } from './append-headers.js';
 import { AppendError, AppendFailure } from './errors.js';
-import type {
-  AppendCallback,
-  PipelinedAppender,
+import {
+  HEADER_ROOM,
+  type AppendCallback,
+  type PipelinedAppender,
 } from './pipelined-appender.js';
 
 /** How commits are grouped into atomic batches. */
@@ -122,7 +123,14 @@ export class BatchAppender {
     headers: AppendHeaders,
     callback: AppendCallback,
   ): void {
-    this.queue.push({ subject, payload, headers, callback });
+    const member = { subject, payload, headers, callback };
+    const maxPayload = this.nc.info?.max_payload ?? Infinity;
+    if (payload.length >= maxPayload - HEADER_ROOM) {
+      // It may not fit in one message: on its own, its refusal is its own, not its batch's.
+      this.sendSingle(member);
+      return;
+    }
+    this.queue.push(member);
     this.schedule();
   }
 
@@ -245,7 +253,10 @@ export class BatchAppender {
     const [batch] = this.batches.splice(at, 1);
     const outcome = parseAck(msg);
     if (outcome instanceof AppendError) {
-      if (outcome.failure === AppendFailure.unavailable) {
+      if (
+        outcome.failure === AppendFailure.unavailable ||
+        outcome.failure === AppendFailure.full
+      ) {
         for (const m of batch!.members) m.callback(outcome, undefined);
       } else {
         // Refused as a whole, nothing stored: each member on its own tells whose expectation failed.

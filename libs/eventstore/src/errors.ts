@@ -4,7 +4,15 @@ export const AppendFailure = {
   wrongLastSequence: 'wrong-last-sequence',
   /** No ack arrived in time or the connection dropped: the outcome is unknown; retry with the same msg id. */
   unavailable: 'unavailable',
-  /** The server refused the message (stream missing, message too large, ...). */
+  /**
+   * No room: the server's or the account's JetStream storage is used up, or the stream reached a
+   * limit an operator set (max bytes, max messages). Nothing was stored; the same message can be
+   * sent again once there is room.
+   */
+  full: 'full',
+  /** The commit is larger than the server or the stream accepts; sending it again cannot help. */
+  tooLarge: 'too-large',
+  /** The server refused the message for another reason (stream missing, ...). */
   rejected: 'rejected',
 } as const;
 export type AppendFailure = (typeof AppendFailure)[keyof typeof AppendFailure];
@@ -23,8 +31,12 @@ export class AppendError extends Error {
     super(message, options);
   }
 
+  /** Whether resending the same message can help: at once when unavailable, once there is room when full. */
   get retryable(): boolean {
-    return this.failure === AppendFailure.unavailable;
+    return (
+      this.failure === AppendFailure.unavailable ||
+      this.failure === AppendFailure.full
+    );
   }
 
   static is(value: unknown): value is AppendError {
@@ -38,3 +50,29 @@ export class AppendError extends Error {
 
 /** JetStream's error code for a failed `Nats-Expected-Last-Subject-Sequence`. */
 export const JS_WRONG_LAST_SEQUENCE = 10071;
+
+/**
+ * The JetStream API codes of a store without room: account resources exceeded (10002),
+ * insufficient resources (10023: the server's max_file_store or max_memory_store, which
+ * defaults to most of the disk it found at start), insufficient memory (10028) and
+ * insufficient storage (10047).
+ */
+const NO_ROOM_CODES: ReadonlySet<number> = new Set([
+  10002, 10023, 10028, 10047,
+]);
+/** Store failed (10077); with `discard: new`, a stream at its max bytes or max messages says so under it. */
+const JS_STORE_FAILED = 10077;
+const STREAM_LIMIT = /^maximum (bytes|messages)/;
+/** Message (10054) or its headers (10097) larger than the stream or server allows. */
+const TOO_LARGE_CODES: ReadonlySet<number> = new Set([10054, 10097]);
+
+/** What an API error code (and its description) in a publish ack means for the append. */
+export function failureOf(apiCode: number, description: string): AppendFailure {
+  if (apiCode === JS_WRONG_LAST_SEQUENCE)
+    return AppendFailure.wrongLastSequence;
+  if (NO_ROOM_CODES.has(apiCode)) return AppendFailure.full;
+  if (apiCode === JS_STORE_FAILED && STREAM_LIMIT.test(description))
+    return AppendFailure.full;
+  if (TOO_LARGE_CODES.has(apiCode)) return AppendFailure.tooLarge;
+  return AppendFailure.rejected;
+}

@@ -279,8 +279,21 @@ export class EventStore {
 
   /** The stream's last sequence (0 when empty). */
   async lastSequence(): Promise<number> {
-    const info = await this.jsm.streams.info(this.stream);
-    return info.state.last_seq;
+    return (await this.state()).lastSequence;
+  }
+
+  /** The stream's last sequence, and the messages and bytes it stores. */
+  async state(): Promise<{
+    lastSequence: number;
+    messages: number;
+    bytes: number;
+  }> {
+    const { state } = await this.jsm.streams.info(this.stream);
+    return {
+      lastSequence: state.last_seq,
+      messages: state.messages,
+      bytes: state.bytes,
+    };
   }
 
   /** Fails appends still waiting for an ack and stops listening for acks. */

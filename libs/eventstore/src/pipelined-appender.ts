@@ -21,6 +21,40 @@ interface Pending {
 }
 
 /**
+ * Why a publish threw: the client refuses a message over the server's max_payload before
+ * sending it (no retry can help), and any publish on a closed connection.
+ */
+export function publishFailure(
+  nc: NatsConnection,
+  bytes: number,
+  cause: unknown,
+): AppendError {
+  const maxPayload = nc.info?.max_payload;
+  if (
+    !nc.isClosed() &&
+    maxPayload !== undefined &&
+    bytes >= maxPayload - HEADER_ROOM
+  )
+    return new AppendError(
+      AppendFailure.tooLarge,
+      `commit of ${bytes} bytes (and its headers) is over the server's max_payload of ${maxPayload} bytes`,
+      0,
+      { cause },
+    );
+  return new AppendError(
+    AppendFailure.unavailable,
+    nc.isClosed()
+      ? 'cannot publish: connection closed'
+      : `cannot publish: ${cause instanceof Error ? cause.message : String(cause)}`,
+    0,
+    { cause },
+  );
+}
+
+/** Room kept for an append's headers when comparing its payload with max_payload. */
+export const HEADER_ROOM = 1024;
+
+/**
  * Publishes to JetStream without a round trip per message: every publish
  * names a reply subject under one shared inbox subscription, and pending
  * appends wait in a FIFO. Acks come back in publish order on one connection,
@@ -83,15 +117,7 @@ export class PipelinedAppender {
         headers: headers.forPublish(),
       });
     } catch (cause) {
-      this.settle(
-        id,
-        new AppendError(
-          AppendFailure.unavailable,
-          'cannot publish: connection closed',
-          0,
-          { cause },
-        ),
-      );
+      this.settle(id, publishFailure(this.nc, payload.length, cause));
     }
   }
 

@@ -5,7 +5,7 @@ export type { Metrics } from './metrics.js';
 export { BufferedCounter, BufferedHistogram } from './buffered-metrics.js';
 export type { CounterChild, HistogramChild } from './buffered-metrics.js';
 export { stateMetrics } from './state-metrics.js';
-export type { StateSources } from './state-metrics.js';
+export type { StateSources, StreamState } from './state-metrics.js';
 export { startHttpEndpoint } from './http-server.js';
 export type { HttpEndpoint, Readiness } from './http-server.js';
 export { startTracing } from './tracing.js';

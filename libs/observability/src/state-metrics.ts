@@ -9,8 +9,8 @@ export interface StateSources {
   };
   /** The stream sequence the read model has folded up to. */
   readonly position: () => number;
-  /** The domain stream's last sequence (a request to the server). */
-  readonly lastSequence: () => Promise<number>;
+  /** The domain stream's last sequence, stored messages and bytes (a request to the server). */
+  readonly stream: () => Promise<StreamState>;
   /** Aggregates the command handler keeps in memory, and their summed snapshot bytes. */
   readonly cache: () => { readonly entries: number; readonly bytes: number };
   /** Per reaction, the source events not yet acknowledged (undefined while it is not consuming). */
@@ -20,6 +20,13 @@ export interface StateSources {
       readonly pending: number | undefined;
     }>
   >;
+}
+
+/** What the server reports of a stream. */
+export interface StreamState {
+  readonly lastSequence: number;
+  readonly messages: number;
+  readonly bytes: number;
 }
 
 /** Sizes of strict mode's atomic batches: 1 is a commit that went out alone. */
@@ -37,6 +44,8 @@ export function stateMetrics(
   sources: StateSources,
 ): { readonly batchSize: (size: number) => void } {
   const registers = [registry];
+  // The stream's gauges share one request per scrape.
+  const stream = shared(() => sources.stream().catch(() => undefined));
   new Gauge({
     name: 'cim_requests_in_flight',
     help: 'Client requests taken and not yet answered (past CIM_MAX_IN_FLIGHT more are refused)',
@@ -66,8 +75,27 @@ export function stateMetrics(
     help: 'Messages stored in the domain stream that the read model has not folded yet',
     registers,
     async collect() {
-      const last = await sources.lastSequence().catch(() => undefined);
-      if (last !== undefined) this.set(Math.max(0, last - sources.position()));
+      const state = await stream();
+      if (state !== undefined)
+        this.set(Math.max(0, state.lastSequence - sources.position()));
+    },
+  });
+  new Gauge({
+    name: 'cim_stream_messages',
+    help: 'Messages stored in the domain stream (commits and checkpoints)',
+    registers,
+    async collect() {
+      const state = await stream();
+      if (state !== undefined) this.set(state.messages);
+    },
+  });
+  new Gauge({
+    name: 'cim_stream_bytes',
+    help: 'Bytes the domain stream holds on the server',
+    registers,
+    async collect() {
+      const state = await stream();
+      if (state !== undefined) this.set(state.bytes);
     },
   });
   new Gauge({
@@ -103,4 +131,17 @@ export function stateMetrics(
     registers,
   });
   return { batchSize: (size) => batches.observe(size) };
+}
+
+/**
+ * `read`, shared by the callers that come while it is under way: a scrape
+ * collects every gauge at once, so the gauges of one scrape share one answer
+ * and the next scrape asks again.
+ */
+function shared<T>(read: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= read().finally(() => {
+      pending = undefined;
+    }));
 }

@@ -14,6 +14,7 @@ describe('stateMetrics', () => {
     const state = {
       position: 90,
       last: 100 as number | Error,
+      asked: 0,
       pending: [
         { name: 'graph-concepts', pending: 7 as number | undefined },
         { name: 'node-concepts', pending: undefined },
@@ -21,10 +22,16 @@ describe('stateMetrics', () => {
     };
     const metrics = stateMetrics(registry, {
       position: () => state.position,
-      lastSequence: () =>
-        state.last instanceof Error
+      stream: () => {
+        state.asked++;
+        return state.last instanceof Error
           ? Promise.reject(state.last)
-          : Promise.resolve(state.last),
+          : Promise.resolve({
+              lastSequence: state.last,
+              messages: state.last - 2,
+              bytes: state.last * 500,
+            });
+      },
       cache: () => ({ entries: 3, bytes: 4096 }),
       requests: () => ({ requests: 12, bytes: 3000 }),
       reactions: () => Promise.resolve(state.pending),
@@ -40,6 +47,10 @@ describe('stateMetrics', () => {
     expect(sample(text, 'cim_request_bytes_in_flight')).toBe(3000);
     expect(sample(text, 'cim_read_model_position')).toBe(90);
     expect(sample(text, 'cim_read_model_lag')).toBe(10);
+    expect(sample(text, 'cim_stream_messages')).toBe(98);
+    expect(sample(text, 'cim_stream_bytes')).toBe(50_000);
+    // The stream's three gauges asked the server once.
+    expect(state.asked).toBe(1);
     expect(sample(text, 'cim_aggregate_cache_entries')).toBe(3);
     expect(sample(text, 'cim_aggregate_cache_bytes')).toBe(4096);
     expect(
@@ -49,17 +60,21 @@ describe('stateMetrics', () => {
     expect(text).not.toContain('reaction="node-concepts"');
 
     state.position = 100;
+    state.last = 120;
     text = await registry.metrics();
-    expect(sample(text, 'cim_read_model_lag')).toBe(0);
+    expect(sample(text, 'cim_read_model_lag')).toBe(20);
+    expect(sample(text, 'cim_stream_bytes')).toBe(60_000);
+    expect(state.asked).toBe(2);
   });
 
-  it('keeps the last lag when the stream cannot be asked', async () => {
+  it('keeps the last lag and stream size when the stream cannot be asked', async () => {
     const { registry, state } = scraped();
     await registry.metrics();
     state.last = new Error('no responders');
     state.position = 95;
     const text = await registry.metrics();
     expect(sample(text, 'cim_read_model_lag')).toBe(10);
+    expect(sample(text, 'cim_stream_bytes')).toBe(50_000);
     expect(sample(text, 'cim_read_model_position')).toBe(95);
   });
 

@@ -26,7 +26,12 @@ import {
   type Decider,
 } from '@cim/kernel';
 import { UnavailableError } from '@cim/messaging';
-import { OccasionalLog, type Logger, type Metrics } from '@cim/observability';
+import {
+  FailureSpell,
+  OccasionalLog,
+  type Logger,
+  type Metrics,
+} from '@cim/observability';
 import {
   CommandResultSchema,
   type CommandMeta,
@@ -147,12 +152,14 @@ export class CommandHandler<
   private readonly maxQueued: number;
   /** Commands refused because their aggregate had `maxQueued` waiting: logged once a minute. */
   private readonly hot = new OccasionalLog(60_000);
+  /** Appends refused for want of room: logged when it starts, once a minute, and when it ends. */
+  private readonly full = new FailureSpell(60_000);
   private readonly snapshotEvery: number;
   private readonly snapshotBytesPerVersion: number;
   private readonly eventTypes = new Map<string, string>();
   // Bound once: prom-client hashes label objects on every unbound call.
   private readonly appendOutcomes: Record<
-    'ok' | 'duplicate' | 'conflict' | 'error',
+    'ok' | 'duplicate' | 'conflict' | 'full' | 'error',
     { inc(): void }
   >;
   private readonly retryChecks: Record<
@@ -196,6 +203,7 @@ export class CommandHandler<
       ok: outcome('ok'),
       duplicate: outcome('duplicate'),
       conflict: outcome('conflict'),
+      full: outcome('full'),
       error: outcome('error'),
     };
     const check = (name: string) => metrics.retryChecks.labels(name);
@@ -768,6 +776,7 @@ export class CommandHandler<
   ): void {
     const { eventIds, version, hash } = local;
     this.appendOutcomes.ok.inc();
+    if (this.full.ongoing) this.roomAgain();
     let { state } = entry;
     for (const event of events) state = this.decider.evolve(state, event);
     entry.state = state;
@@ -851,30 +860,45 @@ export class CommandHandler<
           `${aggregateId} kept changing concurrently; gave up after ${attempt} attempts`,
         ),
       );
-    } else if (error.failure === AppendFailure.unavailable) {
-      this.appendOutcomes.error.inc();
-      reply.fail(
-        new UnavailableError(
-          `${this.domain} event store unavailable: ${error.message}`,
-          { cause: error },
-        ),
-      );
     } else {
-      this.appendOutcomes.error.inc();
-      this.log.error(
-        { err: error, aggregateId, commandId: meta.commandId },
-        'append rejected',
-      );
-      reply.fail(
-        /maximum|size|payload/i.test(error.message)
-          ? new DomainError(
-              ErrorCode.VALIDATION_FAILED,
-              `commit too large for the ${this.domain} stream`,
-            )
-          : error,
-      );
+      if (error.failure === AppendFailure.full) {
+        this.appendOutcomes.full.inc();
+        this.noRoom(error);
+      } else {
+        this.appendOutcomes.error.inc();
+        if (error.failure === AppendFailure.rejected)
+          this.log.error(
+            { err: error, aggregateId, commandId: meta.commandId },
+            'append rejected',
+          );
+      }
+      reply.fail(appendFailureReply(this.domain, error));
     }
     this.release(aggregateId, entry);
+  }
+
+  /** Says that the store has no room: when it starts, then once a minute, not once per command. */
+  private noRoom(error: AppendError): void {
+    const { log, lastedMs, failures } = this.full.failed();
+    if (log)
+      this.log.error(
+        {
+          reason: error.message,
+          apiCode: error.apiCode,
+          lastedMs,
+          refused: failures,
+        },
+        'event store full: commands are refused until it has room (free disk space, or raise the JetStream or stream limit)',
+      );
+  }
+
+  private roomAgain(): void {
+    const ended = this.full.succeeded();
+    if (ended !== undefined)
+      this.log.info(
+        { waitedMs: ended.lastedMs, refused: ended.failures },
+        'event store has room again: commits are stored',
+      );
   }
 
   private eventType(event: Event): string {
@@ -886,6 +910,34 @@ export class CommandHandler<
       this.eventTypes.set(typeName, short);
     }
     return short;
+  }
+}
+
+/**
+ * What the caller of a command is told when its commit was not stored:
+ * UNAVAILABLE when the store cannot be reached or has no room (the same command
+ * id can be sent again), VALIDATION_FAILED for a commit larger than the stream
+ * takes, and the error itself (INTERNAL) otherwise.
+ */
+export function appendFailureReply(domain: string, error: AppendError): Error {
+  switch (error.failure) {
+    case AppendFailure.unavailable:
+      return new UnavailableError(
+        `${domain} event store unavailable: ${error.message}`,
+        { cause: error },
+      );
+    case AppendFailure.full:
+      return new UnavailableError(
+        `the ${domain} event store is full (${error.message}); nothing was applied; retry once it has room`,
+        { cause: error },
+      );
+    case AppendFailure.tooLarge:
+      return new DomainError(
+        ErrorCode.VALIDATION_FAILED,
+        `the commit is too large for the ${domain} stream (${error.message})`,
+      );
+    default:
+      return error;
   }
 }
 

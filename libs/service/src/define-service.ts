@@ -231,7 +231,7 @@ async function startService<
   const state = stateMetrics(metrics.registry, {
     requests: () => admission.inFlight,
     position: () => projection.position,
-    lastSequence: () => store.lastSequence(),
+    stream: () => store.state(),
     cache: () => handler.cacheStats(),
     reactions: () =>
       Promise.all(

@@ -19,7 +19,7 @@ import {
   SubjectForgottenSchema,
   type ForgetSubject,
 } from '@cim/proto/cim/common/v1/integrity_pb';
-import { resultOf } from './command-handler.js';
+import { appendFailureReply, resultOf } from './command-handler.js';
 import { subjectKey } from './personal-data.js';
 import type { Vault } from './vault.js';
 
@@ -83,11 +83,9 @@ export class Forgetter {
         ? resultOf(decodeCommit(sealed.bytes), ack.seq)
         : resultOf(decodeCommit(stored.data), ack.seq);
     } catch (error) {
-      if (!(
-        AppendError.is(error) &&
-        error.failure === AppendFailure.wrongLastSequence
-      ))
-        throw error;
+      if (!AppendError.is(error)) throw error;
+      if (error.failure !== AppendFailure.wrongLastSequence)
+        throw appendFailureReply(this.domain, error);
       // Forgotten before: the first record answers.
       const [first] = await this.store.read(aggregateId);
       if (first === undefined) throw error;
