@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { natsServerBinary } from '@cim/testing';
 import { TOPOLOGY_KINDS, planTopology, renderConfig } from '../src/topology.js';
 
 const run = promisify(execFile);
-// `npm test` sets CIM_NATS_SERVER to the server every test runs.
-const binary = process.env['CIM_NATS_SERVER'] || 'nats-server';
+// The server every other test runs: CIM_NATS_SERVER, else the one the set-up fetched, else PATH's.
+const binary = natsServerBinary();
 
 describe('every rendered configuration is one nats-server accepts', () => {
   let dir: string;

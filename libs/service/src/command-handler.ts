@@ -152,8 +152,8 @@ export class CommandHandler<
   private readonly maxQueued: number;
   /** Commands refused because their aggregate had `maxQueued` waiting: logged once a minute. */
   private readonly hot = new OccasionalLog(60_000);
-  /** Appends refused for want of room: logged when it starts, once a minute, and when it ends. */
-  private readonly full = new FailureSpell(60_000);
+  /** Appends refused for want of room or not acknowledged: logged when it starts, once a minute, and when it ends. */
+  private readonly notStoring = new FailureSpell(60_000);
   private readonly snapshotEvery: number;
   private readonly snapshotBytesPerVersion: number;
   private readonly eventTypes = new Map<string, string>();
@@ -776,7 +776,7 @@ export class CommandHandler<
   ): void {
     const { eventIds, version, hash } = local;
     this.appendOutcomes.ok.inc();
-    if (this.full.ongoing) this.roomAgain();
+    if (this.notStoring.ongoing) this.storedAgain();
     let { state } = entry;
     for (const event of events) state = this.decider.evolve(state, event);
     entry.state = state;
@@ -861,25 +861,25 @@ export class CommandHandler<
         ),
       );
     } else {
-      if (error.failure === AppendFailure.full) {
-        this.appendOutcomes.full.inc();
-        this.noRoom(error);
-      } else {
-        this.appendOutcomes.error.inc();
-        if (error.failure === AppendFailure.rejected)
-          this.log.error(
-            { err: error, aggregateId, commandId: meta.commandId },
-            'append rejected',
-          );
-      }
+      if (error.failure === AppendFailure.full) this.appendOutcomes.full.inc();
+      else this.appendOutcomes.error.inc();
+      if (error.retryable) this.notStored(error);
+      else if (error.failure === AppendFailure.rejected)
+        this.log.error(
+          { err: error, aggregateId, commandId: meta.commandId },
+          'append rejected',
+        );
       reply.fail(appendFailureReply(this.domain, error));
     }
     this.release(aggregateId, entry);
   }
 
-  /** Says that the store has no room: when it starts, then once a minute, not once per command. */
-  private noRoom(error: AppendError): void {
-    const { log, lastedMs, failures } = this.full.failed();
+  /**
+   * Says that the store does not take commits (no room, or no ack): when it
+   * starts, then once a minute, not once per command.
+   */
+  private notStored(error: AppendError): void {
+    const { log, lastedMs, failures } = this.notStoring.failed();
     if (log)
       this.log.error(
         {
@@ -888,16 +888,18 @@ export class CommandHandler<
           lastedMs,
           refused: failures,
         },
-        'event store full: commands are refused until it has room (free disk space, or raise the JetStream or stream limit)',
+        error.failure === AppendFailure.full
+          ? 'event store full: commands are refused until it has room (free disk space, or raise the JetStream or stream limit)'
+          : 'event store does not acknowledge commits: commands are answered UNAVAILABLE until it does',
       );
   }
 
-  private roomAgain(): void {
-    const ended = this.full.succeeded();
+  private storedAgain(): void {
+    const ended = this.notStoring.succeeded();
     if (ended !== undefined)
       this.log.info(
         { waitedMs: ended.lastedMs, refused: ended.failures },
-        'event store has room again: commits are stored',
+        'event store stores commits again',
       );
   }
 

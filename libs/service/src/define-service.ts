@@ -395,7 +395,7 @@ async function startService<
     }
     let prepared: Command | Promise<Command>;
     try {
-      prepared = prepare(command, io);
+      prepared = prepare(command, io, reply.deadline);
     } catch (failure) {
       reply.fail(failure);
       return;

@@ -41,11 +41,15 @@ export interface ServiceSpec<
    * I/O a command needs before the pure decide, such as storing content bytes
    * in an object store and replacing them with their content id. Runs for
    * commands from clients and from reactions; a thrown DomainError refuses
-   * the command. Most domains have none.
+   * the command. Most domains have none. `deadline` is when the caller stops
+   * waiting (`performance.now()` time, from the command's `Cim-Timeout-Ms`),
+   * undefined when it did not say: I/O bounds its waits by it with
+   * {@link boundByDeadline}, so that no step outlasts the caller.
    */
   readonly prepare?: (
     command: Command,
     io: ServiceIo,
+    deadline: number | undefined,
   ) => Promise<Command> | Command;
   /**
    * Bump when the shape of State or Row changes: snapshots written under

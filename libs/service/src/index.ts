@@ -18,6 +18,7 @@ export {
 } from './paging.js';
 export type { PageInfoInit, PageWindow } from './paging.js';
 export { defineService } from './define-service.js';
+export { boundByDeadline } from './deadline.js';
 export type {
   RunningService,
   ServiceDefinition,

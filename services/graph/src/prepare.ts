@@ -7,10 +7,10 @@ import {
   GetContentResponseSchema,
 } from '@cim/proto/cim/document/v1/document_pb';
 import type { GraphCommand } from '@cim/proto/cim/graph/v1/graph_pb';
-import type { ServiceIo } from '@cim/service';
+import { boundByDeadline, type ServiceIo } from '@cim/service';
 import { IMPORT_LIMITS } from './import-text.js';
 
-/** How long one GetContent request may take before the import answers UNAVAILABLE, ms. */
+/** How long one GetContent request may take before the import answers UNAVAILABLE, ms (less when its caller waits less). */
 const CONTENT_TIMEOUT_MS = 5000;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -28,6 +28,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function prepareGraphCommand(
   command: GraphCommand,
   io: ServiceIo,
+  deadline: number | undefined,
 ): GraphCommand | Promise<GraphCommand> {
   const { body } = command;
   if (body.case !== 'importGraph' || body.value.contentCid === '') {
@@ -40,7 +41,7 @@ export function prepareGraphCommand(
       'set exactly one of content and content_cid',
     );
   }
-  return fetchContent(io, contentCid).then((text) => {
+  return fetchContent(io, contentCid, deadline).then((text) => {
     body.value.content = text;
     return command;
   });
@@ -50,6 +51,7 @@ export function prepareGraphCommand(
 async function fetchContent(
   io: ServiceIo,
   contentCid: string,
+  deadline: number | undefined,
 ): Promise<string> {
   const subject = methodSubject(DocumentQueryService.method.getContent);
   const limit = IMPORT_LIMITS.contentBytes;
@@ -68,7 +70,7 @@ async function fetchContent(
           length: BigInt(limit + 1 - received),
         }),
       ),
-      { timeoutMs: CONTENT_TIMEOUT_MS },
+      { timeoutMs: boundByDeadline(CONTENT_TIMEOUT_MS, deadline) },
     ).catch((error: unknown) => {
       if (DomainError.is(error) && error.code === ErrorCode.NOT_FOUND) {
         throw new DomainError(

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { contentCid, defineDocumentService } from '@cim/document';
-import { ErrorCode, uuidv7 } from '@cim/kernel';
-import { UnavailableError } from '@cim/messaging';
-import { DocumentCommandService } from '@cim/proto/cim/document/v1/document_pb';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { ErrorCode, methodSubject, uuidv7 } from '@cim/kernel';
+import { Header, UnavailableError, request } from '@cim/messaging';
+import {
+  DocumentCommandService,
+  DocumentQueryService,
+} from '@cim/proto/cim/document/v1/document_pb';
 import {
   GraphCommandService,
   GraphQueryService,
@@ -26,6 +30,7 @@ import { graphService } from '../src/service.js';
 const cmd = GraphCommandService.method;
 const qry = GraphQueryService.method;
 const docCmd = DocumentCommandService.method;
+const docQry = DocumentQueryService.method;
 const text = (s: string) => new TextEncoder().encode(s);
 
 describe('ImportGraph by content_cid over NATS', () => {
@@ -217,5 +222,46 @@ describe('ImportGraph by content_cid over NATS', () => {
       contentCid: cid,
     });
     expect(result.version).toBe(5n); // created, imported, p, q, p → q
+  });
+
+  it('gives up on GetContent when its caller stops waiting, not at its own bound', async () => {
+    const graphId = await newGraph();
+    const cid = await store(text(`digraph { r -> s } // ${uuidv7()}`));
+    await documents?.stop();
+    documents = undefined;
+    // A document service that takes GetContent and never answers.
+    const silent = nc.subscribe(methodSubject(docQry.getContent));
+    try {
+      // The caller waits 300 ms; GetContent alone may take 5 s. The client
+      // waits 2 s: an answer at all shows the service gave up at the caller's time.
+      const error = await request(
+        nc,
+        methodSubject(cmd.importGraph),
+        toBinary(
+          cmd.importGraph.input,
+          create(cmd.importGraph.input, {
+            graphId,
+            format: ImportFormat.DOT,
+            contentCid: cid,
+          }),
+        ),
+        {
+          headers: {
+            [Header.commandId]: uuidv7(),
+            [Header.actor]: 'user:test',
+            [Header.timeout]: '300',
+          },
+          timeoutMs: 2000,
+        },
+      ).catch((e: unknown) => e as Error);
+      expect(UnavailableError.is(error)).toBe(true);
+      expect((error as Error).message).toContain(
+        methodSubject(docQry.getContent),
+      );
+      expect(await countCommits(nc, 'graph', graphId)).toBe(1);
+    } finally {
+      silent.unsubscribe();
+      await startDocuments();
+    }
   });
 });

@@ -117,7 +117,7 @@ describe('a graph service whose event store has no room', () => {
     for (const command of commands) await send(command);
     expect(await countCommits(nc, 'graph', graphId)).toBe(1 + commands.length);
     await sendCommand(nc, cmd.forgetSubject, forget, { commandId: forgetId });
-    expect(said('event store has room again')).toEqual([
+    expect(said('event store stores commits again')).toEqual([
       expect.objectContaining({ level: 30, refused: 5 }),
     ]);
   });
