@@ -69,6 +69,7 @@ import {
   queuedPerAggregate,
   type AdmissionLimits,
 } from './admission.js';
+import { boundByDeadline } from './deadline.js';
 import { Forgetter } from './forgetter.js';
 import { FORGET_SUBJECT } from './bindings.js';
 import { history, publicKeys, type BuiltinQuery } from './audit-queries.js';
@@ -337,10 +338,17 @@ async function startService<
     nc,
     log,
     replicas: options.replicas ?? 1,
-    settled: async () =>
-      positionReached(projection, await store.lastSequence(), waitTimeout),
-    reached: (aggregateId, version) =>
-      versionReached(projection, aggregateId, version, waitTimeout),
+    settled: async (deadline) => {
+      const timeoutMs = boundByDeadline(waitTimeout, deadline);
+      await positionReached(projection, await store.lastSequence(), timeoutMs);
+    },
+    reached: async (aggregateId, version, deadline) =>
+      versionReached(
+        projection,
+        aggregateId,
+        version,
+        boundByDeadline(waitTimeout, deadline),
+      ),
   };
   const handlers = spec.queries.handlers(projection, io) as Record<
     string,

@@ -82,15 +82,21 @@ export interface ServiceIo {
   /**
    * Resolves once the read model holds everything the domain's stream held
    * when it was called, commits of other instances included; rejects with
-   * UNAVAILABLE when it does not get there in time. For a `prepare` that
-   * reads facts about other aggregates from the read model.
+   * UNAVAILABLE when it does not get there in time, or by `deadline` (a
+   * command's, as `prepare` receives it) when that is sooner. For a `prepare`
+   * that reads facts about other aggregates from the read model.
    */
-  readonly settled: () => Promise<void>;
+  readonly settled: (deadline?: number) => Promise<void>;
   /**
    * Resolves once the read model holds `version` of the aggregate (at once
-   * for 0); rejects with UNAVAILABLE when it does not get there in time.
+   * for 0); rejects with UNAVAILABLE when it does not get there in time, or
+   * by `deadline` when that is sooner.
    */
-  readonly reached: (aggregateId: string, version: bigint) => Promise<void>;
+  readonly reached: (
+    aggregateId: string,
+    version: bigint,
+    deadline?: number,
+  ) => Promise<void>;
 }
 
 /** Where a foreign event came from, for a reaction. */

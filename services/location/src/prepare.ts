@@ -25,6 +25,8 @@ export async function prepareCommand(
   command: LocationCommand,
   model: LocationReadModel,
   io: Pick<ServiceIo, 'settled' | 'reached'>,
+  /** The command's caller's deadline: no wait outlasts it. */
+  deadline?: number,
 ): Promise<LocationCommand> {
   const { body } = command;
   switch (body.case) {
@@ -37,18 +39,18 @@ export async function prepareCommand(
         return command;
       }
       if (value.parentMinVersion > 0n)
-        await io.reached(value.parentId, value.parentMinVersion);
-      else await io.settled();
+        await io.reached(value.parentId, value.parentMinVersion, deadline);
+      else await io.settled(deadline);
       value.parentFacts = model.parentFacts(value.parentId);
       return command;
     }
     case 'archive':
-      await io.settled();
+      await io.settled(deadline);
       body.value.children = model.childFacts(body.value.locationId);
       return command;
     case 'verifyHierarchy': {
       const { value } = body;
-      await io.reached(value.locationId, value.observedVersion);
+      await io.reached(value.locationId, value.observedVersion, deadline);
       value.self = model.selfLink(value.locationId);
       value.parentFacts =
         value.self === undefined || value.self.parentId === ''

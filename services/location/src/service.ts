@@ -26,7 +26,8 @@ export const locationService: ServiceDefinition = defineService(() => {
       service: LocationQueryService,
       handlers: (rows) => locationQueries(model.bind(rows)),
     },
-    prepare: (command, io) => prepareCommand(command, model, io),
+    prepare: (command, io, deadline) =>
+      prepareCommand(command, model, io, deadline),
     reactions: [verifyHierarchyReaction],
   };
 });

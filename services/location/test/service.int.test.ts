@@ -7,6 +7,7 @@ import {
   decodeCommit,
   eventRecord,
   eventSubject,
+  methodSubject,
   sealCommit,
   uuidv7,
 } from '@cim/kernel';
@@ -325,6 +326,41 @@ describe('location service over NATS', () => {
           }),
         ),
       ).toBe(ErrorCode.BUSINESS_RULE_VIOLATION);
+      expect(await eventCommits()).toBe(before);
+    });
+
+    it('waits for parent_min_version no longer than its caller does', async () => {
+      const parent = await define();
+      const before = await eventCommits();
+      // The read model waits up to 4 s for a version; this caller waits 300 ms
+      // and the client 2 s: an answer at all shows the wait ended at the caller's time.
+      const error = await request(
+        nc,
+        methodSubject(cmd.defineLocation),
+        toBinary(
+          cmd.defineLocation.input,
+          create(cmd.defineLocation.input, {
+            locationId: uuidv7(),
+            name: 'impatient',
+            locationType: LocationType.PHYSICAL,
+            coordinates: coords(),
+            parentId: parent.id,
+            parentMinVersion: 1000n,
+          }),
+        ),
+        {
+          headers: {
+            [Header.commandId]: uuidv7(),
+            [Header.actor]: 'user:test',
+            [Header.timeout]: '300',
+          },
+          timeoutMs: 2000,
+        },
+      ).catch((e: unknown) => e as Error);
+      expect(error).toMatchObject({
+        code: ErrorCode.UNAVAILABLE,
+        message: `read model has not reached version 1000 of ${parent.id}`,
+      });
       expect(await eventCommits()).toBe(before);
     });
   });
