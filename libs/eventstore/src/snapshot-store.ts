@@ -3,6 +3,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 
 /** Largest chunk written as one KV value; below the server's default 1 MiB max_payload. */
 const CHUNK_BYTES = 512 * 1024;
+/** Room left in a message for a chunk's subject and headers, on a server with a smaller max_payload. */
+const CHUNK_HEADROOM = 4096;
 
 /**
  * Snapshots in a JetStream KV bucket, one key per snapshot. A value larger
@@ -11,7 +13,11 @@ const CHUNK_BYTES = 512 * 1024;
  * snapshot; the previous generation's chunks are deleted afterwards.
  */
 export class SnapshotStore {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    /** Bytes per chunk: CHUNK_BYTES, or less where the server takes smaller messages. */
+    private readonly chunkBytes: number,
+  ) {}
 
   /** Opens (or creates) the bucket `cim_<domain>_snapshots`. */
   static async open(
@@ -23,18 +29,23 @@ export class SnapshotStore {
       history: 1,
       replicas,
     });
-    return new SnapshotStore(kv);
+    const maxPayload = nc.info?.max_payload ?? Infinity;
+    return new SnapshotStore(
+      kv,
+      Math.max(1024, Math.min(CHUNK_BYTES, maxPayload - CHUNK_HEADROOM)),
+    );
   }
 
   /** Stores `value` under `key` (letters, digits, `-`, `_`, `/`, `=`), replacing the previous snapshot. */
   async save(key: string, value: Uint8Array): Promise<void> {
     const previous = await this.head(key);
     const generation = (previous?.generation ?? 0) + 1;
-    const chunks = Math.max(1, Math.ceil(value.length / CHUNK_BYTES));
+    const size = this.chunkBytes;
+    const chunks = Math.max(1, Math.ceil(value.length / size));
     for (let i = 0; i < chunks; i++) {
       await this.kv.put(
         chunkKey(key, generation, i),
-        value.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES),
+        value.subarray(i * size, (i + 1) * size),
       );
     }
     await this.kv.put(

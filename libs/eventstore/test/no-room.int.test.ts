@@ -136,6 +136,12 @@ describe.each(durabilities)(
       await store.appendAsync(uuidv7(), 0, uuidv7(), bytes(10));
       expect(await stored()).toBe(before + small.length + 1);
     });
+
+    it('writes a snapshot larger than the server’s max_payload in chunks that fit', async () => {
+      const snapshot = Uint8Array.from({ length: 300_000 }, (_, i) => i % 251);
+      await store.snapshots.save('agg/large', snapshot);
+      expect(await store.snapshots.load('agg/large')).toEqual(snapshot);
+    });
   },
 );
 
