@@ -180,4 +180,51 @@ describe('durability', () => {
       expect((await verifyDomain(nc, 'graph')).findings).toEqual([]);
     });
   });
+
+  describe('when nats-server stalls under load (SIGSTOP, longer than an append waits for its ack)', () => {
+    it('keeps every acknowledged command, stores none twice, and a command whose outcome was unknown is applied once when sent again', async () => {
+      const { server, nc } = await fleet('strict', {
+        syncAlways: true,
+        ownConnection: true,
+      });
+      const graphs = await createGraphs(nc, 16);
+      const load = new AddNodeLoad(nc, graphs);
+      // Sent during the stall with a fixed command id, then sent again.
+      const straggler = {
+        commandId: uuidv7(),
+        nodeId: `straggler-${uuidv7()}`,
+      };
+      const sendStraggler = () =>
+        sendCommand(
+          nc,
+          cmd.addNode,
+          { graphId: graphs[0]!, nodeId: straggler.nodeId, nodeType: 't' },
+          { commandId: straggler.commandId },
+        );
+      let stalled: unknown;
+      const ackedBeforeStall = await load.across(
+        async () => {
+          process.kill(server.pid, 'SIGSTOP');
+          // The service's appends wait 5 s for their ack: the stall outlasts them.
+          const during = sendStraggler().catch((error: unknown) => error);
+          await new Promise((r) => setTimeout(r, 7000));
+          process.kill(server.pid, 'SIGCONT');
+          stalled = await during;
+        },
+        { before: 300, after: 300, withinMs: 60_000 },
+      );
+
+      expect(ackedBeforeStall).toBeGreaterThanOrEqual(300);
+      expect(load.acknowledged.size).toBeGreaterThanOrEqual(
+        ackedBeforeStall + 300,
+      );
+      // Its caller did not learn the outcome; sent again with its id, it is stored once.
+      expect(stalled).toBeInstanceOf(Error);
+      await sendStraggler();
+      const stored = await storedNodes(nc, graphs);
+      expect(stored.get(straggler.nodeId)).toBe(1);
+      expect(lostOrDuplicated(load.acknowledged, stored)).toEqual([]);
+      expect((await verifyDomain(nc, 'graph')).findings).toEqual([]);
+    });
+  });
 });
