@@ -29,6 +29,11 @@ export class FailureSpell {
     return this.since !== undefined;
   }
 
+  /** How long the current spell has lasted, ms: from its first failure until now; 0 when there is none. */
+  get lastedMs(): number {
+    return this.since === undefined ? 0 : this.now() - this.since;
+  }
+
   failed(): SpellFailure {
     const now = this.now();
     this.since ??= now;

@@ -11,6 +11,8 @@ export interface StateSources {
   readonly position: () => number;
   /** The domain stream's last sequence, stored messages and bytes (a request to the server). */
   readonly stream: () => Promise<StreamState>;
+  /** Seconds since appends began to fail for want of room or of an ack; 0 while commits are stored. */
+  readonly failingAppends: () => number;
   /** Aggregates the command handler keeps in memory, and their summed snapshot bytes. */
   readonly cache: () => { readonly entries: number; readonly bytes: number };
   /** Per reaction, the source events not yet acknowledged (undefined while it is not consuming). */
@@ -96,6 +98,14 @@ export function stateMetrics(
     async collect() {
       const state = await stream();
       if (state !== undefined) this.set(state.bytes);
+    },
+  });
+  new Gauge({
+    name: 'cim_appends_failing_seconds',
+    help: 'Seconds since commits began to be refused for want of room or to go unacknowledged; 0 while they are stored',
+    registers,
+    collect() {
+      this.set(sources.failingAppends());
     },
   });
   new Gauge({

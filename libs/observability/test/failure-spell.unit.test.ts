@@ -14,6 +14,9 @@ describe('FailureSpell', () => {
       lastedMs: 1_000,
       failures: 2,
     });
+    now += 250;
+    expect(spell.lastedMs).toBe(1_250);
+    now -= 250;
     now += 58_999;
     expect(spell.failed().log).toBe(false);
     now += 1;
@@ -25,6 +28,7 @@ describe('FailureSpell', () => {
     now += 500;
     expect(spell.succeeded()).toEqual({ lastedMs: 60_500, failures: 4 });
     expect(spell.ongoing).toBe(false);
+    expect(spell.lastedMs).toBe(0);
     expect(spell.succeeded()).toBeUndefined();
     // A new spell starts afresh, and is logged at once.
     now += 10;

@@ -32,6 +32,7 @@ describe('stateMetrics', () => {
               bytes: state.last * 500,
             });
       },
+      failingAppends: () => 12.5,
       cache: () => ({ entries: 3, bytes: 4096 }),
       requests: () => ({ requests: 12, bytes: 3000 }),
       reactions: () => Promise.resolve(state.pending),
@@ -51,6 +52,7 @@ describe('stateMetrics', () => {
     expect(sample(text, 'cim_stream_bytes')).toBe(50_000);
     // The stream's three gauges asked the server once.
     expect(state.asked).toBe(1);
+    expect(sample(text, 'cim_appends_failing_seconds')).toBe(12.5);
     expect(sample(text, 'cim_aggregate_cache_entries')).toBe(3);
     expect(sample(text, 'cim_aggregate_cache_bytes')).toBe(4096);
     expect(

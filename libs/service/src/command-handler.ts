@@ -307,6 +307,11 @@ export class CommandHandler<
     );
   }
 
+  /** Seconds since appends began to be refused for want of room or to go unacknowledged; 0 while commits are stored. */
+  failingAppendsSeconds(): number {
+    return this.notStoring.lastedMs / 1000;
+  }
+
   /** Aggregates held in memory, and their summed snapshot bytes. */
   cacheStats(): { entries: number; bytes: number } {
     return { entries: this.cache.size, bytes: this.cache.weight };

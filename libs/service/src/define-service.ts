@@ -233,6 +233,7 @@ async function startService<
     requests: () => admission.inFlight,
     position: () => projection.position,
     stream: () => store.state(),
+    failingAppends: () => handler.failingAppendsSeconds(),
     cache: () => handler.cacheStats(),
     reactions: () =>
       Promise.all(

@@ -106,6 +106,11 @@ describe('a graph service whose event store has no room', () => {
         ?.value;
     expect(await gauge('cim_stream_bytes')).toBe(state.bytes);
     expect(await gauge('cim_stream_messages')).toBe(state.messages);
+    // How long commits have been refused: at least the 20 ms waited here.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await gauge('cim_appends_failing_seconds')).toBeGreaterThanOrEqual(
+      0.02,
+    );
     expect(said('event store full')).toHaveLength(1);
     expect(said('event store full')[0]).toMatchObject({
       level: 50,
@@ -117,6 +122,7 @@ describe('a graph service whose event store has no room', () => {
     for (const command of commands) await send(command);
     expect(await countCommits(nc, 'graph', graphId)).toBe(1 + commands.length);
     await sendCommand(nc, cmd.forgetSubject, forget, { commandId: forgetId });
+    expect(await gauge('cim_appends_failing_seconds')).toBe(0);
     expect(said('event store stores commits again')).toEqual([
       expect.objectContaining({ level: 30, refused: 5 }),
     ]);
