@@ -1,3 +1,5 @@
+import { JetStreamApiError } from '@nats-io/jetstream';
+
 /** Why an append failed. */
 export const AppendFailure = {
   /** The aggregate moved on: `Nats-Expected-Last-Subject-Sequence` did not match. Reload and decide again. */
@@ -65,6 +67,17 @@ const JS_STORE_FAILED = 10077;
 const STREAM_LIMIT = /^maximum (bytes|messages)/;
 /** Message (10054) or its headers (10097) larger than the stream or server allows. */
 const TOO_LARGE_CODES: ReadonlySet<number> = new Set([10054, 10097]);
+
+/**
+ * True for a JetStream API error that says the store has no room: a KV or
+ * object-store write (a vault key, content bytes) refused as a commit would be.
+ */
+export function isNoRoom(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    failureOf(error.code, error.message) === AppendFailure.full
+  );
+}
 
 /** What an API error code (and its description) in a publish ack means for the append. */
 export function failureOf(apiCode: number, description: string): AppendFailure {

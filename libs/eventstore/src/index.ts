@@ -4,6 +4,7 @@ export {
   AppendError,
   AppendFailure,
   JS_WRONG_LAST_SEQUENCE,
+  isNoRoom,
 } from './errors.js';
 export type { Ack } from './ack.js';
 export type { AppendCallback } from './pipelined-appender.js';

@@ -546,7 +546,7 @@ export class CommandHandler<
       (error: unknown) => {
         reply.fail(
           new UnavailableError(
-            `personal data in ${aggregateId} cannot be protected`,
+            `personal data in ${aggregateId} cannot be protected (vault: ${error instanceof Error ? error.message : String(error)}); nothing was applied`,
             { cause: error },
           ),
         );

@@ -4,7 +4,7 @@ import {
   type DescService,
   type Message,
 } from '@bufbuild/protobuf';
-import { EventStore } from '@cim/eventstore';
+import { EventStore, isNoRoom } from '@cim/eventstore';
 import { randomBytes } from 'node:crypto';
 import {
   DomainError,
@@ -437,7 +437,8 @@ async function startService<
             timer.observe((performance.now() - started) / 1000);
             finished(msg);
           },
-          fail: (failure) => {
+          fail: (thrown) => {
+            const failure = withRoomNamed(thrown, domain);
             answerError(msg, failure, log, { command: route.name });
             metrics.commands.inc({
               command: route.name,
@@ -492,7 +493,9 @@ async function startService<
           .then(
             (result) => msg.respond(encodeResult(result)),
             (failure: unknown) =>
-              answerError(msg, failure, log, { command: forget.name }),
+              answerError(msg, withRoomNamed(failure, domain), log, {
+                command: forget.name,
+              }),
           )
           .finally(() => finished(msg));
       },
@@ -535,7 +538,8 @@ async function startService<
           timer.observe((performance.now() - started) / 1000);
           finished(msg);
         };
-        const fail = (failure: unknown) => {
+        const fail = (thrown: unknown) => {
+          const failure = withRoomNamed(thrown, domain);
           answerError(msg, failure, log, { query: route.name });
           metrics.queries.inc({
             query: route.name,
@@ -788,6 +792,19 @@ function answerError(
   if (isInfrastructureError(failure))
     log.error({ err: failure, ...context }, 'request failed');
   respondError(msg, failure);
+}
+
+/**
+ * A write to one of the service's KV or object stores (a vault key, content
+ * bytes, a snapshot) refused for want of room is answered like a commit
+ * refused for it: UNAVAILABLE, retry once there is room, not INTERNAL.
+ */
+function withRoomNamed(failure: unknown, domain: string): unknown {
+  if (!isNoRoom(failure)) return failure;
+  return new UnavailableError(
+    `the ${domain} service's JetStream storage is full (${(failure as Error).message}); nothing was applied; retry once it has room`,
+    { cause: failure },
+  );
 }
 
 function outcomeOf(failure: unknown): string {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ErrorCode, streamName, uuidv7 } from '@cim/kernel';
 import { UnavailableError } from '@cim/messaging';
 import { GraphCommandService } from '@cim/proto/cim/graph/v1/graph_pb';
-import type { RunningService } from '@cim/service';
+import { VAULT_BUCKET, type RunningService } from '@cim/service';
 import {
   countCommits,
   recordingLogger,
@@ -126,6 +126,48 @@ describe('a graph service whose event store has no room', () => {
     expect(said('event store stores commits again')).toEqual([
       expect.objectContaining({ level: 30, refused: 5 }),
     ]);
+  });
+
+  it('answers UNAVAILABLE, not INTERNAL, when the vault has no room for a new subject key, and applies the command once it has', async () => {
+    const vault = `KV_${VAULT_BUCKET}`;
+    const { config, state } = await jsm.streams.info(vault);
+    // The vault takes no new key; the graph's own stream still takes commits.
+    await jsm.streams.update(vault, { ...config, max_msgs: state.messages });
+    const graphId = `keyless-${uuidv7()}`;
+    await sendCommand(nc, cmd.createGraph, { graphId, name: 'keyless' });
+    const commandId = uuidv7();
+    const addLabelled = () =>
+      sendCommand(
+        nc,
+        cmd.addNode,
+        { graphId, nodeId: 'n', nodeType: 't', label: 'Ada' },
+        { commandId },
+      );
+    const error = await addLabelled().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(UnavailableError.is(error)).toBe(true);
+    expect(error?.message).toBe(
+      `personal data in ${graphId} cannot be protected (vault: maximum messages exceeded); nothing was applied`,
+    );
+    expect(await countCommits(nc, 'graph', graphId)).toBe(1);
+    // Forgetting writes to the vault too, and is refused the same way.
+    const forgot = await sendCommand(nc, cmd.forgetSubject, {
+      subjectId: graphId,
+      reason: 'erasure request',
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(UnavailableError.is(forgot)).toBe(true);
+    expect(forgot?.message).toBe(
+      "the graph service's JetStream storage is full (maximum messages exceeded); nothing was applied; retry once it has room",
+    );
+
+    await jsm.streams.update(vault, { ...config, max_msgs: -1 });
+    await addLabelled();
+    expect(await countCommits(nc, 'graph', graphId)).toBe(2);
   });
 
   it('answers VALIDATION_FAILED for a command whose commit is over the server’s max_payload, stores nothing, and goes on', async () => {
