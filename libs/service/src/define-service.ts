@@ -795,9 +795,10 @@ function answerError(
 }
 
 /**
- * A write to one of the service's KV or object stores (a vault key, content
- * bytes, a snapshot) refused for want of room is answered like a commit
- * refused for it: UNAVAILABLE, retry once there is room, not INTERNAL.
+ * A request's write to one of the service's KV or object stores (ForgetSubject's
+ * purge of a vault key, a domain's own bucket) refused for want of room is
+ * answered like a commit refused for it: UNAVAILABLE, retry once there is
+ * room, not INTERNAL.
  */
 function withRoomNamed(failure: unknown, domain: string): unknown {
   if (!isNoRoom(failure)) return failure;
