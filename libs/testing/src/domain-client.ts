@@ -28,6 +28,13 @@ export interface CommandHeaders {
   readonly actor?: string;
   /** Cim-Correlation-Id, e.g. the id of the workflow operation a command answers. */
   readonly correlationId?: string;
+  /**
+   * Cim-Timeout-Ms as sent: how long the service is told its caller waits
+   * (any text, so that malformed values can be sent); default `waitMs`.
+   */
+  readonly timeout?: string;
+  /** How long this client waits for the answer, ms; default 5000. */
+  readonly waitMs?: number;
 }
 
 /**
@@ -48,12 +55,14 @@ export async function sendCommand<I extends DescMessage>(
     h[Header.expectedVersion] = String(headers.expectedVersion);
   if (headers.correlationId !== undefined)
     h[Header.correlationId] = headers.correlationId;
+  if (headers.timeout !== undefined) h[Header.timeout] = headers.timeout;
   const reply = await request(
     nc,
     methodSubject(method),
     toBinary(method.input, create(method.input, init)),
     {
       headers: h,
+      ...(headers.waitMs === undefined ? {} : { timeoutMs: headers.waitMs }),
     },
   );
   return fromBinary(method.output, reply);

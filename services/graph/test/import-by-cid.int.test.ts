@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { contentCid, defineDocumentService } from '@cim/document';
-import { create, toBinary } from '@bufbuild/protobuf';
 import { ErrorCode, methodSubject, uuidv7 } from '@cim/kernel';
-import { Header, UnavailableError, request } from '@cim/messaging';
+import { UnavailableError } from '@cim/messaging';
 import {
   DocumentCommandService,
   DocumentQueryService,
@@ -234,25 +233,11 @@ describe('ImportGraph by content_cid over NATS', () => {
     try {
       // The caller waits 300 ms; GetContent alone may take 5 s. The client
       // waits 2 s: an answer at all shows the service gave up at the caller's time.
-      const error = await request(
+      const error = await sendCommand(
         nc,
-        methodSubject(cmd.importGraph),
-        toBinary(
-          cmd.importGraph.input,
-          create(cmd.importGraph.input, {
-            graphId,
-            format: ImportFormat.DOT,
-            contentCid: cid,
-          }),
-        ),
-        {
-          headers: {
-            [Header.commandId]: uuidv7(),
-            [Header.actor]: 'user:test',
-            [Header.timeout]: '300',
-          },
-          timeoutMs: 2000,
-        },
+        cmd.importGraph,
+        { graphId, format: ImportFormat.DOT, contentCid: cid },
+        { timeout: '300', waitMs: 2000 },
       ).catch((e: unknown) => e as Error);
       expect(UnavailableError.is(error)).toBe(true);
       expect((error as Error).message).toContain(

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { create, toBinary } from '@bufbuild/protobuf';
-import { ErrorCode, methodSubject, uuidv7 } from '@cim/kernel';
-import { Header, UnavailableError, request } from '@cim/messaging';
+import { ErrorCode, uuidv7 } from '@cim/kernel';
+import { UnavailableError } from '@cim/messaging';
 import {
-  AddNodeSchema,
   GraphCommandService,
   GraphQueryService,
 } from '@cim/proto/cim/graph/v1/graph_pb';
@@ -226,20 +224,12 @@ describe('a graph service past its in-flight limit', () => {
   describe("a caller's time", () => {
     /** AddNode on `graphId` over NATS, saying the caller waits `timeout` ms (Cim-Timeout-Ms), itself waiting 10 s. */
     const addNode = (graphId: string, nodeId: string, timeout?: string) =>
-      request(
+      sendCommand(
         nc,
-        methodSubject(cmd.addNode),
-        toBinary(
-          AddNodeSchema,
-          create(AddNodeSchema, { graphId, nodeId, nodeType: 't' }),
-        ),
-        {
-          headers: {
-            [Header.commandId]: uuidv7(),
-            ...(timeout === undefined ? {} : { [Header.timeout]: timeout }),
-          },
-          timeoutMs: 10_000,
-        },
+        cmd.addNode,
+        { graphId, nodeId, nodeType: 't' },
+        // Without a timeout the header says 10 s, the client's own wait.
+        { waitMs: 10_000, ...(timeout === undefined ? {} : { timeout }) },
       );
 
     it('does not apply a command whose caller stopped waiting before its turn came', async () => {

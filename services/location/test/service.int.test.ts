@@ -7,7 +7,6 @@ import {
   decodeCommit,
   eventRecord,
   eventSubject,
-  methodSubject,
   sealCommit,
   uuidv7,
 } from '@cim/kernel';
@@ -334,28 +333,18 @@ describe('location service over NATS', () => {
       const before = await eventCommits();
       // The read model waits up to 4 s for a version; this caller waits 300 ms
       // and the client 2 s: an answer at all shows the wait ended at the caller's time.
-      const error = await request(
+      const error = await sendCommand(
         nc,
-        methodSubject(cmd.defineLocation),
-        toBinary(
-          cmd.defineLocation.input,
-          create(cmd.defineLocation.input, {
-            locationId: uuidv7(),
-            name: 'impatient',
-            locationType: LocationType.PHYSICAL,
-            coordinates: coords(),
-            parentId: parent.id,
-            parentMinVersion: 1000n,
-          }),
-        ),
+        cmd.defineLocation,
         {
-          headers: {
-            [Header.commandId]: uuidv7(),
-            [Header.actor]: 'user:test',
-            [Header.timeout]: '300',
-          },
-          timeoutMs: 2000,
+          locationId: uuidv7(),
+          name: 'impatient',
+          locationType: LocationType.PHYSICAL,
+          coordinates: coords(),
+          parentId: parent.id,
+          parentMinVersion: 1000n,
         },
+        { timeout: '300', waitMs: 2000 },
       ).catch((e: unknown) => e as Error);
       expect(error).toMatchObject({
         code: ErrorCode.UNAVAILABLE,
