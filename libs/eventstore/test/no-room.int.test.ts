@@ -63,6 +63,26 @@ describe.each(durabilities)(
 
     const stored = async () => (await jsm.streams.info(stream)).state.messages;
 
+    /**
+     * Appends six small commits and one of `size` bytes at once (in strict mode,
+     * in one batch); expects the small ones stored and answers the large one's error.
+     */
+    async function largeBesideSmall(
+      size: number,
+    ): Promise<AppendError | undefined> {
+      const before = await stored();
+      const small = Array.from({ length: 6 }, () => uuidv7());
+      const large = uuidv7();
+      const answers = await Promise.all([
+        ...small.map((id) => failure(store.appendAsync(id, 0, id, bytes(10)))),
+        failure(store.appendAsync(large, 0, large, bytes(size))),
+      ]);
+      const error = answers.pop();
+      expect(answers).toEqual(small.map(() => undefined));
+      expect(await stored()).toBe(before + small.length);
+      return error;
+    }
+
     it('answers `full` at the stream’s max bytes, stores nothing, and stores the same message once there is room', async () => {
       await store.appendAsync(uuidv7(), 0, uuidv7(), bytes(100));
       const { state } = await jsm.streams.info(stream);
@@ -102,39 +122,22 @@ describe.each(durabilities)(
 
     it('answers `too-large`, not retryable, for a commit over the stream’s max message size, and stores the commits beside it', async () => {
       await limit({ max_msg_size: 1000 });
-      const before = await stored();
-      const small = Array.from({ length: 6 }, () => uuidv7());
-      const large = uuidv7();
-      const answers = await Promise.all([
-        ...small.map((id) => failure(store.appendAsync(id, 0, id, bytes(10)))),
-        failure(store.appendAsync(large, 0, large, bytes(2000))),
-      ]);
-      const error = answers.pop();
-      expect(answers).toEqual(small.map(() => undefined));
+      const error = await largeBesideSmall(2000);
       expect(error?.failure).toBe(AppendFailure.tooLarge);
       expect(error?.retryable).toBe(false);
-      expect(await stored()).toBe(before + small.length);
       await limit({ max_msg_size: -1 });
     });
 
     it('answers `too-large` for a commit over the server’s max_payload without sending it, and stores the commits beside it', async () => {
-      const before = await stored();
-      const small = Array.from({ length: 6 }, () => uuidv7());
-      const large = uuidv7();
-      const answers = await Promise.all([
-        ...small.map((id) => failure(store.appendAsync(id, 0, id, bytes(10)))),
-        failure(store.appendAsync(large, 0, large, bytes(70_000))),
-      ]);
-      const error = answers.pop();
-      expect(answers).toEqual(small.map(() => undefined));
+      const error = await largeBesideSmall(70_000);
       expect(error?.failure).toBe(AppendFailure.tooLarge);
       expect(error?.message).toContain(
         "over the server's max_payload of 65536",
       );
-      expect(await stored()).toBe(before + small.length);
       // The connection is still open and appends go on.
+      const before = await stored();
       await store.appendAsync(uuidv7(), 0, uuidv7(), bytes(10));
-      expect(await stored()).toBe(before + small.length + 1);
+      expect(await stored()).toBe(before + 1);
     });
 
     it('writes a snapshot larger than the server’s max_payload in chunks that fit', async () => {
@@ -151,10 +154,7 @@ describe('appends to a server out of JetStream storage', () => {
   let store: EventStore;
 
   beforeAll(async () => {
-    server = await startNatsServer({
-      configText: ({ storeDir }) =>
-        `jetstream {\n  store_dir: "${storeDir}"\n  max_file_store: 256KB\n}`,
-    });
+    server = await startNatsServer({ maxFileStore: '256KB' });
     nc = await connect({ servers: server.url });
     store = await EventStore.open(nc, { domain: 'roomserver' });
   });

@@ -538,8 +538,7 @@ async function startService<
           timer.observe((performance.now() - started) / 1000);
           finished(msg);
         };
-        const fail = (thrown: unknown) => {
-          const failure = withRoomNamed(thrown, domain);
+        const fail = (failure: unknown) => {
           answerError(msg, failure, log, { query: route.name });
           metrics.queries.inc({
             query: route.name,

@@ -54,6 +54,8 @@ export interface NatsServerOptions {
   readonly configText?: (context: NatsServerConfigContext) => string;
   /** Sets JetStream `sync_interval: always` (fsync before every ack); needs nats-server 2.10+. */
   readonly syncAlways?: boolean;
+  /** JetStream's `max_file_store` (e.g. `256KB`): a store that fills up soon, for tests of a full one. */
+  readonly maxFileStore?: string;
   /** The server's JetStream domain (leaf nodes of the sharded topology). */
   readonly jetstreamDomain?: string;
   /** A JetStream store directory owned by the caller, reused as is and never removed. */
@@ -476,7 +478,7 @@ class LocalNatsServer implements NatsServerHandle {
       lines.push('jetstream {', `  store_dir: ${quote(this.storeDir)}`);
       if (this.#options.jetstreamDomain !== undefined)
         lines.push(`  domain: ${this.#options.jetstreamDomain}`);
-      if (syncAlways) lines.push('  sync_interval: always');
+      lines.push(...jetstreamLimits(syncAlways, this.#options.maxFileStore));
       lines.push('}');
     }
     lines.push(config);
@@ -746,7 +748,12 @@ async function startContainer(
     `server_name: ${quote(name)}`,
     `http: ${quote('0.0.0.0:8222')}`,
     jetstream
-      ? `jetstream {\n  store_dir: ${quote(storeDir)}\n${syncAlways ? '  sync_interval: always\n' : ''}}`
+      ? [
+          'jetstream {',
+          `  store_dir: ${quote(storeDir)}`,
+          ...jetstreamLimits(syncAlways, options.maxFileStore),
+          '}',
+        ].join('\n')
       : '',
     config,
   ].join('\n');
@@ -883,4 +890,17 @@ function quote(text: string): string {
 
 function randomSuffix(): string {
   return Math.random().toString(36).slice(2, 10);
+}
+
+/** The lines of a `jetstream {}` block that the options add after its store directory. */
+function jetstreamLimits(
+  syncAlways: boolean,
+  maxFileStore: string | undefined,
+): string[] {
+  return [
+    ...(syncAlways ? ['  sync_interval: always'] : []),
+    ...(maxFileStore === undefined
+      ? []
+      : [`  max_file_store: ${maxFileStore}`]),
+  ];
 }

@@ -22,10 +22,7 @@ describe('a document service whose JetStream storage is used up', () => {
 
   beforeAll(async () => {
     // Room for the service's streams and buckets and a few documents' bytes.
-    server = await startNatsServer({
-      configText: ({ storeDir }) =>
-        `jetstream {\n  store_dir: "${storeDir}"\n  max_file_store: 2MB\n}`,
-    });
+    server = await startNatsServer({ maxFileStore: '2MB' });
     nc = await connect({ servers: server.url });
     running = await defineDocumentService().start({ nc, log: testLogger() });
   });
